@@ -1,0 +1,409 @@
+"""The matching engine: a text and a rule set in, explained alerts out. No I/O.
+
+``Matcher`` is built once per (rule set, list version): it owns the name index, the term index
+and the country finder. ``scan`` then runs in a few milliseconds per article:
+
+1. split the text into sentences and tokens (offsets into the text, so evidence can be shown);
+2. find countries, terms and listed parties (``countries``, ``terms``, ``parties``);
+3. for every rule, slide its window over the sentences and evaluate its condition on the
+   findings inside; every window where it holds is evidence;
+4. build one alert per rule: the best evidence windows, the parties, countries and terms
+   involved, and a plain-language explanation of each.
+
+Possible-violation alerts (high/medium) list every listed party the article names, those in
+the evidence first. "Mention" rules report listed parties only when no possible-violation
+alert already covers them, so an article produces one alert for a party, not several.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .countries import CountryFinder
+from .index import EntityGroup, NameIndex
+from .model import (
+    Alert,
+    CountryMention,
+    Document,
+    Entity,
+    EntityMatch,
+    Evidence,
+    Severity,
+    Span,
+    TermMatch,
+)
+from .normalize import Token, tokenize
+from .parties import PartyMention, find_parties
+from .rules import ListSelector, Rule, RuleSet, Selection, evaluate, positive_names
+from .terms import TermIndex
+from .text import Sentence, split_sentences
+
+MAX_EVIDENCE = 4
+WEAK_MENTION_SCORE = 0.85  # mentions below this are reported as "info", not "low"
+NEAR_FACTOR = 0.9  # a rule satisfied across sentences is a little less certain than in one
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything found in one text; rules are evaluated on this."""
+
+    text: str
+    sentences: list[Sentence]
+    tokens: list[Token]
+    countries: list[CountryMention]
+    terms: list[TermMatch]
+    parties: list[PartyMention]
+
+
+@dataclass
+class _Finding:
+    sentence: int
+    span: Span
+    score: float
+    label: str
+    party: PartyMention | None = None
+    country: CountryMention | None = None
+    term: TermMatch | None = None
+
+
+@dataclass
+class _Window:
+    first: int
+    last: int
+    findings: dict[str, list[_Finding]] = field(default_factory=dict)
+
+    @property
+    def strength(self) -> tuple[int, float]:
+        return (len(self.findings), sum(max(f.score for f in fs) for fs in self.findings.values()))
+
+
+class Matcher:
+    """Rules and listed parties, ready to scan texts. Safe to share between threads."""
+
+    def __init__(self, rules: RuleSet, listed: Iterable[Entity] = ()) -> None:
+        self.rules = rules
+        self.index = NameIndex([*rules.parties, *listed])
+        self.terms = TermIndex(rules.terms)
+        self.countries = CountryFinder()
+        self._selected: dict[tuple[str, str, int], bool] = {}
+
+    @property
+    def names_indexed(self) -> int:
+        return self.index.names_indexed
+
+    def analyze(self, document: Document) -> Analysis:
+        text = _scan_text(document)
+        sentences = split_sentences(text)
+        tokens = tokenize(text)
+        sentence_of_token = _sentence_of_tokens(sentences, tokens)
+        bounds = _sentence_bounds(len(sentences), sentence_of_token)
+        countries = self.countries.find(text, tokens, sentence_of_token)
+        terms = self.terms.find(text, tokens, sentence_of_token)
+        parties = find_parties(self.index, text, tokens, sentence_of_token, bounds, countries)
+        return Analysis(text, sentences, tokens, countries, terms, parties)
+
+    def scan(self, document: Document) -> list[Alert]:
+        analysis = self.analyze(document)
+        alerts: list[Alert] = []
+        for rule in self.rules.rules:
+            if not rule.mention and not rule.fallback:
+                alerts.extend(self._evaluate(rule, analysis))
+        named = {m.entity.key for alert in alerts if alert.severity.is_violation for m in alert.entities}
+        for rule in self.rules.rules:
+            if rule.fallback:
+                for alert in self._evaluate(rule, analysis):
+                    if not {m.entity.key for m in alert.entities[: alert.evidence_parties]} & named:
+                        alerts.append(alert)
+        if not any(alert.severity.is_violation for alert in alerts):
+            covered = {m.entity.key for alert in alerts for m in alert.entities}
+            for rule in self.rules.rules:
+                if rule.mention:
+                    found = self._mentions(rule, analysis, covered)
+                    covered |= {m.entity.key for alert in found for m in alert.entities}
+                    alerts.extend(found)
+        alerts.sort(key=lambda a: (-a.severity.rank, -a.score, a.rule_id))
+        return alerts
+
+    # --- selections ---------------------------------------------------------------------------
+
+    def _findings(self, selection: Selection, analysis: Analysis) -> list[_Finding]:
+        if selection.parties:
+            return [
+                _Finding(p.match.sentence, p.match.span, p.match.score, p.group.entity.caption, party=p)
+                for p in analysis.parties
+                if p.match.score >= selection.min_score and self._selects(selection, p.group)
+            ]
+        if selection.countries:
+            return [
+                _Finding(c.sentence, c.span, 0.9 if c.form == "capital" else 1.0, c.code, country=c)
+                for c in analysis.countries
+                if c.code in selection.countries and (selection.role is None or c.role == selection.role)
+            ]
+        return [
+            _Finding(t.sentence, t.span, 1.0, t.group, term=t)
+            for t in analysis.terms
+            if t.group in selection.terms
+        ]
+
+    def _selects(self, selection: Selection, group: EntityGroup) -> bool:
+        key = (id(selection), selection.name, group.gid)
+        cached = self._selected.get(key)
+        if cached is None:
+            cached = self._selected[key] = self._match_selection(selection, group)
+        return cached
+
+    def _match_selection(self, selection: Selection, group: EntityGroup) -> bool:
+        if selection.party_types and group.type.value not in selection.party_types:
+            return False
+        for ref in selection.parties:
+            if ref == "any":
+                return True
+            key = self.rules.party_ids.get(ref)
+            if key is not None and key in group.keys:
+                return True
+            for selector in self.rules.list_selectors.get(ref, ()):
+                for member in group.members:
+                    if _selector_matches(selector, member):
+                        return True
+        return False
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def _evaluate(self, rule: Rule, analysis: Analysis) -> list[Alert]:
+        findings = {name: self._findings(sel, analysis) for name, sel in rule.selections.items()}
+        document_wide = {name for name, sel in rule.selections.items() if sel.scope == "document"}
+        windows = _windows(rule, findings, document_wide, len(analysis.sentences))
+        if not windows:
+            return []
+        return [self._alert(rule, analysis, windows)]
+
+    def _alert(self, rule: Rule, analysis: Analysis, windows: list[_Window]) -> Alert:
+        windows.sort(key=lambda w: _richness(w, analysis), reverse=True)
+        best = windows[0]
+        evidence_windows = windows[:MAX_EVIDENCE]
+        in_evidence = [f for w in evidence_windows for fs in w.findings.values() for f in fs]
+        in_evidence += [
+            _Finding(p.match.sentence, p.match.span, p.match.score, p.group.entity.caption, party=p)
+            for p in analysis.parties
+            if any(w.first <= p.match.sentence <= w.last for w in evidence_windows)
+        ]
+        parties = _parties(in_evidence, analysis.parties)
+        score = _window_score(best)
+        regime = rule.regime
+        if regime == "from-parties":
+            regime = self._regime_of([p.group for p in parties[:1]]) or "unknown"
+        return Alert(
+            rule_id=rule.id,
+            title=rule.title,
+            severity=rule.severity,
+            score=round(score, 3),
+            regime=regime,
+            references=rule.references,
+            entities=tuple(p.match for p in parties),
+            countries=tuple(_unique_countries(_countries_in(analysis, evidence_windows))),
+            terms=tuple(_unique_terms(f.term for f in in_evidence if f.term)),
+            evidence=tuple(_evidence(analysis, evidence_windows)),
+            explanation=tuple(_explain(rule, best)),
+            source=rule.source,
+            evidence_parties=len({f.party.match.entity.key for f in in_evidence if f.party}),
+        )
+
+    def _mentions(self, rule: Rule, analysis: Analysis, covered: set[str]) -> list[Alert]:
+        """One alert per regime for listed parties merely mentioned."""
+        selection = next(iter(rule.selections.values()))
+        by_regime: dict[str, list[_Finding]] = defaultdict(list)
+        for finding in self._findings(selection, analysis):
+            assert finding.party is not None
+            if finding.party.match.entity.key in covered:
+                continue
+            regime = self._regime_of([finding.party.group]) or "unknown"
+            by_regime[regime].append(finding)
+        alerts = []
+        for regime, found in sorted(by_regime.items()):
+            parties = _parties(found, analysis.parties)
+            top = max(p.match.score for p in parties)
+            window = _Window(found[0].sentence, found[0].sentence, {"party": found})
+            alerts.append(
+                Alert(
+                    rule_id=rule.id,
+                    title=rule.title,
+                    severity=rule.severity if top >= WEAK_MENTION_SCORE else Severity.INFO,
+                    score=round(top, 3),
+                    regime=regime,
+                    references=rule.references,
+                    entities=tuple(p.match for p in parties),
+                    countries=(),
+                    terms=(),
+                    evidence=tuple(_evidence(analysis, [_first_mention_window(found, p) for p in parties[:MAX_EVIDENCE]])),
+                    explanation=tuple(_explain(rule, window)),
+                    source=rule.source,
+                )
+            )
+        return alerts
+
+    def _regime_of(self, groups: Sequence[EntityGroup]) -> str | None:
+        for group in groups:
+            for member in group.members:
+                for program in member.programs:
+                    for source_glob, program_glob, regime in self.rules.regimes:
+                        if fnmatch.fnmatchcase(member.source, source_glob) and fnmatch.fnmatchcase(
+                            program, program_glob
+                        ):
+                            return regime.replace("{program}", program)
+        return None
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _scan_text(document: Document) -> str:
+    """Title and body as one text; the title is its own first sentence."""
+    title = document.title.strip()
+    body = document.text
+    if not title or body.lstrip().startswith(title):
+        return body
+    return f"{title}\n\n{body}"
+
+
+def _sentence_of_tokens(sentences: Sequence[Sentence], tokens: Sequence[Token]) -> list[int]:
+    starts = [s.start for s in sentences]
+    return [max(bisect_right(starts, token.start) - 1, 0) for token in tokens]
+
+
+def _sentence_bounds(count: int, sentence_of_token: Sequence[int]) -> list[tuple[int, int]]:
+    bounds = [(0, -1)] * count
+    for position, sentence in enumerate(sentence_of_token):
+        lo, hi = bounds[sentence]
+        bounds[sentence] = (position if hi < lo else lo, position)
+    return bounds
+
+
+def _selector_matches(selector: ListSelector, entity: Entity) -> bool:
+    if selector.sources and not any(fnmatch.fnmatchcase(entity.source, s) for s in selector.sources):
+        return False
+    if selector.types and entity.type.value not in selector.types:
+        return False
+    if not selector.programs:
+        return True
+    return any(fnmatch.fnmatchcase(p, glob) for p in entity.programs for glob in selector.programs)
+
+
+def _windows(
+    rule: Rule, findings: dict[str, list[_Finding]], document_wide: set[str], sentence_count: int
+) -> list[_Window]:
+    """Every window of ``rule.window + 1`` sentences in which the condition holds."""
+    positive = positive_names(rule.condition)
+    by_sentence: dict[str, dict[int, list[_Finding]]] = {}
+    for name, found in findings.items():
+        grouped: dict[int, list[_Finding]] = defaultdict(list)
+        for finding in found:
+            grouped[finding.sentence].append(finding)
+        by_sentence[name] = grouped
+    anchors = {f.sentence for name in positive - document_wide for f in findings[name]}
+    starts = sorted({s - k for s in anchors for k in range(rule.window + 1) if s - k >= 0})
+    windows: list[_Window] = []
+    for first in starts:
+        last = min(first + rule.window, max(sentence_count - 1, 0))
+        inside: dict[str, list[_Finding]] = {}
+        for name in rule.selections:
+            if name in document_wide:
+                if findings[name]:
+                    inside[name] = findings[name]
+                continue
+            hits = [f for s in range(first, last + 1) for f in by_sentence[name].get(s, ())]
+            if hits:
+                inside[name] = hits
+        if evaluate(rule.condition, lambda n: n in inside):
+            window = _Window(first, last, {n: inside[n] for n in positive if n in inside and n not in document_wide})
+            if window.findings and not any(w.first <= first and last <= w.last for w in windows):
+                windows.append(window)
+    return windows
+
+
+def _richness(window: _Window, analysis: Analysis) -> tuple[int, int, int]:
+    """Rank evidence: more conditions met, then more findings (parties and roles count too)."""
+    findings = {(f.span.start, f.span.end) for fs in window.findings.values() for f in fs}
+    parties = sum(1 for p in analysis.parties if window.first <= p.match.sentence <= window.last)
+    roles = sum(1 for fs in window.findings.values() for f in fs if f.country and f.country.role)
+    return (len(window.findings), len(findings) + parties + roles, -window.first)
+
+
+def _window_score(window: _Window) -> float:
+    best = [max(f.score for f in fs) for fs in window.findings.values()]
+    score = sum(best) / len(best) if best else 0.0
+    sentences = {f.sentence for fs in window.findings.values() for f in fs}
+    return score * (1.0 if len(sentences) <= 1 else NEAR_FACTOR)
+
+
+def _parties(in_evidence: list[_Finding], all_parties: Sequence[PartyMention]) -> list[PartyMention]:
+    """Each party once: its best mention; parties in the evidence first, then the rest."""
+    best: dict[str, PartyMention] = {}
+    for mention in all_parties:
+        key = mention.match.entity.key
+        if key not in best or mention.match.score > best[key].match.score:
+            best[key] = mention
+    evidence_keys = {f.party.match.entity.key for f in in_evidence if f.party}
+    return sorted(best.values(), key=lambda m: (m.match.entity.key not in evidence_keys, -m.match.score, m.match.span.start))
+
+
+def _unique_countries(mentions: Iterable[CountryMention]) -> list[CountryMention]:
+    seen: dict[tuple[str, str | None], CountryMention] = {}
+    for mention in mentions:
+        seen.setdefault((mention.code, mention.role), mention)
+    return sorted(seen.values(), key=lambda c: c.span.start)
+
+
+def _countries_in(analysis: Analysis, windows: Sequence[_Window]) -> list[CountryMention]:
+    """Every country in the evidence sentences, not only those a selection asked for."""
+    sentences = {f.sentence for w in windows for fs in w.findings.values() for f in fs}
+    return [c for c in analysis.countries if c.sentence in sentences]
+
+
+def _unique_terms(terms: Iterable[TermMatch]) -> list[TermMatch]:
+    seen: dict[tuple[str, str], TermMatch] = {}
+    for term in terms:
+        seen.setdefault((term.group, term.matched.lower()), term)
+    return sorted(seen.values(), key=lambda t: t.span.start)
+
+
+def _first_mention_window(found: list[_Finding], party: PartyMention) -> _Window:
+    mine = [f for f in found if f.party and f.party.match.entity.key == party.match.entity.key]
+    first = min(mine, key=lambda f: f.span.start)
+    return _Window(first.sentence, first.sentence, {"party": [first]})
+
+
+def _evidence(analysis: Analysis, windows: Sequence[_Window]) -> list[Evidence]:
+    """The sentences of each window that hold findings, with the findings highlighted."""
+    by_sentence: dict[int, set[Span]] = defaultdict(set)
+    for window in windows:
+        for found in window.findings.values():
+            for finding in found:
+                if window.first <= finding.sentence <= window.last:
+                    by_sentence[finding.sentence].add(finding.span)
+    evidence = []
+    for sentence_index in sorted(by_sentence)[: MAX_EVIDENCE * 2]:
+        sentence = analysis.sentences[sentence_index]
+        spans = tuple(sorted(by_sentence[sentence_index], key=lambda s: (s.start, s.end)))
+        evidence.append(Evidence(analysis.text[sentence.start : sentence.end], sentence.start, sentence.end, spans))
+    return evidence
+
+
+def _explain(rule: Rule, window: _Window) -> list[str]:
+    lines = [f"{rule.id}: {rule.condition_text} (within {rule.window + 1} sentence(s))"]
+    for name, found in window.findings.items():
+        finding = max(found, key=lambda f: f.score)
+        if finding.party:
+            match: EntityMatch = finding.party.match
+            detail = "; ".join(f"{f.name} {f.value:g}" + (f" ({f.detail})" if f.detail else "") for f in match.features)
+            lines.append(f"{name}: {match.entity.caption} [{match.entity.source}] as '{match.matched}' score {match.score:g}: {detail}")
+        elif finding.country:
+            country = finding.country
+            role = f", {country.role}" if country.role else ""
+            lines.append(f"{name}: {country.code} as '{country.matched}' ({country.form}{role})")
+        elif finding.term:
+            lines.append(f"{name}: '{finding.term.matched}' (term '{finding.term.term}' of {finding.term.group})")
+    return lines

@@ -1,0 +1,530 @@
+"""The name index: every listed name, built once per list version, searched per article.
+
+Why not fuzzy-compare every name with every window of the text? Because with tens of thousands
+of names that costs about two seconds an article (the benchmark measures it). Instead:
+
+1. Every distinct name token goes into a vocabulary. An article token is looked up in it once
+   (and cached across articles): exactly, by its transliteration ``skeleton``, and by edit
+   distance on skeletons through a deletion index (SymSpell), so "Ryongbong" finds "Ryonbong"
+   and "Prigoschin" finds "Prigozhin" without scanning the vocabulary.
+2. Only capitalised article tokens anchor a search (names are capitalised in running text),
+   and only through a name's *key* tokens: the ones rare enough among listed names to point at
+   a handful of candidates ("Ryonbong", not "Korea" or "General").
+3. Each candidate name is aligned inside the anchor's sentence: the tokens it requires must be
+   present close together, in order for companies and vessels, in any order for people.
+4. ``score`` then decides whether the alignment is trustworthy enough to report.
+
+Entities from several sources that describe the same party (a rule file's Wagner Group and the
+OFAC entry for PMC Wagner) are merged into one *group* through ``Entity.same_as``, so an
+article names each party once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import Levenshtein
+
+from .model import Entity, EntityType, Name, NameKind
+from .normalize import Token, skeleton, tokenize
+from .refdata import ORG_WEAK_WORDS, STOPWORDS, zipf
+
+KEY_MAX_NAMES = 40  # a token shared by more names than this does not anchor a search
+FUZZY_MIN_LEN = 5  # shorter skeletons only match exactly: "Kim" must not find "Kin"
+FUZZY_TWO_EDITS_LEN = 10  # from this length two edits are allowed
+FUZZY_MAX_ZIPF = 4.0  # common English words are never "typos" of a name
+EXACT, VARIANT = 1.0, 0.95
+
+# Abbreviations of company words that mean the same in a name.
+_EQUIVALENT_WEAK = {
+    "co": "company",
+    "corp": "corporation",
+    "ltd": "limited",
+    "intl": "international",
+    "inc": "incorporated",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NameToken:
+    norm: str
+    vid: int
+    weak: bool  # a company word or function word: optional, never evidence on its own
+    family: bool  # part of a person's surname
+    rarity: float  # 0..1: how much this token, seen in text, points at this name
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedName:
+    nid: int
+    group: int
+    name: Name
+    tokens: tuple[NameToken, ...]
+    required: frozenset[int]  # token positions that must all be found
+    optional_misses: int  # how many further non-weak tokens may be missing
+    acronym: bool
+    ordered: bool  # company and vessel names keep their word order; people's names need not
+
+    @property
+    def strength(self) -> float:
+        return sum(token.rarity for token in self.tokens if not token.weak)
+
+
+@dataclass(slots=True)
+class EntityGroup:
+    """One real-world party, possibly listed by several sources."""
+
+    gid: int
+    entity: Entity  # the one reported: a list entry when there is one
+    members: list[Entity] = field(default_factory=list)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(member.key for member in self.members)
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(member.source for member in self.members)
+
+    @property
+    def programs(self) -> frozenset[str]:
+        return frozenset(p for member in self.members for p in member.programs)
+
+    @property
+    def countries(self) -> frozenset[str]:
+        return frozenset(c for member in self.members for c in member.countries)
+
+    @property
+    def context(self) -> frozenset[str]:
+        return frozenset(
+            word.lower() for member in self.members for word in member.context
+        )
+
+    @property
+    def type(self) -> EntityType:
+        return self.entity.type
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Where a name was found: which article tokens stand for which name tokens."""
+
+    name: IndexedName
+    picks: tuple[tuple[int, int, float], ...]  # (name token position, article token, similarity)
+    first: int  # first and last article token of the match
+    last: int
+
+
+class NameIndex:
+    """All names of all loaded entities, ready to be searched in article tokens."""
+
+    def __init__(self, entities: Iterable[Entity]) -> None:
+        self.groups: list[EntityGroup] = []
+        self.names: list[IndexedName] = []
+        self._vocab: dict[str, int] = {}
+        self._vocab_norms: list[str] = []
+        self._by_skeleton: dict[str, list[int]] = defaultdict(list)
+        self._deletes: dict[str, list[str]] = defaultdict(list)
+        self._postings: dict[int, list[int]] = defaultdict(list)
+        self._identifiers: dict[tuple[str, str], int] = {}
+        self._lookup_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._build(list(entities))
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _build(self, entities: list[Entity]) -> None:
+        group_of = self._group(entities)
+        raw: list[tuple[int, Name, list[str], set[int], EntityType]] = []
+        name_count: dict[str, int] = defaultdict(int)
+        for entity in entities:
+            gid = group_of[entity.key]
+            for name in _dedupe_names(entity.names):
+                words, family = _name_words(name, entity.type)
+                if not words:
+                    continue
+                raw.append((gid, name, words, family, entity.type))
+                for word in set(words):
+                    name_count[word] += 1
+            for scheme, value in entity.identifiers:
+                self._identifiers[(scheme.lower(), value.strip().upper())] = gid
+        for gid, name, words, family, etype in raw:
+            self._add_name(gid, name, words, family, etype, name_count)
+        self._build_fuzzy()
+
+    def _group(self, entities: list[Entity]) -> dict[str, int]:
+        """Union entities that say they are the same party; list entries are reported first."""
+        parent = {entity.key: entity.key for entity in entities}
+
+        def find(key: str) -> str:
+            while parent[key] != key:
+                parent[key] = parent[parent[key]]
+                key = parent[key]
+            return key
+
+        for entity in entities:
+            for other in entity.same_as:
+                if other in parent:
+                    parent[find(entity.key)] = find(other)
+        by_root: dict[str, list[Entity]] = defaultdict(list)
+        for entity in entities:
+            by_root[find(entity.key)].append(entity)
+        group_of: dict[str, int] = {}
+        for members in by_root.values():
+            members.sort(key=lambda e: (e.source.startswith("rules"), e.key))
+            group = EntityGroup(gid=len(self.groups), entity=members[0], members=members)
+            self.groups.append(group)
+            for member in members:
+                group_of[member.key] = group.gid
+        return group_of
+
+    def _add_name(
+        self,
+        gid: int,
+        name: Name,
+        words: list[str],
+        family: set[int],
+        etype: EntityType,
+        name_count: dict[str, int],
+    ) -> None:
+        tokens = []
+        for position, word in enumerate(words):
+            weak = word in STOPWORDS or (etype is not EntityType.PERSON and word in ORG_WEAK_WORDS)
+            tokens.append(
+                NameToken(
+                    norm=word,
+                    vid=self._vid(word),
+                    weak=weak,
+                    family=position in family,
+                    rarity=_rarity(word, name_count[word], weak),
+                )
+            )
+        strong = [i for i, token in enumerate(tokens) if not token.weak]
+        acronym = _is_acronym(name, words, etype)
+        required, misses = _required(tokens, strong, etype)
+        indexed = IndexedName(
+            nid=len(self.names),
+            group=gid,
+            name=name,
+            tokens=tuple(tokens),
+            required=frozenset(required),
+            optional_misses=misses,
+            acronym=acronym,
+            ordered=etype is not EntityType.PERSON,
+        )
+        self.names.append(indexed)
+        for position in _keys(tokens, strong, name_count):
+            self._postings[tokens[position].vid].append(indexed.nid)
+
+    def _vid(self, word: str) -> int:
+        vid = self._vocab.get(word)
+        if vid is None:
+            vid = self._vocab[word] = len(self._vocab_norms)
+            self._vocab_norms.append(word)
+            self._by_skeleton[skeleton(word)].append(vid)
+        return vid
+
+    def _build_fuzzy(self) -> None:
+        for skel, vids in self._by_skeleton.items():
+            if not _fuzzy_allowed(skel, [self._vocab_norms[v] for v in vids]):
+                continue
+            self._deletes[skel].append(skel)  # finds queries with one extra letter
+            for deleted in _deletes(skel):
+                self._deletes[deleted].append(skel)
+
+    # --- looking up ---------------------------------------------------------------------------
+
+    @property
+    def names_indexed(self) -> int:
+        return len(self.names)
+
+    def lookup(self, norm: str) -> tuple[tuple[int, float], ...]:
+        """Vocabulary tokens an article token may stand for, with a similarity; cached."""
+        cached = self._lookup_cache.get(norm)
+        if cached is not None:
+            return cached
+        found: dict[int, float] = {}
+        exact = self._vocab.get(norm)
+        if exact is not None:
+            found[exact] = EXACT
+        skel = skeleton(norm)
+        for vid in self._by_skeleton.get(skel, ()):
+            found.setdefault(vid, VARIANT)
+        if _fuzzy_allowed(skel, [norm]):
+            self._fuzzy(norm, skel, found)
+        result = tuple(found.items())
+        if len(self._lookup_cache) > 500_000:
+            self._lookup_cache.clear()
+        self._lookup_cache[norm] = result
+        return result
+
+    def _fuzzy(self, norm: str, skel: str, found: dict[int, float]) -> None:
+        max_edits = 2 if len(skel) >= FUZZY_TWO_EDITS_LEN else 1
+        seen: set[str] = set()
+        for deleted in (skel, *_deletes(skel)):
+            for candidate in self._deletes.get(deleted, ()):
+                if candidate in seen or candidate == skel:
+                    continue
+                seen.add(candidate)
+                distance = Levenshtein.distance(skel, candidate, score_cutoff=max_edits)
+                if distance > max_edits:
+                    continue
+                similarity = VARIANT * (1.0 - distance / max(len(skel), len(candidate)))
+                for vid in self._by_skeleton[candidate]:
+                    if similarity > found.get(vid, 0.0):
+                        found[vid] = similarity
+
+    def candidates(self, token_matches: Sequence[tuple[tuple[int, float], ...] | None]) -> dict[int, list[int]]:
+        """Names worth aligning, each with the article tokens that point at it."""
+        anchors: dict[int, list[int]] = defaultdict(list)
+        postings = self._postings
+        for position, matches in enumerate(token_matches):
+            if not matches:
+                continue
+            for vid, _similarity in matches:
+                for nid in postings.get(vid, ()):
+                    anchors[nid].append(position)
+        return anchors
+
+    def align(
+        self,
+        name: IndexedName,
+        anchor: int,
+        tokens: Sequence[Token],
+        token_matches: Sequence[tuple[tuple[int, float], ...] | None],
+        lo: int,
+        hi: int,
+    ) -> Alignment | None:
+        """Fit a name around an anchor token within article tokens ``lo..hi`` (one sentence)."""
+        size = len(name.tokens)
+        lo = max(lo, anchor - size - 1)
+        hi = min(hi, anchor + size + 1)
+        used: set[int] = set()
+        picks: list[tuple[int, int, float]] = []
+        misses = 0
+        for position, token in enumerate(name.tokens):
+            if token.weak:
+                continue
+            best = _best_token(token, anchor, lo, hi, used, tokens, token_matches, name.acronym)
+            if best is None:
+                if position in name.required:
+                    return None
+                misses += 1
+                continue
+            used.add(best[0])
+            picks.append((position, best[0], best[1]))
+        if not picks or misses > name.optional_misses:
+            return None
+        first = min(p[1] for p in picks)
+        last = max(p[1] for p in picks)
+        if last - first + 1 > len(picks) + 1:
+            return None  # scattered over the sentence: not one name
+        if name.ordered and [p[1] for p in picks] != sorted(p[1] for p in picks):
+            return None
+        picks, first, last = _extend_weak(name, picks, first, last, tokens, lo, hi)
+        return Alignment(name=name, picks=tuple(picks), first=first, last=last)
+
+    def by_identifier(self, scheme: str, value: str) -> EntityGroup | None:
+        gid = self._identifiers.get((scheme.lower(), value.upper()))
+        return None if gid is None else self.groups[gid]
+
+    def short_forms(self, name: IndexedName) -> set[int]:
+        """Vocabulary ids that, alone, may refer back to a party already named in full."""
+        if name.name.kind is NameKind.WEAK:
+            return set()
+        etype = self.groups[name.group].type
+        forms = set()
+        for token in name.tokens:
+            if token.weak or len(token.norm) < 4 or token.norm.isdigit():
+                continue
+            if etype is EntityType.PERSON and not token.family:
+                continue
+            forms.add(token.vid)
+        return forms
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _dedupe_names(names: Sequence[Name]) -> list[Name]:
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        key = name.text.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            unique.append(name)
+    return unique
+
+
+def _name_words(name: Name, etype: EntityType) -> tuple[list[str], set[int]]:
+    """A name's normalised words, and which of them form a person's surname.
+
+    People written "SURNAME, Given Names" (OFAC) keep the surname marked; ``Name.family``
+    marks it when the list says so in another way (the UN's Korean names).
+    """
+    text = name.text.replace("\"", " ")
+    if etype is EntityType.PERSON and "," in text:
+        surname, _, given = text.partition(",")
+        family_words = [t.norm for t in tokenize(surname)]
+        given_words = [t.norm for t in tokenize(given)]
+        return family_words + given_words, set(range(len(family_words)))
+    words = [t.norm for t in tokenize(text)]
+    family: set[int] = set()
+    if etype is EntityType.PERSON and name.family:
+        family_words = [t.norm for t in tokenize(name.family)]
+        for start in range(len(words) - len(family_words) + 1):
+            if words[start : start + len(family_words)] == family_words:
+                family = set(range(start, start + len(family_words)))
+                break
+    return words, family
+
+
+def english_rarity(word: str) -> float:
+    """1.0 for words English does not use ("prigozhin"), near 0 for everyday words ("ocean")."""
+    if word.isdigit():
+        return 1.0 if len(word) >= 4 else 0.3
+    return min(1.0, max(0.05, (5.5 - zipf(word)) / 3.5))
+
+
+def _rarity(word: str, names_with_word: int, weak: bool) -> float:
+    """How much a word identifies a name: rare in English and rare among listed names.
+
+    English frequency catches ordinary words ("ocean", "honest"); the share of listed names
+    using the word catches list-specific commonplaces ("korea", "trading", "al").
+    """
+    english = english_rarity(word)
+    listed = 1.0 if names_with_word <= 20 else max(0.3, 1.0 - math.log10(names_with_word / 20) / 2)
+    value = english * listed
+    if len(word) <= 2:
+        value *= 0.5
+    return round(value * (0.25 if weak else 1.0), 3)
+
+
+def _is_acronym(name: Name, words: list[str], etype: EntityType) -> bool:
+    """Short single-word aliases (KOMID, OMM, DCB) are acronyms: upper-case in text only."""
+    if etype is EntityType.PERSON or len(words) != 1:
+        return False
+    word = words[0]
+    return len(word) <= 6 and not word.isdigit() and (name.text.strip("\"' ").isupper() or len(word) <= 4)
+
+
+def _required(tokens: list[NameToken], strong: list[int], etype: EntityType) -> tuple[list[int], int]:
+    """Which tokens must be found, and how many other non-weak ones may be missing.
+
+    People: the surname and the first given name (a patronymic or middle name may be left
+    out; Korean two-syllable given names are required whole). Without a known surname, the
+    first and last words. Companies and vessels: every distinctive word, with one miss
+    allowed in names of four or more.
+    """
+    if not strong:
+        return [], 0
+    if etype is EntityType.PERSON:
+        family = [i for i in strong if tokens[i].family]
+        given = [i for i in strong if not tokens[i].family]
+        if family and given:
+            korean = len(given) <= 2 and all(len(tokens[i].norm) <= 4 for i in given)
+            required = family + (given if korean else given[:1])
+            return required, 0
+        if len(strong) >= 2:
+            return [strong[0], strong[-1]], 0
+        return strong, 0
+    misses = (len(strong) - 1) // 3
+    return strong, misses
+
+
+def _keys(tokens: list[NameToken], strong: list[int], name_count: dict[str, int]) -> list[int]:
+    """Tokens through which a name is found: its rare words, or failing that its rarest word."""
+    pool = strong or list(range(len(tokens)))
+    keys = [i for i in pool if name_count[tokens[i].norm] <= KEY_MAX_NAMES]
+    if keys:
+        return keys
+    return [min(pool, key=lambda i: (name_count[tokens[i].norm], -tokens[i].rarity))]
+
+
+def _fuzzy_allowed(skel: str, norms: Sequence[str]) -> bool:
+    if len(skel) < FUZZY_MIN_LEN or not skel.isalpha():
+        return False
+    return all(zipf(norm) < FUZZY_MAX_ZIPF for norm in norms)
+
+
+def _deletes(word: str) -> set[str]:
+    """All strings one (or, for long words, two) deletions away: the SymSpell neighbourhood."""
+    first = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    if len(word) < FUZZY_TWO_EDITS_LEN:
+        return first
+    second = {w[:i] + w[i + 1 :] for w in first for i in range(len(w))}
+    return first | second
+
+
+def _best_token(
+    token: NameToken,
+    anchor: int,
+    lo: int,
+    hi: int,
+    used: set[int],
+    tokens: Sequence[Token],
+    token_matches: Sequence[tuple[tuple[int, float], ...] | None],
+    acronym: bool,
+) -> tuple[int, float] | None:
+    best: tuple[int, float] | None = None
+    for position in range(lo, hi + 1):
+        if position in used:
+            continue
+        matches = token_matches[position]
+        if not matches:
+            continue
+        if acronym and not tokens[position].upper:
+            continue
+        for vid, similarity in matches:
+            if vid != token.vid:
+                continue
+            if (
+                best is None
+                or similarity > best[1]
+                or (similarity == best[1] and abs(position - anchor) < abs(best[0] - anchor))
+            ):
+                best = (position, similarity)
+    return best
+
+
+def _weak_equal(text_norm: str, name_norm: str) -> bool:
+    return text_norm == name_norm or _EQUIVALENT_WEAK.get(text_norm) == name_norm or (
+        _EQUIVALENT_WEAK.get(name_norm) == text_norm
+    )
+
+
+def _extend_weak(
+    name: IndexedName,
+    picks: list[tuple[int, int, float]],
+    first: int,
+    last: int,
+    tokens: Sequence[Token],
+    lo: int,
+    hi: int,
+) -> tuple[list[tuple[int, int, float]], int, int]:
+    """Add the name's company words that stand right next to the match ("... Group", "PMC ...")."""
+    weak_positions = [i for i, token in enumerate(name.tokens) if token.weak]
+    if not weak_positions:
+        return picks, first, last
+    picks = list(picks)
+    changed = True
+    taken = {p[1] for p in picks}
+    matched = {p[0] for p in picks}
+    while changed:
+        changed = False
+        for position in weak_positions:
+            if position in matched:
+                continue
+            norm = name.tokens[position].norm
+            for neighbour in (first - 1, last + 1):
+                if lo <= neighbour <= hi and neighbour not in taken and _weak_equal(tokens[neighbour].norm, norm):
+                    picks.append((position, neighbour, EXACT))
+                    taken.add(neighbour)
+                    matched.add(position)
+                    first, last = min(first, neighbour), max(last, neighbour)
+                    changed = True
+                    break
+    return picks, first, last

@@ -1,0 +1,151 @@
+"""Tokens with offsets, and the one normaliser applied to both list names and article text.
+
+Matching only works if a listed name and the text are folded the same way, so this module is
+the single place that decides what a token is:
+
+* Unicode is folded to lower-case ASCII (``Ryŏnbong`` -> ``ryonbong``) so transliterations
+  written with or without diacritics meet.
+* Hyphens and spaces both separate tokens (``Kim Jong-un`` and ``Kim Jong Un`` give the same
+  tokens); dotted abbreviations become one token (``U.S.`` -> ``us``, ``D.P.R.K.`` -> ``dprk``).
+* A trailing possessive is not part of the name (``Wagner's`` -> ``wagner``).
+* The original casing is kept as flags: capitalisation is one of the strongest signals that a
+  word is a name and not the ordinary word a list entry happens to share ("Ocean Freight" the
+  vessel vs "ocean freight" the service).
+
+``skeleton`` goes one step further for fuzzy matching: it erases the differences that
+transliteration systems introduce (Evgenii / Yevgeniy / Jewgeni -> ``evgeni``) so that an edit
+distance on skeletons measures real spelling differences only.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from normality import ascii_text
+
+# A token: letters/digits, optionally with internal apostrophes (O'Brien), or a dotted
+# abbreviation such as U.S. / N. / D.P.R.K.
+_TOKEN_RE = re.compile(
+    r"(?:[^\W\d_]\.){2,}"  # U.S. / D.P.R.K.
+    r"|[^\W_]+(?:['’][^\W\d_]+)*"  # words, numbers, O'Brien, Wagner's
+)
+_POSSESSIVE_RE = re.compile(r"['’](?:s|S)?$")
+_QUOTE_CHARS = "'’‘`´"
+
+
+class Token(NamedTuple):
+    """One token of a text, with the offsets of its surface form in the original string."""
+
+    norm: str  # folded, lower-case ASCII, possessive removed
+    start: int
+    end: int
+    cap: bool  # first letter upper-case (Name, NAME)
+    upper: bool  # all letters upper-case and more than one letter (KOMID, DPRK)
+    possessive: bool
+    dotted: bool  # written with dots (U.S., N.)
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """Fold one word to lower-case ASCII; cached because news repeats its words."""
+    if word.isascii():
+        return word.lower()
+    folded = ascii_text(word) or ""
+    return folded.lower().replace(" ", "")
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split text into tokens; every offset points into ``text`` itself."""
+    tokens: list[Token] = []
+    append = tokens.append
+    prev_end = -2
+    prev_cap = False
+    for match in _TOKEN_RE.finditer(text):
+        surface = match.group()
+        start = match.start()
+        dotted = surface.endswith(".")
+        possessive = False
+        end = match.end()
+        if dotted:
+            word = surface.replace(".", "")
+        else:
+            word = surface
+            if "'" in word or "’" in word:
+                stripped = _POSSESSIVE_RE.sub("", word)
+                if stripped != word and stripped:
+                    possessive = True
+                    end = start + len(stripped)
+                    word = stripped
+                word = word.translate(_STRIP_QUOTES)
+        norm = fold(word)
+        if not norm:
+            continue
+        first = word[0]
+        cap = first.isupper() or first.isdigit()
+        if not cap and start == prev_end + 1 and text[prev_end] == "-":
+            cap = prev_cap  # Jong-un: the hyphenated part belongs to a capitalised name
+        prev_end, prev_cap = end, cap
+        append(
+            Token(
+                norm=norm,
+                start=start,
+                end=end,
+                cap=cap,
+                upper=len(word) > 1 and word.isupper(),
+                possessive=possessive,
+                dotted=dotted,
+            )
+        )
+    return tokens
+
+
+_STRIP_QUOTES = str.maketrans("", "", _QUOTE_CHARS)
+
+
+def norm_tokens(text: str) -> list[str]:
+    """The normalised token strings of a phrase (a list name, a term, a country name)."""
+    return [token.norm for token in tokenize(text)]
+
+
+# --- skeletons for fuzzy matching -------------------------------------------------------------
+
+# Ordered rewrites; each erases a difference between romanisation systems, not a real one.
+_SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"^j(?=[aeiou])", "y"),  # German Jewgeni -> yewgeni
+        (r"w", "v"),  # German w = v
+        (r"tsch|tch", "ch"),
+        (r"sch", "sh"),  # German sch = sh
+        (r"zh", "sh"),  # Prigozhin / Prigoschin / Prigojine
+        (r"kh", "h"),  # Khodorkovsky / Hodorkovsky
+        (r"ph", "f"),
+        (r"ck", "k"),
+        (r"c(?=[aou])", "k"),
+        (r"q", "k"),
+        (r"x", "ks"),
+        (r"ou", "u"),
+        (r"oo", "u"),
+        (r"^ye", "e"),  # Yevgeniy / Evgeniy
+        (r"^yu", "iu"),
+        (r"^ya", "ia"),
+        (r"(?<=[aeiou])y(?=[aeiou])", "i"),
+        (r"(?:iy|ii|ij|yi|y|ie|iei|ei)$", "i"),  # -iy / -ii / -y / -ij endings
+        (r"(.)\1+", r"\1"),  # doubled letters
+        (r"ie", "i"),
+        (r"(?<=[a-z])e$", ""),  # silent final e (Prigojine)
+    )
+)
+
+
+@lru_cache(maxsize=200_000)
+def skeleton(norm: str) -> str:
+    """Collapse romanisation differences of one normalised token; digits are left alone."""
+    if not norm.isalpha() or len(norm) < 4:
+        return norm
+    value = norm
+    for pattern, replacement in _SKELETON_RULES:
+        value = pattern.sub(replacement, value)
+    return value or norm

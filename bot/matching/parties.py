@@ -1,0 +1,274 @@
+"""Finding listed parties in an article: candidates, alignment, trust, then coreference.
+
+The order matters. Strong matches are accepted first; weak ones (acronyms, ordinary words)
+are accepted only if something supports them: a context word next to them, the party's
+country in the same or a neighbouring sentence, or the same party already named in full in
+the article. Finally, once a party has been named in full, its surname or its distinctive
+word alone refers back to it ("Prigozhin said", "Wagner is infamous") unless another given
+name stands right before it (Richard Wagner, Captain Virginia A. Wagner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .index import Alignment, EntityGroup, NameIndex
+from .model import CountryMention, EntityMatch, EntityType, Feature, Span
+from .normalize import Token
+from .refdata import STOPWORDS, TITLES, zipf
+from .score import MIN_SCORE, Judgement, judge
+
+COREFERENCE_FACTOR = 0.95
+COUNTRY_SUPPORT_REACH = 1  # sentences either side
+_IMO_WORDS = frozenset({"imo"})
+
+
+@dataclass(frozen=True, slots=True)
+class PartyMention:
+    group: EntityGroup
+    match: EntityMatch
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    alignment: Alignment
+    judgement: Judgement
+    sentence: int
+
+
+def find_parties(
+    index: NameIndex,
+    text: str,
+    tokens: Sequence[Token],
+    sentence_of_token: Sequence[int],
+    sentence_bounds: Sequence[tuple[int, int]],
+    countries: Sequence[CountryMention],
+) -> list[PartyMention]:
+    """All trustworthy mentions of listed parties, in text order."""
+    token_matches = [index.lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
+    places = _country_tokens(tokens, countries)
+    candidates = _align_all(index, tokens, token_matches, sentence_of_token, sentence_bounds)
+    accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
+    mentions = [_mention(index, text, tokens, c) for c in accepted]
+    mentions += _coreferences(index, text, tokens, token_matches, sentence_of_token, accepted, places)
+    mentions += _identifiers(index, text, tokens, sentence_of_token)
+    mentions.sort(key=lambda m: (m.match.span.start, -m.match.score))
+    return mentions
+
+
+def _align_all(
+    index: NameIndex,
+    tokens: Sequence[Token],
+    token_matches: Sequence[tuple[tuple[int, float], ...] | None],
+    sentence_of_token: Sequence[int],
+    sentence_bounds: Sequence[tuple[int, int]],
+) -> list[_Candidate]:
+    found: dict[tuple[int, int, int], _Candidate] = {}
+    for nid, anchors in index.candidates(token_matches).items():
+        name = index.names[nid]
+        group = index.groups[name.group]
+        for anchor in anchors:
+            sentence = sentence_of_token[anchor]
+            lo, hi = sentence_bounds[sentence]
+            alignment = index.align(name, anchor, tokens, token_matches, lo, hi)
+            if alignment is None:
+                continue
+            key = (nid, alignment.first, alignment.last)
+            if key in found:
+                continue
+            judgement = judge(alignment, group, tokens, lo, hi)
+            if judgement.score >= MIN_SCORE:
+                found[key] = _Candidate(alignment, judgement, sentence)
+    return list(found.values())
+
+
+def _country_tokens(tokens: Sequence[Token], countries: Sequence[CountryMention]) -> set[int]:
+    """Article tokens that are part of a country mention ("North" in "North Korea")."""
+    spans = [(c.span.start, c.span.end) for c in countries]
+    inside = set()
+    for i, token in enumerate(tokens):
+        if any(start <= token.start and token.end <= end for start, end in spans):
+            inside.add(i)
+    return inside
+
+
+def _accept(
+    index: NameIndex,
+    tokens: Sequence[Token],
+    sentence_of_token: Sequence[int],
+    candidates: list[_Candidate],
+    countries: Sequence[CountryMention],
+    places: set[int],
+) -> list[_Candidate]:
+    """Best non-overlapping candidates; weak ones only with support, never a namesake's."""
+    ordered = sorted(
+        candidates,
+        key=lambda c: (-c.judgement.score, -(c.alignment.last - c.alignment.first), c.alignment.first),
+    )
+    strong_groups = {
+        c.alignment.name.group for c in ordered if not c.judgement.needs_support
+    }
+    taken: dict[int, int] = {}  # token -> group that owns it
+    accepted: list[_Candidate] = []
+    for candidate in ordered:
+        group = index.groups[candidate.alignment.name.group]
+        if all(t in places for t in range(candidate.alignment.first, candidate.alignment.last + 1)):
+            continue  # "North" of "North Korea" is a country, not North Group Holding Corp.
+        if candidate.judgement.needs_support:
+            if candidate.alignment.first == candidate.alignment.last and _namesake(
+                tokens, candidate.alignment.first, sentence_of_token, places
+            ):
+                continue
+            if not candidate.judgement.local_support and not _document_support(
+                group, candidate, strong_groups, countries
+            ):
+                continue
+        span = range(candidate.alignment.first, candidate.alignment.last + 1)
+        owners = {taken.get(t) for t in span} - {None}
+        if owners and owners != {group.gid}:
+            continue
+        if owners == {group.gid}:
+            continue  # the same party at the same place, already taken with a better name
+        for t in span:
+            taken[t] = group.gid
+        accepted.append(candidate)
+    return accepted
+
+
+def _document_support(
+    group: EntityGroup, candidate: _Candidate, strong_groups: set[int], countries: Sequence[CountryMention]
+) -> bool:
+    """A weak match counts if the party is named strongly elsewhere or its country is near."""
+    if group.gid in strong_groups:
+        return True
+    if group.type is EntityType.VESSEL:
+        return False  # ordinary-word ship names need a ship word next to them
+    if candidate.alignment.name.acronym or group.type is not EntityType.PERSON:
+        near = range(candidate.sentence - COUNTRY_SUPPORT_REACH, candidate.sentence + COUNTRY_SUPPORT_REACH + 1)
+        party_countries = group.countries
+        return any(c.code in party_countries and c.sentence in near for c in countries)
+    return False
+
+
+def _mention(index: NameIndex, text: str, tokens: Sequence[Token], candidate: _Candidate) -> PartyMention:
+    alignment = candidate.alignment
+    group = index.groups[alignment.name.group]
+    span = Span(tokens[alignment.first].start, tokens[alignment.last].end)
+    features = candidate.judgement.features
+    if candidate.judgement.needs_support and not candidate.judgement.local_support:
+        features = (*features[:-1], Feature("support", 1.0, "named in full or its country nearby"))
+    return PartyMention(
+        group=group,
+        match=EntityMatch(
+            entity=group.entity,
+            name=alignment.name.name,
+            matched=text[span.start : span.end],
+            span=span,
+            sentence=candidate.sentence,
+            score=candidate.judgement.score,
+            features=features,
+        ),
+    )
+
+
+def _coreferences(
+    index: NameIndex,
+    text: str,
+    tokens: Sequence[Token],
+    token_matches: Sequence[tuple[tuple[int, float], ...] | None],
+    sentence_of_token: Sequence[int],
+    accepted: list[_Candidate],
+    places: set[int],
+) -> list[PartyMention]:
+    """Later short references to a party already named in full."""
+    forms: dict[int, tuple[EntityGroup, float]] = {}
+    covered: set[int] = set()
+    for candidate in accepted:
+        alignment = candidate.alignment
+        covered.update(range(alignment.first, alignment.last + 1))
+        if candidate.judgement.needs_support:
+            continue
+        group = index.groups[alignment.name.group]
+        for vid in index.short_forms(alignment.name):
+            best = forms.get(vid)
+            if best is None or candidate.judgement.score > best[1]:
+                forms[vid] = (group, candidate.judgement.score)
+    mentions: list[PartyMention] = []
+    for position, matches in enumerate(token_matches):
+        if not matches or position in covered:
+            continue
+        for vid, similarity in matches:
+            hit = forms.get(vid)
+            if hit is None or similarity < 0.95 or _namesake(tokens, position, sentence_of_token, places):
+                continue
+            group, score = hit
+            token = tokens[position]
+            span = Span(token.start, token.end)
+            mentions.append(
+                PartyMention(
+                    group=group,
+                    match=EntityMatch(
+                        entity=group.entity,
+                        name=group.entity.names[0],
+                        matched=text[span.start : span.end],
+                        span=span,
+                        sentence=sentence_of_token[position],
+                        score=round(score * COREFERENCE_FACTOR * similarity, 3),
+                        features=(Feature("coreference", 1.0, "short form of a party named in full earlier"),),
+                    ),
+                )
+            )
+            break
+    return mentions
+
+
+def _namesake(tokens: Sequence[Token], position: int, sentence_of_token: Sequence[int], places: set[int]) -> bool:
+    """A capitalised given name right before a word makes it someone else's surname.
+
+    "Richard Wagner", "Virginia A. Wagner": the word before is capitalised, is not a title
+    ("Mr", "President"), a country ("Russian Wagner ...") or an acronym ("PMC Wagner"); at the
+    start of a sentence it must also look like a name rather than an ordinary word.
+    """
+    previous = position - 1
+    if previous < 0 or sentence_of_token[previous] != sentence_of_token[position]:
+        return False
+    before = tokens[previous]
+    if not before.cap or before.possessive or before.upper or previous in places:
+        return False
+    if before.norm in TITLES or before.norm in STOPWORDS:
+        return False
+    sentence_start = previous == 0 or sentence_of_token[previous - 1] != sentence_of_token[position]
+    return not sentence_start or len(before.norm) == 1 or zipf(before.norm) < 5.0
+
+
+def _identifiers(
+    index: NameIndex, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]
+) -> list[PartyMention]:
+    """IMO numbers identify a vessel whatever it is called today."""
+    mentions = []
+    for position, token in enumerate(tokens):
+        if not (token.norm.isdigit() and len(token.norm) == 7):
+            continue
+        window = range(max(0, position - 3), position)
+        if not any(tokens[j].norm in _IMO_WORDS for j in window):
+            continue
+        group = index.by_identifier("imo", token.norm)
+        if group is None:
+            continue
+        span = Span(token.start, token.end)
+        mentions.append(
+            PartyMention(
+                group=group,
+                match=EntityMatch(
+                    entity=group.entity,
+                    name=group.entity.names[0],
+                    matched=text[span.start : span.end],
+                    span=span,
+                    sentence=sentence_of_token[position],
+                    score=1.0,
+                    features=(Feature("identifier", 1.0, f"IMO {token.norm}"),),
+                ),
+            )
+        )
+    return mentions

@@ -1,0 +1,81 @@
+"""Reference data the engine consults: word frequencies, company words, context words.
+
+Loaded once per process and cached; these are package data, not I/O on behalf of a caller, so
+the engine stays a pure function of (text, rules, lists) in everything a caller can observe.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_DIR = Path(__file__).with_name("data")
+
+# Words that make up company and group names without identifying anyone: "Korea Ryonbong
+# General Corporation" is identified by "Ryonbong", not by "General Corporation".
+ORG_WEAK_WORDS = frozenset(
+    """ag as asa bv co company companies corp corporation cjsc establishment fze fzc fzco gmbh
+    group holding holdings inc incorporated jsc jv kg llc llp lp ltd limited nv oao ojsc ooo pao
+    pjsc plc pmc pte pty sa sae sarl sas sdn bhd spa srl zao general trading trade international
+    industrial industries industry import export enterprise enterprises firm firms partners
+    commercial service services shipping management bureau center centre office branch agency
+    joint stock liability public private closed open type society association department
+    the of and for in on at de la le du des el al da di do dos das del y et und der die das""".split()
+)
+
+# Function words never count as evidence of a name.
+STOPWORDS = frozenset(
+    """a an the of and or for in on at to by from with as is are was were be been de la le el al
+    du des da di do dos das del y et und der die""".split()
+)
+
+# Words next to a name that say which kind of party the text is talking about. They are the
+# "support" a weak or common-word name needs before it may count (see ``score``).
+TYPE_CONTEXT = {
+    "vessel": frozenset(
+        """vessel vessels ship ships tanker tankers freighter bulker bulkers carrier carriers
+        cargo mv m/v mt m/t ss boat trawler barge tug dredger yacht superyacht megayacht
+        containership flagged imo sailed crew hull""".split()
+    ),
+    "organization": frozenset(
+        """group company corporation corp firm bank pmc mercenary mercenaries fighters militia
+        network conglomerate enterprise agency ministry organization organisation outfit
+        contractor contractors subsidiary front operatives forces""".split()
+    ),
+    "aircraft": frozenset("aircraft airliner plane jet tail registration".split()),
+}
+
+# Titles that introduce a person's name; a capitalised word before a surname that is not one
+# of these is taken as that person's own given name (Richard Wagner is not the Wagner Group).
+TITLES = frozenset(
+    """mr mrs ms miss dr prof sir lord lady general gen col colonel lt captain capt commander
+    cmdr admiral adm sgt president pres minister premier leader chairman chairwoman chief
+    director ceo founder tycoon oligarch businessman businesswoman head boss secretary
+    ambassador envoy senator rep governor marshal comrade""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _frequencies() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict("en", wordlist="large")
+
+
+def zipf(word: str) -> float:
+    """English Zipf frequency of a normalised word: 7 for "the", 4 for "ocean", 0 if unseen."""
+    frequency = _frequencies().get(word)
+    if not frequency:
+        return 0.0
+    return max(0.0, math.log10(frequency) + 9.0)
+
+
+@lru_cache(maxsize=None)
+def load_yaml(name: str) -> Any:
+    """A YAML file from the engine's package data, parsed once."""
+    with (DATA_DIR / name).open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)

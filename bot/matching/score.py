@@ -1,0 +1,121 @@
+"""When is a name found in a text trustworthy? Features, their weights, and the decision.
+
+A match earns trust from four things, each a ``Feature`` the analyst sees:
+
+``similarity``
+    How closely the words match the listed spelling: 1.0 exact; 0.95 a transliteration
+    variant (Evgenii / Yevgeniy); less for real typos (Ryongbong / Ryonbong).
+``coverage``
+    How much of the name was found. A person needs surname and given name (the patronymic may
+    be missing); a company or vessel needs all its distinctive words.
+``distinctiveness``
+    How rare the matched words are, in English and among listed names. "Prigozhin" or
+    "Ryonbong" identify a party; "Wise Honest" or "Ocean Freight" are ordinary words that
+    happen to be a vessel's name; "Wagner" is also a composer.
+``support``
+    What else in the text says it means this party: a company word or the party's own
+    context word next to it ("Wagner Group", "Wagner mercenaries"), a vessel word for a ship
+    ("the tanker Wise Honest"), the party's country nearby (KOMID beside North Korea), or the
+    party named in full elsewhere in the article.
+
+Score = similarity x coverage x (0.8 + 0.2 x distinctiveness), plus a small bonus for support.
+A match must reach ``MIN_SCORE``; and *weak* matches (acronyms, the list's weak aliases,
+names of ordinary words, single common words) need support or they are dropped, whatever
+their score. That rule, not a higher threshold, is what keeps namesakes and ordinary words out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .index import Alignment, EntityGroup, english_rarity
+from .model import EntityType, Feature, NameKind
+from .normalize import Token
+from .refdata import TYPE_CONTEXT
+
+MIN_SCORE = 0.70
+DISTINCT_ENOUGH = 0.6  # below this the matched words are too ordinary to stand alone
+SUPPORT_BONUS = 0.05
+CONTEXT_REACH = 2  # tokens either side where a context word counts
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    score: float
+    needs_support: bool
+    local_support: str  # what near the match supports it ("" when nothing)
+    features: tuple[Feature, ...]
+
+
+def judge(alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo: int, hi: int) -> Judgement:
+    """Score an alignment and say whether it may stand on its own."""
+    name = alignment.name
+    picked = {position for position, _, _ in alignment.picks}
+    strong = [(p, t, s) for p, t, s in alignment.picks if not name.tokens[p].weak]
+    weight = sum(name.tokens[p].rarity for p, _, _ in strong) or 1e-9
+    similarity = sum(name.tokens[p].rarity * s for p, _, s in strong) / weight
+    # The words as written count too: "Wagner" in the text is a common surname even where the
+    # list spells it "Vagner", a word English never uses.
+    written = sum(min(name.tokens[p].rarity, english_rarity(tokens[t].norm)) for p, t, _ in strong)
+    expected = {
+        i for i, token in enumerate(name.tokens) if not token.weak and (i in name.required or i in picked or name.ordered)
+    }
+    expected_weight = sum(name.tokens[i].rarity for i in expected) or 1e-9
+    coverage = min(1.0, weight / expected_weight)
+    distinct = min(1.0, written)
+    support = local_support(alignment, group, tokens, lo, hi)
+    needs = _needs_support(alignment, group, distinct, tokens)
+    score = similarity * coverage * (0.8 + 0.2 * distinct)
+    if support:
+        score = min(1.0, score + SUPPORT_BONUS)
+    features = (
+        Feature("similarity", round(similarity, 3), _similarity_detail(alignment, tokens)),
+        Feature("coverage", round(coverage, 3), f"{len(strong)} of {len(expected)} distinctive words"),
+        Feature("distinctiveness", round(distinct, 3), "rare words" if distinct >= DISTINCT_ENOUGH else "ordinary words"),
+        Feature("support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")),
+    )
+    return Judgement(round(score, 3), needs, support, features)
+
+
+def _needs_support(alignment: Alignment, group: EntityGroup, distinct: float, tokens: Sequence[Token]) -> bool:
+    """Weak matches: acronyms, weak aliases, ordinary words, single-word names of people."""
+    name = alignment.name
+    if name.acronym or name.name.kind is NameKind.WEAK:
+        return True
+    if distinct < DISTINCT_ENOUGH:
+        return True
+    strong = [p for p, _, _ in alignment.picks if not name.tokens[p].weak]
+    if len(strong) == 1:
+        word = name.tokens[strong[0]].norm
+        if group.type is EntityType.PERSON:
+            return True
+        return len(word) < 6 or distinct < 0.9
+    return group.type is EntityType.VESSEL and distinct < 0.9
+
+
+def local_support(alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo: int, hi: int) -> str:
+    """A word next to the match that says the text means this kind of party, or ""."""
+    name = alignment.name
+    for position, article_token, _ in alignment.picks:
+        if name.tokens[position].weak and group.type is not EntityType.PERSON:
+            return f"company word '{tokens[article_token].norm}' in the name"
+    words = group.context | TYPE_CONTEXT.get(group.type.value, frozenset())
+    start = max(lo, alignment.first - CONTEXT_REACH)
+    end = min(hi, alignment.last + CONTEXT_REACH)
+    for position in range(start, end + 1):
+        if alignment.first <= position <= alignment.last:
+            continue
+        if tokens[position].norm in words:
+            return f"'{tokens[position].norm}' next to the name"
+    return ""
+
+
+def _similarity_detail(alignment: Alignment, tokens: Sequence[Token]) -> str:
+    parts = []
+    for position, article_token, similarity in sorted(alignment.picks):
+        listed = alignment.name.tokens[position].norm
+        written = tokens[article_token].norm
+        if listed != written:
+            parts.append(f"{written}~{listed} {similarity:.2f}")
+    return ", ".join(parts) or "exact"

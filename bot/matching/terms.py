@@ -1,0 +1,109 @@
+"""Term groups: the activities rules look for (arms, transfer verbs, petroleum, ship-to-ship ...).
+
+A rule author writes a lemma and the engine finds its inflections, so a rule reads like the
+resolution it encodes rather than like a regular expression:
+
+``missile``          missile, missiles, missile's
+``deliver``          deliver, delivers, delivered, delivering
+``supply``           supply, supplies, supplied, supplying
+``ship-to-ship``     ship-to-ship, ship to ship (hyphens and spaces are the same token break)
+``transfer*``        any word starting with "transfer" (a prefix of at least four letters)
+``=sold``            exactly "sold": no inflections added
+
+Irregular forms (sold, sent, bought) are written out. Terms are case-insensitive.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .model import Span, TermMatch
+from .normalize import Token, norm_tokens
+
+MIN_PREFIX = 4
+_VOWELS = set("aeiou")
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    words: tuple[str, ...]
+    group: str
+    term: str
+
+
+def inflections(word: str) -> set[str]:
+    """Regular English inflections of a lemma (over-generation is harmless here)."""
+    forms = {word, word + "s", word + "es", word + "ed", word + "ing", word + "d"}
+    if word.endswith("e"):
+        forms |= {word[:-1] + "ing", word[:-1] + "ed"}
+    if word.endswith("y") and len(word) > 2 and word[-2] not in _VOWELS:
+        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
+    if len(word) >= 3 and word[-1] not in _VOWELS | {"w", "x", "y"} and word[-2] in _VOWELS and word[-3] not in _VOWELS:
+        forms |= {word + word[-1] + "ed", word + word[-1] + "ing"}  # ship -> shipped
+    if word.endswith("f"):
+        forms.add(word[:-1] + "ves")
+    if word.endswith("fe"):
+        forms.add(word[:-2] + "ves")
+    return forms
+
+
+class TermIndex:
+    """All term groups of a rule set, searchable in one pass over the tokens."""
+
+    def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
+        self.groups = {name: tuple(terms) for name, terms in groups.items()}
+        self._phrases: dict[str, list[_Phrase]] = defaultdict(list)
+        self._prefixes: list[tuple[str, str, str]] = []
+        self._prefix_cache: dict[str, tuple[tuple[str, str], ...]] = {}
+        for group, terms in self.groups.items():
+            for term in terms:
+                self._add(group, term)
+
+    def _add(self, group: str, term: str) -> None:
+        raw = term.strip()
+        exact = raw.startswith("=")
+        raw = raw.lstrip("=")
+        if raw.endswith("*"):
+            stem = "".join(norm_tokens(raw[:-1]))
+            if len(stem) < MIN_PREFIX:
+                raise ValueError(f"prefix term {term!r} is shorter than {MIN_PREFIX} letters")
+            self._prefixes.append((stem, group, term))
+            return
+        words = norm_tokens(raw)
+        if not words:
+            raise ValueError(f"term {term!r} has no words")
+        last_forms = {words[-1]} if exact else inflections(words[-1])
+        for form in last_forms:
+            phrase = _Phrase((*words[:-1], form), group, term)
+            self._phrases[phrase.words[0]].append(phrase)
+
+    def find(self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> list[TermMatch]:
+        found: list[TermMatch] = []
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            for phrase in self._phrases.get(token.norm, ()):
+                end = i + len(phrase.words)
+                if end > count:
+                    continue
+                if all(tokens[i + k].norm == phrase.words[k] for k in range(1, len(phrase.words))):
+                    if sentence_of_token[end - 1] != sentence_of_token[i]:
+                        continue
+                    found.append(_match(text, phrase.group, phrase.term, tokens[i], tokens[end - 1], sentence_of_token[i]))
+            if self._prefixes:
+                for group, term in self._prefix_hits(token.norm):
+                    found.append(_match(text, group, term, token, token, sentence_of_token[i]))
+        return found
+
+    def _prefix_hits(self, norm: str) -> tuple[tuple[str, str], ...]:
+        cached = self._prefix_cache.get(norm)
+        if cached is None:
+            cached = tuple((group, term) for stem, group, term in self._prefixes if norm.startswith(stem))
+            self._prefix_cache[norm] = cached
+        return cached
+
+
+def _match(text: str, group: str, term: str, first: Token, last: Token, sentence: int) -> TermMatch:
+    span = Span(first.start, last.end)
+    return TermMatch(group=group, term=term, matched=text[span.start : span.end], span=span, sentence=sentence)

@@ -1,0 +1,64 @@
+"""Settings from the environment and ``.env``; built once in ``main()`` and passed down.
+
+Nothing in the project reads ``os.environ`` at import time: a test builds its own ``Settings``
+and hands it to the code under test. Every field is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """All configuration of sanctions-bot."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage
+    data_dir: Path = Field(default=PROJECT_ROOT / "var")
+    database_url: str = ""
+
+    # Rules and lists
+    rules_dir: Path = Field(default=PROJECT_ROOT / "rules")
+    feeds_file: Path | None = None
+
+    # Fetching
+    allow_private_urls: bool = False
+    user_agent: str = "sanctions-bot/0.1 (+https://github.com/sanctions-bot; news monitoring)"
+    fetch_timeout_s: float = 20.0
+    max_response_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    max_connections: int = 20
+    max_connections_per_host: int = 2
+    default_feed_interval_s: int = 600
+
+    # Alert sinks
+    alerts_jsonl: Path | None = None
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    bot_admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    admin_chat_id: int | None = None
+
+    log_level: str = "INFO"
+
+    @field_validator("bot_admin_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``DATABASE_URL`` if set, else an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sanctions-bot.sqlite'}"

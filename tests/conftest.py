@@ -1,0 +1,37 @@
+"""Fixtures shared by the whole suite.
+
+Real data lives in ``../shared/data`` beside the checkout (third-party files, read in place and
+never copied into the project). On a developer machine without it those tests skip; in CI (``CI``
+set) a missing ``../shared`` is a failure, so a broken CI copy can never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SANCTIONS_SHARED_DIR", ROOT.parent / "shared"))
+
+
+def require_shared(*parts: str) -> Path:
+    """Return a path under ``../shared``; skip without it locally, fail without it in CI."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"{path} is missing (set SANCTIONS_SHARED_DIR or put ../shared beside the checkout)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return require_shared("data")
+
+
+@pytest.fixture(scope="session")
+def seed_article() -> Path:
+    return require_shared("seed", "wagner-dprk-arms-article.txt")
