@@ -52,9 +52,10 @@ _DESTINATION_PREPOSITIONS = frozenset({"to", "into", "towards", "toward"})
 
 @dataclass(frozen=True, slots=True)
 class _Form:
-    code: str | None  # None: ambiguous, consumed but not reported
+    code: str | None  # None: could mean several countries; consumed but never reported
     kind: str
     exact_case: bool
+    guarded: bool = False  # also an ordinary word or a person's name: needs a clear context
 
 
 class CountryFinder:
@@ -71,13 +72,17 @@ class CountryFinder:
 
     def _add_entry(self, code: str, entry: dict[str, Any]) -> None:
         exact = {form for form in entry.get("case_sensitive", []) or []}
+        ambiguous = {form for form in entry.get("ambiguous", []) or []}
+        own: set[str] = set()
         for kind, key in (("name", "names"), ("code", "codes"), ("demonym", "demonyms"), ("capital", "capitals")):
             forms = list(entry.get(key, []) or [])
             if kind == "name" and entry.get("name"):
                 forms.insert(0, entry["name"])
             for form in forms:
-                self._add(tuple(norm_tokens(form)), _Form(code, kind, form in exact or kind == "code"))
-        for form in entry.get("ambiguous", []) or []:
+                own.add(form)
+                exact_case = form in exact or kind == "code"
+                self._add(tuple(norm_tokens(form)), _Form(code, kind, exact_case, guarded=form in ambiguous))
+        for form in ambiguous - own:
             self._add(tuple(norm_tokens(form)), _Form(None, "ambiguous", False), override=True)
 
     def _add(self, words: tuple[str, ...], form: _Form, override: bool = False) -> None:
@@ -101,6 +106,9 @@ class CountryFinder:
                 form = self._forms.get(words)
                 if form is None or not _case_ok(form, tokens[i : i + length], text):
                     continue
+                if form.guarded and not _clear_context(tokens, i, i + length - 1, sentence_of_token):
+                    matched = length
+                    break
                 if sentence_of_token[i + length - 1] != sentence_of_token[i]:
                     continue
                 matched = length
@@ -127,6 +135,19 @@ def _case_ok(form: _Form, tokens: Sequence[Token], text: str) -> bool:
     if form.kind == "code" or form.exact_case:
         return all(t.upper or t.dotted or (len(t.norm) == 1 and t.cap) for t in tokens)
     return first.cap
+
+
+def _clear_context(tokens: Sequence[Token], first: int, last: int, sentence: Sequence[int]) -> bool:
+    """A form that is also a word or a name ("Jordan", "Georgia", "Turkey") counts only when
+    it stands alone mid-sentence: not first in its sentence (title-case headlines), and with no
+    capitalised word glued to it ("Michael Jordan", "Georgia Tech", "Turkey Day")."""
+    sent = sentence[first]
+    if first == 0 or sentence[first - 1] != sent:
+        return False
+    before, after = tokens[first - 1], tokens[last + 1] if last + 1 < len(tokens) else None
+    if before.cap and not before.norm in {"the", "in", "to", "from", "of"}:
+        return False
+    return after is None or sentence[last + 1] != sent or not after.cap
 
 
 def _role(tokens: Sequence[Token], first: int, last: int, kind: str, sentence: Sequence[int]) -> str | None:

@@ -26,7 +26,7 @@ class NameKind(StrEnum):
     """How much a listed name can be trusted on its own.
 
     ``PRIMARY`` and ``ALIAS`` are names the list gives with confidence. ``WEAK`` names
-    (OFAC's "weak aka", the UN's "Low" quality aliases, acronyms, former names) only count
+    (OFAC's "weak aka", the UN's "Low" quality aliases, acronyms and very short names) only count
     when the article supports them with other evidence.
     """
 
