@@ -1,0 +1,158 @@
+"""Tables: imported lists, articles, alerts with their evidence.
+
+Alerts keep their whole explanation (entities with matched spans and scores, countries with
+roles, evidence sentences with offsets, the rule's references) as JSON, because history must
+show *why* an alert fired exactly as it fired then, even after rules or lists change. The
+columns that history is searched and filtered by (rule, severity, regime, time, the parties
+named) are real columns or rows of their own, indexed.
+
+Timestamps are UTC and timezone-aware. The schema changes only through Alembic migrations
+(``db/migrations``); nothing calls ``create_all`` outside tests of the migrations themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that reads back as an aware UTC datetime on every backend.
+
+    SQLite has no time-zone type: plain ``DateTime(timezone=True)`` stores the wall-clock
+    digits, silently dropping the offset (12:00+05:00 was stored as 12:00), and reads back
+    naive datetimes. PostgreSQL returns the session's time zone, not necessarily UTC. So values
+    are converted to UTC before storing (naive ones are taken as UTC; on SQLite stored as naive
+    UTC text, the format rows written before this type already had) and read back as UTC.
+    The column type in the database is unchanged: migrations use ``sa.DateTime(timezone=True)``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, **kwargs))
+
+
+class ListSource(SQLModel, table=True):
+    """One imported sanctions list; re-importing the same bytes is a no-op."""
+
+    __tablename__ = "list_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(unique=True, max_length=64)
+    version: str = Field(max_length=32)
+    sha256: str = Field(max_length=64)
+    files: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entity_count: int = 0
+    imported_at: datetime = _ts()
+
+
+class ListedEntity(SQLModel, table=True):
+    __tablename__ = "listed_entity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=128)
+    source: str = Field(index=True, max_length=64)
+    list_id: str = Field(max_length=64)
+    type: str = Field(max_length=16)
+    caption: str = Field(max_length=512)
+    programs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    countries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    identifiers: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    same_as: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    remarks: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class EntityName(SQLModel, table=True):
+    __tablename__ = "entity_name"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity_id: int = Field(sa_column=Column(Integer, ForeignKey("listed_entity.id", ondelete="CASCADE"), index=True, nullable=False))
+    position: int = 0
+    name: str = Field(max_length=512)
+    kind: str = Field(max_length=16)
+    family: str | None = Field(default=None, max_length=256)
+
+
+class Article(SQLModel, table=True):
+    """A scanned text: a feed item, a page, a file, a pasted message."""
+
+    __tablename__ = "article"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=2048)  # what was scanned: a URL, a file path, "-"
+    url: str | None = Field(default=None, max_length=2048)
+    url_key: str | None = Field(default=None, unique=True, max_length=2048)
+    content_hash: str = Field(index=True, max_length=64)
+    title: str = Field(default="", max_length=1024)
+    outlet: str = Field(default="", max_length=256)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    fetched_at: datetime = _ts()
+
+
+class Alert(SQLModel, table=True):
+    """A rule that fired on an article (or a story told by several articles)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_alert_dedup_key"),
+        Index("ix_alert_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), index=True, nullable=False))
+    dedup_key: str = Field(max_length=256)
+    rule_id: str = Field(index=True, max_length=128)
+    title: str = Field(max_length=512)
+    severity: str = Field(index=True, max_length=16)
+    score: float
+    regime: str = Field(index=True, max_length=128)
+    rule_source: str = Field(default="", max_length=256)
+    references: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entities: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    countries: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    terms: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    explanation: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+
+
+class AlertEntity(SQLModel, table=True):
+    """The parties an alert names, one row each, so history can be searched by party."""
+
+    __tablename__ = "alert_entity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False))
+    entity_key: str = Field(index=True, max_length=128)
+    caption: str = Field(max_length=512)
+    matched: str = Field(max_length=512)
+    score: float
