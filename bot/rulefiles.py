@@ -111,8 +111,15 @@ class SelectionSpec(_Strict):
 
 
 class ExamplesSpec(_Strict):
-    match: list[str] = []
+    match: list[str] = Field(min_length=1, description="texts the rule must fire on")
     no_match: list[str] = []
+
+    @field_validator("match", "no_match")
+    @classmethod
+    def _texts(cls, value: list[str]) -> list[str]:
+        if any(not text.strip() for text in value):
+            raise ValueError("examples must not be empty strings")
+        return value
 
 
 class RuleSpec(_Strict):
@@ -136,9 +143,7 @@ class RuleSpec(_Strict):
     modified: str = ""
 
     @model_validator(mode="after")
-    def _examples_present(self) -> "RuleSpec":
-        if not self.examples.match:
-            raise ValueError("every rule needs at least one example under examples.match")
+    def _kinds(self) -> "RuleSpec":
         if self.mention and self.fallback:
             raise ValueError("a rule is either a mention rule or a fallback rule, not both")
         return self
@@ -275,10 +280,11 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
     builder = _Builder(terms, regimes)
     for located, spec in rule_files:
         builder.add_file(located, spec)
+    rule_set = builder.rule_set()
     problems.extend(builder.problems)
     if problems:
         raise RuleFileError(problems)
-    return builder.rule_set()
+    return rule_set
 
 
 class _Builder:

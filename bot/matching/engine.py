@@ -224,7 +224,7 @@ class Matcher:
             by_regime[regime].append(finding)
         alerts = []
         for regime, found in sorted(by_regime.items()):
-            parties = _parties(found, analysis.parties)
+            parties = _parties(found, [f.party for f in found if f.party])
             top = max(p.match.score for p in parties)
             window = _Window(found[0].sentence, found[0].sentence, {"party": found})
             alerts.append(

@@ -37,6 +37,7 @@ FUZZY_MIN_LEN = 5  # shorter skeletons only match exactly: "Kim" must not find "
 FUZZY_TWO_EDITS_LEN = 10  # from this length two edits are allowed
 FUZZY_MAX_ZIPF = 4.0  # common English words are never "typos" of a name
 EXACT, VARIANT = 1.0, 0.95
+GENERIC_STRENGTH = 0.5  # below this a name's distinctive words are too ordinary to stand for it
 
 # Abbreviations of company words that mean the same in a name.
 _EQUIVALENT_WEAK = {
@@ -204,6 +205,10 @@ class NameIndex:
         strong = [i for i, token in enumerate(tokens) if not token.weak]
         acronym = _is_acronym(name, words, etype)
         required, misses = _required(tokens, strong, etype)
+        if strong and len(strong) < len(tokens) and sum(tokens[i].rarity for i in strong) < GENERIC_STRENGTH:
+            # A name of ordinary words ("International Company for Industrial and Commercial
+            # Technology") identifies nobody unless it is written out in full.
+            required, misses = list(range(len(tokens))), 0
         indexed = IndexedName(
             nid=len(self.names),
             group=gid,
@@ -319,11 +324,13 @@ class NameIndex:
             return None
         first = min(p[1] for p in picks)
         last = max(p[1] for p in picks)
-        if last - first + 1 > len(picks) + 1:
+        if _foreign_words(name, picks, first, last, tokens) > (0 if name.ordered else 1):
             return None  # scattered over the sentence: not one name
         if name.ordered and [p[1] for p in picks] != sorted(p[1] for p in picks):
             return None
         picks, first, last = _extend_weak(name, picks, first, last, tokens, lo, hi)
+        if not name.required <= {p[0] for p in picks}:
+            return None  # a required company word is missing
         return Alignment(name=name, picks=tuple(picks), first=first, last=last)
 
     def by_identifier(self, scheme: str, value: str) -> EntityGroup | None:
@@ -427,9 +434,9 @@ def _required(tokens: list[NameToken], strong: list[int], etype: EntityType) -> 
         if family and given:
             korean = len(given) <= 2 and all(len(tokens[i].norm) <= 4 for i in given)
             required = family + (given if korean else given[:1])
-            return required, 0
+            return required, len(strong) - len(required)
         if len(strong) >= 2:
-            return [strong[0], strong[-1]], 0
+            return [strong[0], strong[-1]], len(strong) - 2
         return strong, 0
     misses = (len(strong) - 1) // 3
     return strong, misses
@@ -490,6 +497,22 @@ def _best_token(
     return best
 
 
+def _foreign_words(
+    name: IndexedName, picks: list[tuple[int, int, float]], first: int, last: int, tokens: Sequence[Token]
+) -> int:
+    """Words inside the match that belong to neither the matched words nor the name's own
+    company and function words ("Choson International Chemicals" may keep its "International")."""
+    picked = {p[1] for p in picks}
+    weak = [t.norm for t in name.tokens if t.weak]
+    return sum(
+        1
+        for position in range(first, last + 1)
+        if position not in picked
+        and tokens[position].norm not in STOPWORDS
+        and not any(_weak_equal(tokens[position].norm, w) for w in weak)
+    )
+
+
 def _weak_equal(text_norm: str, name_norm: str) -> bool:
     return text_norm == name_norm or _EQUIVALENT_WEAK.get(text_norm) == name_norm or (
         _EQUIVALENT_WEAK.get(name_norm) == text_norm
@@ -505,7 +528,7 @@ def _extend_weak(
     lo: int,
     hi: int,
 ) -> tuple[list[tuple[int, int, float]], int, int]:
-    """Add the name's company words that stand right next to the match ("... Group", "PMC ...")."""
+    """Add the name's company and function words found inside or right next to the match."""
     weak_positions = [i for i, token in enumerate(name.tokens) if token.weak]
     if not weak_positions:
         return picks, first, last
@@ -519,12 +542,12 @@ def _extend_weak(
             if position in matched:
                 continue
             norm = name.tokens[position].norm
-            for neighbour in (first - 1, last + 1):
-                if lo <= neighbour <= hi and neighbour not in taken and _weak_equal(tokens[neighbour].norm, norm):
-                    picks.append((position, neighbour, EXACT))
-                    taken.add(neighbour)
+            for candidate in range(max(lo, first - 1), min(hi, last + 1) + 1):
+                if candidate not in taken and _weak_equal(tokens[candidate].norm, norm):
+                    picks.append((position, candidate, EXACT))
+                    taken.add(candidate)
                     matched.add(position)
-                    first, last = min(first, neighbour), max(last, neighbour)
+                    first, last = min(first, candidate), max(last, candidate)
                     changed = True
                     break
     return picks, first, last

@@ -57,48 +57,63 @@ def fold(word: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split text into tokens; every offset points into ``text`` itself."""
+    """Split text into tokens; every offset points into ``text`` itself.
+
+    The analysis of a surface form (its normal form, case flags, possessive) is cached:
+    news repeats its words, and this loop is the engine's hottest.
+    """
     tokens: list[Token] = []
     append = tokens.append
+    make = tuple.__new__
+    cache = _SURFACE_CACHE
     prev_end = -2
     prev_cap = False
     for match in _TOKEN_RE.finditer(text):
         surface = match.group()
-        start = match.start()
-        dotted = surface.endswith(".")
-        possessive = False
-        end = match.end()
-        if dotted:
-            word = surface.replace(".", "")
-        else:
-            word = surface
-            if "'" in word or "’" in word:
-                stripped = _POSSESSIVE_RE.sub("", word)
-                if stripped != word and stripped:
-                    possessive = True
-                    end = start + len(stripped)
-                    word = stripped
-                word = word.translate(_STRIP_QUOTES)
-        norm = fold(word)
-        if not norm:
+        info = cache.get(surface)
+        if info is None:
+            info = _surface(surface)
+            if len(cache) > 300_000:
+                cache.clear()
+            cache[surface] = info
+        if not info[0]:
             continue
-        first = word[0]
-        cap = first.isupper() or first.isdigit()
+        norm, length, cap, upper, possessive, dotted = info
+        start = match.start()
+        end = start + length
         if not cap and start == prev_end + 1 and text[prev_end] == "-":
             cap = prev_cap  # Jong-un: the hyphenated part belongs to a capitalised name
         prev_end, prev_cap = end, cap
-        append(
-            Token(
-                norm=norm,
-                start=start,
-                end=end,
-                cap=cap,
-                upper=len(word) > 1 and word.isupper(),
-                possessive=possessive,
-                dotted=dotted,
-            )
-        )
+        append(make(Token, (norm, start, end, cap, upper, possessive, dotted)))
     return tokens
+
+
+_SURFACE_CACHE: dict[str, tuple[str, int, bool, bool, bool, bool]] = {}
+
+
+def _surface(surface: str) -> tuple[str, int, bool, bool, bool, bool]:
+    """(norm, length of the name part, cap, upper, possessive, dotted) of one surface form."""
+    dotted = surface.endswith(".")
+    possessive = False
+    length = len(surface)
+    if dotted:
+        word = surface.replace(".", "")
+    else:
+        word = surface
+        if "'" in word or "’" in word:
+            stripped = _POSSESSIVE_RE.sub("", word)
+            if stripped != word and stripped:
+                possessive = True
+                length = len(stripped)
+                word = stripped
+            word = word.translate(_STRIP_QUOTES)
+    norm = fold(word) if word else ""
+    if not norm:
+        return ("", 0, False, False, False, False)
+    first = word[0]
+    cap = not first.islower()  # upper-case, digits, and scripts without case (CJK)
+    upper = len(word) > 1 and word.isupper()
+    return (norm, length, cap, upper, possessive, dotted)
 
 
 _STRIP_QUOTES = str.maketrans("", "", _QUOTE_CHARS)

@@ -65,8 +65,11 @@ def _align_all(
     sentence_bounds: Sequence[tuple[int, int]],
 ) -> list[_Candidate]:
     found: dict[tuple[int, int, int], _Candidate] = {}
+    present = {vid for matches in token_matches if matches for vid, _ in matches}
     for nid, anchors in index.candidates(token_matches).items():
         name = index.names[nid]
+        if not all(name.tokens[r].weak or name.tokens[r].vid in present for r in name.required):
+            continue  # a word the name cannot do without appears nowhere in the article
         group = index.groups[name.group]
         for anchor in anchors:
             sentence = sentence_of_token[anchor]
@@ -85,11 +88,13 @@ def _align_all(
 
 def _country_tokens(tokens: Sequence[Token], countries: Sequence[CountryMention]) -> set[int]:
     """Article tokens that are part of a country mention ("North" in "North Korea")."""
-    spans = [(c.span.start, c.span.end) for c in countries]
-    inside = set()
-    for i, token in enumerate(tokens):
-        if any(start <= token.start and token.end <= end for start, end in spans):
+    starts = {token.start: i for i, token in enumerate(tokens)}
+    inside: set[int] = set()
+    for country in countries:
+        i = starts.get(country.span.start)
+        while i is not None and i < len(tokens) and tokens[i].end <= country.span.end:
             inside.add(i)
+            i += 1
     return inside
 
 
@@ -102,10 +107,7 @@ def _accept(
     places: set[int],
 ) -> list[_Candidate]:
     """Best non-overlapping candidates; weak ones only with support, never a namesake's."""
-    ordered = sorted(
-        candidates,
-        key=lambda c: (-c.judgement.score, -(c.alignment.last - c.alignment.first), c.alignment.first),
-    )
+    ordered = sorted(candidates, key=_preference)
     strong_groups = {
         c.alignment.name.group for c in ordered if not c.judgement.needs_support
     }
@@ -126,14 +128,30 @@ def _accept(
                 continue
         span = range(candidate.alignment.first, candidate.alignment.last + 1)
         owners = {taken.get(t) for t in span} - {None}
-        if owners and owners != {group.gid}:
+        if owners:
+            if group.gid not in owners and _same_name_elsewhere(candidate, accepted):
+                accepted.append(candidate)  # two lists, two entries, one name: report both
             continue
-        if owners == {group.gid}:
-            continue  # the same party at the same place, already taken with a better name
         for t in span:
             taken[t] = group.gid
         accepted.append(candidate)
     return accepted
+
+
+def _preference(candidate: _Candidate) -> tuple[float, int]:
+    """Better scores first; a longer name beats a shorter one it contains (0.1 per word)."""
+    length = candidate.alignment.last - candidate.alignment.first
+    return (-(candidate.judgement.score + 0.1 * length), candidate.alignment.first)
+
+
+def _same_name_elsewhere(candidate: _Candidate, accepted: list[_Candidate]) -> bool:
+    """True when an accepted match covers exactly these words with an equally good score."""
+    return any(
+        other.alignment.first == candidate.alignment.first
+        and other.alignment.last == candidate.alignment.last
+        and other.judgement.score - candidate.judgement.score <= 0.02
+        for other in accepted
+    )
 
 
 def _document_support(
@@ -144,7 +162,8 @@ def _document_support(
         return True
     if group.type is EntityType.VESSEL:
         return False  # ordinary-word ship names need a ship word next to them
-    if candidate.alignment.name.acronym or group.type is not EntityType.PERSON:
+    strong_words = sum(1 for p, _, _ in candidate.alignment.picks if not candidate.alignment.name.tokens[p].weak)
+    if candidate.alignment.name.acronym or group.type is not EntityType.PERSON or strong_words >= 2:
         near = range(candidate.sentence - COUNTRY_SUPPORT_REACH, candidate.sentence + COUNTRY_SUPPORT_REACH + 1)
         party_countries = group.countries
         return any(c.code in party_countries and c.sentence in near for c in countries)

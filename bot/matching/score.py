@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from .index import Alignment, EntityGroup, english_rarity
 from .model import EntityType, Feature, NameKind
 from .normalize import Token
-from .refdata import TYPE_CONTEXT
+from .refdata import STOPWORDS, TYPE_CONTEXT
 
 MIN_SCORE = 0.70
 DISTINCT_ENOUGH = 0.6  # below this the matched words are too ordinary to stand alone
@@ -89,7 +89,9 @@ def _needs_support(alignment: Alignment, group: EntityGroup, distinct: float, to
     if len(strong) == 1:
         word = name.tokens[strong[0]].norm
         if group.type is EntityType.PERSON:
-            return True
+            # One word is never enough for a person, except a name in Chinese or Korean
+            # script, where the whole name is one unbroken word.
+            return name.name.text.isascii() or len(name.name.text.strip()) < 2
         return len(word) < 6 or distinct < 0.9
     return group.type is EntityType.VESSEL and distinct < 0.9
 
@@ -98,8 +100,9 @@ def local_support(alignment: Alignment, group: EntityGroup, tokens: Sequence[Tok
     """A word next to the match that says the text means this kind of party, or ""."""
     name = alignment.name
     for position, article_token, _ in alignment.picks:
-        if name.tokens[position].weak and group.type is not EntityType.PERSON:
-            return f"company word '{tokens[article_token].norm}' in the name"
+        word = tokens[article_token].norm
+        if name.tokens[position].weak and group.type is not EntityType.PERSON and word not in STOPWORDS:
+            return f"company word '{word}' in the name"
     words = group.context | TYPE_CONTEXT.get(group.type.value, frozenset())
     start = max(lo, alignment.first - CONTEXT_REACH)
     end = min(hi, alignment.last + CONTEXT_REACH)

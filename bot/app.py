@@ -1,0 +1,65 @@
+"""Wiring shared by the CLI, the pipeline and the Telegram bot: database, rules, matcher.
+
+The matcher is the expensive object (the name index over every imported list). It is built
+once per process and rebuilt only when the rule files or an imported list change, detected
+by a fingerprint of both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from bot.matching.engine import Matcher
+from bot.matching.rules import RuleSet
+from bot.rulefiles import load_rules
+from bot.settings import Settings
+from db.engine import open_database, session_scope
+from db.lists import lists_fingerprint, load_entities
+
+log = logging.getLogger(__name__)
+
+
+def rules_fingerprint(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*.yaml")):
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class App:
+    """One per process: settings, the database engine and the current matcher."""
+
+    settings: Settings
+    engine: Engine
+    _matcher: Matcher | None = None
+    _fingerprint: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings) -> "App":
+        return cls(settings=settings, engine=open_database(settings.resolved_database_url))
+
+    def rules(self) -> RuleSet:
+        return load_rules(self.settings.rules_dir)
+
+    def matcher(self) -> Matcher:
+        """The matcher for the current rules and lists, rebuilt only after they change."""
+        with self._lock:
+            with session_scope(self.engine) as session:
+                fingerprint = rules_fingerprint(self.settings.rules_dir) + "|" + lists_fingerprint(session=session)
+                if self._matcher is not None and fingerprint == self._fingerprint:
+                    return self._matcher
+                entities = load_entities(session=session)
+            rules = self.rules()
+            self._matcher = Matcher(rules, entities)
+            self._fingerprint = fingerprint
+            log.info("matcher built: %d rules, %d names indexed", len(rules.rules), self._matcher.names_indexed)
+            return self._matcher
