@@ -21,6 +21,8 @@ from bot.inputs import InputError, ScanInput, is_url, read_file, read_stdin, rea
 from bot.ingest.errors import IngestError
 from bot.ingest.http import Fetcher, FetchPolicy, quiet_http_logs
 from bot.lists import ListFormatError, load_list
+from bot.evaluation import EvalInputError, evaluate, group_by_id, read_jsonl, read_labels, render_report, report_dict
+from bot.matching.engine import Matcher
 from bot.matching.model import Document, Severity
 from bot.report import render_text, scan_result
 from bot.rulecheck import run_examples
@@ -193,6 +195,40 @@ def rules_check(directory: Annotated[Optional[Path], typer.Argument(help="Rules 
     typer.echo(f"{len(rules.rules)} rules, {len(results)} examples, {len(failures)} failed")
     if failures:
         raise typer.Exit(1)
+
+
+# --- eval -------------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_command(
+    articles: Annotated[Path, typer.Option("--articles", help="JSON lines: id, title, text.")],
+    labels: Annotated[Path, typer.Option("--labels", help="JSON lines: id, is_positive, entities, regime, rationale.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    list_files: Annotated[Optional[list[Path]], typer.Option("--list", help="Use these list files instead of the database's.")] = None,
+) -> None:
+    """Measure detection on labelled articles: precision, recall, F1, and every mistake explained."""
+    if format not in {"text", "json"}:
+        raise _fail("--format must be text or json")
+    settings = _settings()
+    try:
+        article_rows = group_by_id(read_jsonl(articles))
+        label_rows = read_labels(labels)
+    except (EvalInputError, OSError) as error:
+        raise _fail(str(error)) from error
+    try:
+        if list_files:
+            parsed = load_list(list_files)
+            matcher = Matcher(load_rules(settings.rules_dir), [e for p in parsed for e in p.entities])
+        else:
+            matcher = _open(settings).matcher()
+        report = evaluate(matcher, article_rows, label_rows)
+    except (ListFormatError, RuleFileError, EvalInputError) as error:
+        raise _fail(str(error)) from error
+    if format == "json":
+        typer.echo(json.dumps(report_dict(report), ensure_ascii=False))
+    else:
+        typer.echo(render_report(report))
 
 
 # --- db ---------------------------------------------------------------------------------------

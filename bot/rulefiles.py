@@ -178,6 +178,7 @@ class RegimesFileSpec(_Strict):
     kind: Literal["regimes"]
     description: str = ""
     regimes: list[RegimeSpec]
+    countries: dict[str, str] = {}
 
 
 # --- YAML with line numbers ------------------------------------------------------------------
@@ -248,6 +249,7 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
     terms: dict[str, tuple[str, ...]] = {}
     term_origin: dict[str, str] = {}
     regimes: list[tuple[str, str, str]] = []
+    country_regimes: dict[str, str] = {}
     for path in paths:
         try:
             located = _read(path)
@@ -266,6 +268,7 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
             continue
         if isinstance(spec, RegimesFileSpec):
             regimes.extend((r.source, r.program, r.regime) for r in spec.regimes)
+            country_regimes.update(spec.countries)
             continue
         for group, words in spec.terms.items():
             if group in terms:
@@ -277,7 +280,7 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
             term_origin[group] = str(path)
         if isinstance(spec, RuleFileSpec):
             rule_files.append((located, spec))
-    builder = _Builder(terms, regimes)
+    builder = _Builder(terms, regimes, country_regimes)
     for located, spec in rule_files:
         builder.add_file(located, spec)
     rule_set = builder.rule_set()
@@ -290,9 +293,12 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
 class _Builder:
     """Turns validated file specs into engine objects, collecting cross-reference problems."""
 
-    def __init__(self, terms: dict[str, tuple[str, ...]], regimes: list[tuple[str, str, str]]) -> None:
+    def __init__(
+        self, terms: dict[str, tuple[str, ...]], regimes: list[tuple[str, str, str]], country_regimes: dict[str, str]
+    ) -> None:
         self.terms = terms
         self.regimes = regimes
+        self.country_regimes = country_regimes
         self.problems: list[str] = []
         self.rules: list[Rule] = []
         self.parties: list[Entity] = []
@@ -336,6 +342,7 @@ class _Builder:
             list_selectors=dict(self.selectors),
             party_ids=dict(self.party_ids),
             regimes=tuple(self.regimes),
+            country_regimes=dict(self.country_regimes),
         )
 
     def _rule(self, located: _Located, spec: RuleFileSpec, position: int, rule: RuleSpec) -> Rule | None:
@@ -370,13 +377,17 @@ class _Builder:
         if unknown:
             self.problems.append(f"{located.path}:{line}: condition names unknown selection(s): {', '.join(sorted(unknown))}")
             return None
+        regime = rule.regime or spec.regime
+        if regime == "from-countries" and not self.country_regimes:
+            self.problems.append(f"{located.path}:{located.line([*where, 'id'])}: regime from-countries needs a countries: map in a regimes file")
+            return None
         if rule.mention and len(selections) != 1:
             self.problems.append(f"{located.path}:{located.line(where)}: a mention rule has exactly one (parties) selection")
             return None
         return Rule(
             id=rule.id,
             title=rule.title,
-            regime=rule.regime or spec.regime,
+            regime=regime,
             severity=rule.severity,
             selections=selections,
             condition=condition,

@@ -37,3 +37,22 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def seed_article() -> Path:
     return require_shared("seed", "wagner-dprk-arms-article.txt")
+
+
+@pytest.fixture(scope="session")
+def real_entities() -> list:
+    """The OFAC 2021 SDN set and the UN Consolidated List, parsed once per session."""
+    from bot.lists import load_list
+
+    sanctions = require_shared("data", "sanctions")
+    parsed = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
+    return [entity for parsed_list in parsed for entity in parsed_list.entities]
+
+
+@pytest.fixture(scope="session")
+def real_matcher(real_entities: list):
+    """The bundled rules with both real lists loaded."""
+    from bot.matching.engine import Matcher
+    from bot.rulefiles import load_rules
+
+    return Matcher(load_rules(ROOT / "rules"), real_entities)

@@ -196,6 +196,8 @@ class Matcher:
         regime = rule.regime
         if regime == "from-parties":
             regime = self._regime_of([p.group for p in parties[:1]]) or "unknown"
+        elif regime == "from-countries":
+            regime = self._country_regime(analysis, in_evidence) or "unknown"
         return Alert(
             rule_id=rule.id,
             title=rule.title,
@@ -244,6 +246,18 @@ class Matcher:
                 )
             )
         return alerts
+
+    def _country_regime(self, analysis: Analysis, in_evidence: Sequence[_Finding]) -> str | None:
+        """The regime of the sanctioned country the evidence (else the article) names most."""
+        mapping = self.rules.country_regimes
+        for mentions in ([f.country for f in in_evidence if f.country], analysis.countries):
+            counts: dict[str, int] = defaultdict(int)
+            for mention in mentions:
+                if mention is not None and mention.code in mapping:
+                    counts[mention.code] += 1
+            if counts:
+                return mapping[max(counts, key=lambda code: (counts[code], code))]
+        return None
 
     def _regime_of(self, groups: Sequence[EntityGroup]) -> str | None:
         for group in groups:

@@ -30,13 +30,14 @@ from rapidfuzz.distance import Levenshtein
 
 from .model import Entity, EntityType, Name, NameKind
 from .normalize import Token, skeleton, tokenize
-from .refdata import ORG_WEAK_WORDS, STOPWORDS, zipf
+from .refdata import ORG_WEAK_WORDS, STOPWORDS, program_countries, zipf
 
 KEY_MAX_NAMES = 40  # a token shared by more names than this does not anchor a search
 FUZZY_MIN_LEN = 5  # shorter skeletons only match exactly: "Kim" must not find "Kin"
 FUZZY_TWO_EDITS_LEN = 10  # from this length two edits are allowed
 FUZZY_MAX_ZIPF = 4.0  # common English words are never "typos" of a name
 EXACT, VARIANT = 1.0, 0.95
+NAME_PARTICLES = frozenset("al el bin ibn bint abu de da di del della der van von du la le ter".split())
 GENERIC_STRENGTH = 0.5  # below this a name's distinctive words are too ordinary to stand for it
 
 # Abbreviations of company words that mean the same in a name.
@@ -97,6 +98,12 @@ class EntityGroup:
     @property
     def countries(self) -> frozenset[str]:
         return frozenset(c for member in self.members for c in member.countries)
+
+    @property
+    def linked_countries(self) -> frozenset[str]:
+        """Its own countries and those its sanctions programs are about."""
+        linked = {c for member in self.members for p in member.programs for c in program_countries(p)}
+        return self.countries | linked
 
     @property
     def context(self) -> frozenset[str]:
@@ -348,6 +355,8 @@ class NameIndex:
                 continue
             if etype is EntityType.PERSON and not token.family:
                 continue
+            if token.rarity < 0.5 or english_rarity(token.norm) < 0.5:
+                continue  # "Islamic" alone does not mean the Islamic Revolutionary Guard Corps
             forms.add(token.vid)
         return forms
 
@@ -504,13 +513,19 @@ def _foreign_words(
     company and function words ("Choson International Chemicals" may keep its "International")."""
     picked = {p[1] for p in picks}
     weak = [t.norm for t in name.tokens if t.weak]
-    return sum(
-        1
-        for position in range(first, last + 1)
-        if position not in picked
-        and tokens[position].norm not in STOPWORDS
-        and not any(_weak_equal(tokens[position].norm, w) for w in weak)
-    )
+    # Inside a person's name only particles and middle names may stand unlisted ("Ahmad bin
+    # Hanbal", "Yevgeny V. Prigozhin"); a conjunction joins two people ("Maximo Gonzalez and
+    # Leonardo Mayer") and ends the name.
+    ignorable = STOPWORDS if name.ordered else NAME_PARTICLES
+    count = 0
+    for position in range(first, last + 1):
+        norm = tokens[position].norm
+        if position in picked or norm in ignorable or any(_weak_equal(norm, w) for w in weak):
+            continue
+        if not name.ordered and norm in STOPWORDS:
+            return len(tokens)
+        count += 1
+    return count
 
 
 def _weak_equal(text_norm: str, name_norm: str) -> bool:

@@ -48,7 +48,8 @@ def find_parties(
     """All trustworthy mentions of listed parties, in text order."""
     token_matches = [index.lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
     places = _country_tokens(tokens, countries)
-    candidates = _align_all(index, tokens, token_matches, sentence_of_token, sentence_bounds)
+    named_countries = frozenset(c.code for c in countries)
+    candidates = _align_all(index, tokens, token_matches, sentence_of_token, sentence_bounds, named_countries)
     accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
     mentions = [_mention(index, text, tokens, c) for c in accepted]
     mentions += _coreferences(index, text, tokens, token_matches, sentence_of_token, accepted, places)
@@ -63,6 +64,7 @@ def _align_all(
     token_matches: Sequence[tuple[tuple[int, float], ...] | None],
     sentence_of_token: Sequence[int],
     sentence_bounds: Sequence[tuple[int, int]],
+    named_countries: frozenset[str],
 ) -> list[_Candidate]:
     found: dict[tuple[int, int, int], _Candidate] = {}
     present = {vid for matches in token_matches if matches for vid, _ in matches}
@@ -80,7 +82,7 @@ def _align_all(
             key = (nid, alignment.first, alignment.last)
             if key in found:
                 continue
-            judgement = judge(alignment, group, tokens, lo, hi)
+            judgement = judge(alignment, group, tokens, lo, hi, named_countries)
             if judgement.score >= MIN_SCORE:
                 found[key] = _Candidate(alignment, judgement, sentence)
     return list(found.values())

@@ -59,6 +59,30 @@ TITLES = frozenset(
 )
 
 
+# Countries a sanctions program is about: a party listed under the DPRK program is linked to
+# North Korea even when its address is in Iran (the engine's namesake check uses this).
+PROGRAM_COUNTRIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("DPRK", ("KP",)), ("NKSPEA", ("KP",)), ("IRAN", ("IR",)), ("IRGC", ("IR",)), ("IFSR", ("IR",)),
+    ("IFCA", ("IR",)), ("HRIT-IR", ("IR",)), ("SYRIA", ("SY",)), ("FSE-SY", ("SY",)), ("HRIT-SY", ("SY",)),
+    ("VENEZUELA", ("VE",)), ("UKRAINE", ("RU", "UA")), ("RUSSIA", ("RU",)), ("CAATSA - RUSSIA", ("RU",)),
+    ("ELECTION", ("RU",)), ("CUBA", ("CU",)), ("BELARUS", ("BY",)), ("BURMA", ("MM",)), ("LIBYA", ("LY",)),
+    ("IRAQ", ("IQ",)), ("SOMALIA", ("SO",)), ("SUDAN", ("SD",)), ("SOUTH SUDAN", ("SS",)), ("DARFUR", ("SD",)),
+    ("ZIMBABWE", ("ZW",)), ("NICARAGUA", ("NI",)), ("HK-EO13936", ("HK", "CN")), ("DRCONGO", ("CD",)),
+    ("CAR", ("CF",)), ("YEMEN", ("YE",)), ("LEBANON", ("LB",)), ("MALI", ("ML",)), ("BURUNDI", ("BI",)),
+    ("BALKANS", ("RS", "BA", "XK", "MK", "ME")), ("Iran", ("IR",)), ("Libya", ("LY",)), ("Iraq", ("IQ",)),
+    ("Somalia", ("SO",)), ("DRC", ("CD",)), ("SouthSudan", ("SS",)), ("Sudan", ("SD",)), ("Yemen", ("YE",)),
+    ("Taliban", ("AF",)), ("Haiti", ("HT",)), ("GB", ("GW",)),
+)
+
+
+def program_countries(program: str) -> tuple[str, ...]:
+    """Countries a program tag is about (OFAC "DPRK3" -> KP, UN "Iran" -> IR), or ()."""
+    for prefix, codes in PROGRAM_COUNTRIES:
+        if program == prefix or program.startswith(prefix + "-") or (prefix.isupper() and program.startswith(prefix) and program[len(prefix):].isdigit()):
+            return codes
+    return ()
+
+
 @lru_cache(maxsize=1)
 def _frequencies() -> dict[str, float]:
     from wordfreq import get_frequency_dict

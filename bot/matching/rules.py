@@ -199,7 +199,7 @@ class Example:
 class Rule:
     id: str
     title: str
-    regime: str  # a regime name, or "from-parties": the regime of the matched parties' programs
+    regime: str  # a regime name; "from-parties" (the parties' programs); "from-countries"
     severity: Severity
     selections: Mapping[str, Selection]
     condition: Condition
@@ -228,3 +228,4 @@ class RuleSet:
     list_selectors: Mapping[str, tuple[ListSelector, ...]]
     party_ids: Mapping[str, str] = field(default_factory=dict)  # "<file>/<id>" and "<id>" -> entity key
     regimes: tuple[tuple[str, str, str], ...] = ()  # (source glob, program glob, regime)
+    country_regimes: Mapping[str, str] = field(default_factory=dict)  # ISO code -> regime

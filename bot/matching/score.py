@@ -36,6 +36,7 @@ from .refdata import STOPWORDS, TYPE_CONTEXT
 
 MIN_SCORE = 0.70
 DISTINCT_ENOUGH = 0.6  # below this the matched words are too ordinary to stand alone
+DISTINCT_UNIQUE = 0.95  # from this a name is rare enough to be trusted whatever the setting
 SUPPORT_BONUS = 0.05
 CONTEXT_REACH = 2  # tokens either side where a context word counts
 
@@ -48,7 +49,14 @@ class Judgement:
     features: tuple[Feature, ...]
 
 
-def judge(alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo: int, hi: int) -> Judgement:
+def judge(
+    alignment: Alignment,
+    group: EntityGroup,
+    tokens: Sequence[Token],
+    lo: int,
+    hi: int,
+    document_countries: frozenset[str] = frozenset(),
+) -> Judgement:
     """Score an alignment and say whether it may stand on its own."""
     name = alignment.name
     picked = {position for position, _, _ in alignment.picks}
@@ -67,15 +75,36 @@ def judge(alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo:
     support = local_support(alignment, group, tokens, lo, hi)
     needs = _needs_support(alignment, group, distinct, tokens)
     score = similarity * coverage * (0.8 + 0.2 * distinct)
+    if len(strong) == 1 and similarity < 1.0:
+        score = 0.0  # one word standing for a name must be spelt as listed: Coty is not Koti
     if support:
         score = min(1.0, score + SUPPORT_BONUS)
-    features = (
+    features = [
         Feature("similarity", round(similarity, 3), _similarity_detail(alignment, tokens)),
         Feature("coverage", round(coverage, 3), f"{len(strong)} of {len(expected)} distinctive words"),
         Feature("distinctiveness", round(distinct, 3), "rare words" if distinct >= DISTINCT_ENOUGH else "ordinary words"),
-        Feature("support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")),
-    )
-    return Judgement(round(score, 3), needs, support, features)
+    ]
+    mismatch = _country_mismatch(group, distinct, document_countries)
+    if mismatch:
+        needs = True
+        features.append(Feature("country", 0.0, mismatch))
+    features.append(Feature("support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")))
+    return Judgement(round(score, 3), needs, support, tuple(features))
+
+
+def _country_mismatch(group: EntityGroup, distinct: float, document_countries: frozenset[str]) -> str:
+    """A namesake warning: the article is about other countries than the party's.
+
+    Only for names that are not exceptional: "Ibrahim Idris", a Nigerian police chief in the
+    article, is not the Syrian scientist of the same name on the list. A rare name (Prigozhin,
+    Khamenei) is trusted wherever the article is set.
+    """
+    linked = group.linked_countries
+    if distinct >= DISTINCT_UNIQUE or not linked or not document_countries:
+        return ""
+    if linked & document_countries:
+        return ""
+    return f"the article names {', '.join(sorted(document_countries)[:5])}, not {', '.join(sorted(linked))}"
 
 
 def _needs_support(alignment: Alignment, group: EntityGroup, distinct: float, tokens: Sequence[Token]) -> bool:
@@ -103,7 +132,10 @@ def local_support(alignment: Alignment, group: EntityGroup, tokens: Sequence[Tok
         word = tokens[article_token].norm
         if name.tokens[position].weak and group.type is not EntityType.PERSON and word not in STOPWORDS:
             return f"company word '{word}' in the name"
-    words = group.context | TYPE_CONTEXT.get(group.type.value, frozenset())
+    words = group.context
+    if not (name.acronym or name.name.kind is NameKind.WEAK) or group.type is EntityType.VESSEL:
+        # An acronym needs its own party's context; "research firm IDC" is not Iran's IDC.
+        words = words | TYPE_CONTEXT.get(group.type.value, frozenset())
     start = max(lo, alignment.first - CONTEXT_REACH)
     end = min(hi, alignment.last + CONTEXT_REACH)
     for position in range(start, end + 1):

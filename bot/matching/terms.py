@@ -80,9 +80,18 @@ class TermIndex:
             self._phrases[phrase.words[0]].append(phrase)
 
     def find(self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> list[TermMatch]:
+        """Every term occurrence, except words that are part of a proper name.
+
+        "Workers' Party", "Arms Trade Treaty", "Strategic Rocket Force": capitalised words in
+        the middle of a sentence, next to other capitalised words, name something; they are
+        not the activity the term describes. Title-case headlines are exempt.
+        """
         found: list[TermMatch] = []
         count = len(tokens)
+        named = proper_name_tokens(tokens, sentence_of_token)
         for i, token in enumerate(tokens):
+            if i in named:
+                continue
             for phrase in self._phrases.get(token.norm, ()):
                 end = i + len(phrase.words)
                 if end > count:
@@ -102,6 +111,31 @@ class TermIndex:
             cached = tuple((group, term) for stem, group, term in self._prefixes if norm.startswith(stem))
             self._prefix_cache[norm] = cached
         return cached
+
+
+def proper_name_tokens(tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> set[int]:
+    """Tokens inside multi-word proper names, outside title-case sentences."""
+    named: set[int] = set()
+    sentence_caps: dict[int, list[int]] = {}
+    for i, token in enumerate(tokens):
+        counts = sentence_caps.setdefault(sentence_of_token[i], [0, 0])
+        counts[0] += token.cap and not token.norm.isdigit()
+        counts[1] += 1
+    for i, token in enumerate(tokens):
+        sentence = sentence_of_token[i]
+        capitals, total = sentence_caps[sentence]
+        if not token.cap or token.upper or capitals * 2 > total:
+            continue
+        if i == 0 or sentence_of_token[i - 1] != sentence:
+            continue  # the first word of a sentence is capitalised anyway
+        neighbours = (i - 1, i + 1)
+        if any(
+            0 <= j < len(tokens) and sentence_of_token[j] == sentence and tokens[j].cap and not tokens[j].upper
+            and not (j == i - 1 and (j == 0 or sentence_of_token[j - 1] != sentence))
+            for j in neighbours
+        ):
+            named.add(i)
+    return named
 
 
 def _match(text: str, group: str, term: str, first: Token, last: Token, sentence: int) -> TermMatch:

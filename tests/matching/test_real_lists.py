@@ -6,23 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.lists import load_list
 from bot.matching.engine import Matcher
 from bot.matching.model import Document, Entity, NameKind
-from bot.rulefiles import load_rules
-from tests.conftest import ROOT, require_shared
 
 
 @pytest.fixture(scope="module")
-def entities() -> list[Entity]:
-    sanctions = require_shared("data", "sanctions")
-    parsed = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
-    return [entity for parsed_list in parsed for entity in parsed_list.entities]
+def entities(real_entities: list[Entity]) -> list[Entity]:
+    return real_entities
 
 
 @pytest.fixture(scope="module")
-def matcher(entities: list[Entity]) -> Matcher:
-    return Matcher(load_rules(ROOT / "rules"), entities)
+def matcher(real_matcher: Matcher) -> Matcher:
+    return real_matcher
 
 
 def _dprk_names(entities: list[Entity]) -> list[tuple[str, str, str]]:
