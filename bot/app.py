@@ -19,8 +19,10 @@ from bot.matching.engine import Matcher
 from bot.matching.rules import RuleSet
 from bot.rulefiles import load_rules
 from bot.settings import Settings
+from bot.tuning import apply_to_entities, apply_to_rules
 from db.engine import open_database, session_scope
 from db.lists import lists_fingerprint, load_entities
+from db.review import tuning_changes, tuning_version
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +50,27 @@ class App:
         return cls(settings=settings, engine=open_database(settings.resolved_database_url))
 
     def rules(self) -> RuleSet:
-        return load_rules(self.settings.rules_dir)
+        """The rule files with review's changes applied (negative examples, suppressed parties)."""
+        with session_scope(self.engine) as session:
+            changes = tuning_changes(session=session)
+        return apply_to_rules(load_rules(self.settings.rules_dir), changes)
 
     def matcher(self) -> Matcher:
-        """The matcher for the current rules and lists, rebuilt only after they change."""
+        """The matcher for the current rules, lists and review changes, rebuilt after they change."""
         with self._lock:
             with session_scope(self.engine) as session:
-                fingerprint = rules_fingerprint(self.settings.rules_dir) + "|" + lists_fingerprint(session=session)
+                fingerprint = "|".join(
+                    (
+                        rules_fingerprint(self.settings.rules_dir),
+                        lists_fingerprint(session=session),
+                        f"tuning={tuning_version(session=session)}",
+                    )
+                )
                 if self._matcher is not None and fingerprint == self._fingerprint:
                     return self._matcher
-                entities = load_entities(session=session)
-            rules = self.rules()
+                changes = tuning_changes(session=session)
+                entities = apply_to_entities(load_entities(session=session), changes)
+            rules = apply_to_rules(load_rules(self.settings.rules_dir), changes)
             self._matcher = Matcher(rules, entities)
             self._fingerprint = fingerprint
             log.info("matcher built: %d rules, %d names indexed", len(rules.rules), self._matcher.names_indexed)

@@ -30,15 +30,19 @@ from bot.rulefiles import RuleFileError, load_rules
 from bot.settings import Settings
 from db.alerts import store_alerts, store_article
 from db.engine import session_scope
-from db.lists import import_list, list_sources
+from db.lists import import_list, list_sources, load_entities
+from bot.tuning import apply_to_rules
+from db.review import ReviewError, add_change, false_positive_tallies, list_changes, mark_alert, tuning_changes
 
 app = typer.Typer(help="Watch the news for possible sanctions violations.", no_args_is_help=True, add_completion=False)
 lists_app = typer.Typer(help="Import and inspect sanctions lists.", no_args_is_help=True)
 rules_app = typer.Typer(help="Validate rule files and run their examples.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+review_app = typer.Typer(help="Review alerts and tune detection from the verdicts.", invoke_without_command=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
+app.add_typer(review_app, name="review")
 
 log = logging.getLogger("bot.cli")
 
@@ -188,6 +192,9 @@ def rules_check(directory: Annotated[Optional[Path], typer.Argument(help="Rules 
         rules = load_rules(folder)
     except RuleFileError as error:
         raise _fail(str(error)) from error
+    if directory is None:  # the configured rules: include review's negative examples
+        with session_scope(_open(settings).engine) as session:
+            rules = apply_to_rules(rules, tuning_changes(session=session))
     results = run_examples(rules)
     failures = [r for r in results if not r.passed]
     for failure in failures:
@@ -229,6 +236,118 @@ def eval_command(
         typer.echo(json.dumps(report_dict(report), ensure_ascii=False))
     else:
         typer.echo(render_report(report))
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+def _author(author: str | None) -> str:
+    import getpass
+
+    return author or f"cli:{getpass.getuser()}"
+
+
+@review_app.callback()
+def review_summary(ctx: typer.Context) -> None:
+    """Entities and rules with the most false-positive marks, and the tuning changes in force."""
+    if ctx.invoked_subcommand is not None:
+        return
+    application = _open(_settings())
+    with session_scope(application.engine) as session:
+        entities, rules = false_positive_tallies(session=session)
+        changes = list_changes(session=session)
+    typer.echo("entities with the most false-positive marks:")
+    for tally in entities or []:
+        typer.echo(f"  {tally.false_positives:4d} fp {tally.relevant:4d} ok  {tally.key}  {tally.label}")
+    if not entities:
+        typer.echo("  none")
+    typer.echo("rules with the most false-positive marks:")
+    for tally in rules:
+        typer.echo(f"  {tally.false_positives:4d} fp {tally.relevant:4d} ok  {tally.key}  {tally.label}")
+    if not rules:
+        typer.echo("  none")
+    typer.echo(f"tuning version {max((c.id or 0 for c in changes), default=0)}; changes:")
+    for change in changes:
+        what = change.entity_key or change.rule_id or ""
+        extra = f" alias {change.alias!r}" if change.alias else (f" {change.text[:60]!r}" if change.text else "")
+        target = f" of #{change.target_id}" if change.target_id else ""
+        typer.echo(f"  #{change.id} {change.created_at:%Y-%m-%d %H:%M} {change.kind}{target} {what}{extra} by {change.author}: {change.reason}")
+
+
+@review_app.command("mark")
+def review_mark(
+    alert_id: int,
+    false_positive: Annotated[bool, typer.Option("--false-positive/--relevant", help="The verdict.")] = True,
+    entity: Annotated[Optional[str], typer.Option(help="Entity key the verdict is about (default: the alert).")] = None,
+    author: Annotated[Optional[str], typer.Option(help="Who decides (default: cli:<user>).")] = None,
+    note: str = "",
+) -> None:
+    """Mark a stored alert as a false positive or as relevant."""
+    application = _open(_settings())
+    verdict = "false_positive" if false_positive else "relevant"
+    try:
+        with session_scope(application.engine) as session:
+            mark = mark_alert(session=session, alert_id=alert_id, verdict=verdict, author=_author(author), entity_key=entity, note=note)
+            typer.echo(f"alert {alert_id} marked {verdict} (mark {mark.id})")
+    except ReviewError as error:
+        raise _fail(str(error)) from error
+
+
+def _tune(kind: str, author: str | None, reason: str, **fields: object) -> None:
+    application = _open(_settings())
+    try:
+        _check_target(application, kind, fields)
+        with session_scope(application.engine) as session:
+            change = add_change(session=session, kind=kind, author=_author(author), reason=reason, **fields)  # type: ignore[arg-type]
+            typer.echo(f"tuning version {change.id}: {kind} applied")
+    except ReviewError as error:
+        raise _fail(str(error)) from error
+
+
+def _check_target(application: App, kind: str, fields: dict[str, object]) -> None:
+    """Refuse changes that name a party, alias or rule that does not exist."""
+    if kind in {"suppress_entity", "demote_alias"}:
+        key = str(fields["entity_key"])
+        with session_scope(application.engine) as session:
+            entities = {e.key: e for e in load_entities(session=session)}
+        entities.update({e.key: e for e in load_rules(application.settings.rules_dir).parties})
+        if key not in entities:
+            raise ReviewError(f"no listed party {key!r} (see the key in an alert's entities)")
+        alias = fields.get("alias")
+        if alias is not None and str(alias).strip().lower() not in {n.text.strip().lower() for n in entities[key].names}:
+            raise ReviewError(f"{key} has no name {alias!r}; its names: {', '.join(n.text for n in entities[key].names)}")
+    if kind == "negative_example":
+        rule_id = str(fields["rule_id"])
+        if rule_id not in {r.id for r in load_rules(application.settings.rules_dir).rules}:
+            raise ReviewError(f"no rule {rule_id!r}")
+
+
+@review_app.command("suppress")
+def review_suppress(entity_key: str, reason: Annotated[str, typer.Option(help="Why (kept with the change).")], author: Optional[str] = None) -> None:
+    """Stop matching a listed party (for example a list entry that is a common word)."""
+    _tune("suppress_entity", author, reason, entity_key=entity_key)
+
+
+@review_app.command("demote")
+def review_demote(
+    entity_key: str, alias: str, reason: Annotated[str, typer.Option(help="Why (kept with the change).")], author: Optional[str] = None
+) -> None:
+    """Make one name of a party weak: it then counts only with support from the article."""
+    _tune("demote_alias", author, reason, entity_key=entity_key, alias=alias)
+
+
+@review_app.command("add-example")
+def review_add_example(
+    rule_id: str, text: str, reason: Annotated[str, typer.Option(help="Why (kept with the change).")] = "", author: Optional[str] = None
+) -> None:
+    """Add a text the rule must not fire on; `rules check` runs it with the rule's own examples."""
+    _tune("negative_example", author, reason, rule_id=rule_id, text=text)
+
+
+@review_app.command("revert")
+def review_revert(change_id: int, reason: Annotated[str, typer.Option(help="Why.")] = "", author: Optional[str] = None) -> None:
+    """Undo a tuning change (the undo is itself a new version)."""
+    _tune("revert", author, reason, target_id=change_id)
 
 
 # --- db ---------------------------------------------------------------------------------------

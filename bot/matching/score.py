@@ -128,12 +128,13 @@ def _needs_support(alignment: Alignment, group: EntityGroup, distinct: float, to
 def local_support(alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo: int, hi: int) -> str:
     """A word next to the match that says the text means this kind of party, or ""."""
     name = alignment.name
+    weak_name = name.acronym or name.name.kind is NameKind.WEAK
     for position, article_token, _ in alignment.picks:
         word = tokens[article_token].norm
-        if name.tokens[position].weak and group.type is not EntityType.PERSON and word not in STOPWORDS:
+        if name.tokens[position].weak and group.type is not EntityType.PERSON and word not in STOPWORDS and not weak_name:
             return f"company word '{word}' in the name"
     words = group.context
-    if not (name.acronym or name.name.kind is NameKind.WEAK) or group.type is EntityType.VESSEL:
+    if not weak_name or group.type is EntityType.VESSEL:
         # An acronym needs its own party's context; "research firm IDC" is not Iran's IDC.
         words = words | TYPE_CONTEXT.get(group.type.value, frozenset())
     start = max(lo, alignment.first - CONTEXT_REACH)
