@@ -7,6 +7,7 @@ by a fingerprint of both.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import threading
@@ -73,5 +74,9 @@ class App:
             rules = apply_to_rules(load_rules(self.settings.rules_dir), changes)
             self._matcher = Matcher(rules, entities)
             self._fingerprint = fingerprint
+            # The index is hundreds of thousands of long-lived objects: keep the cyclic garbage
+            # collector from rescanning them on every collection (steadier scan times).
+            gc.collect()
+            gc.freeze()
             log.info("matcher built: %d rules, %d names indexed", len(rules.rules), self._matcher.names_indexed)
             return self._matcher

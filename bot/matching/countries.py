@@ -99,6 +99,9 @@ class CountryFinder:
         i = 0
         count = len(tokens)
         while i < count:
+            if not tokens[i].cap:  # every country form starts with a capital (or is a code)
+                i += 1
+                continue
             longest = self._max_len.get(tokens[i].norm, 0)
             matched = 0
             for length in range(min(longest, MAX_WORDS, count - i), 0, -1):

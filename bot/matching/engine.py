@@ -18,7 +18,6 @@ alert already covers them, so an article produces one alert for a party, not sev
 from __future__ import annotations
 
 import fnmatch
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from .model import (
 )
 from .normalize import Token, tokenize
 from .parties import PartyMention, find_parties
-from .rules import ListSelector, Rule, RuleSet, Selection, evaluate, positive_names
+from .rules import ListSelector, Rule, RuleSet, Selection, evaluate, positive_names, required_names
 from .terms import TermIndex
 from .text import Sentence, split_sentences
 
@@ -174,7 +173,12 @@ class Matcher:
     # --- rules --------------------------------------------------------------------------------
 
     def _evaluate(self, rule: Rule, analysis: Analysis) -> list[Alert]:
-        findings = {name: self._findings(sel, analysis) for name, sel in rule.selections.items()}
+        findings: dict[str, list[_Finding]] = {}
+        required = required_names(rule.condition)
+        for name in sorted(rule.selections, key=lambda n: n not in required):
+            findings[name] = self._findings(rule.selections[name], analysis)
+            if name in required and not findings[name]:
+                return []  # a selection the condition cannot do without found nothing
         document_wide = {name for name, sel in rule.selections.items() if sel.scope == "document"}
         windows = _windows(rule, findings, document_wide, len(analysis.sentences))
         if not windows:
@@ -284,8 +288,15 @@ def _scan_text(document: Document) -> str:
 
 
 def _sentence_of_tokens(sentences: Sequence[Sentence], tokens: Sequence[Token]) -> list[int]:
-    starts = [s.start for s in sentences]
-    return [max(bisect_right(starts, token.start) - 1, 0) for token in tokens]
+    """Sentence index of every token, in one walk over both (they are in text order)."""
+    result = []
+    current = 0
+    starts = [s.start for s in sentences] + [1 << 62]
+    for token in tokens:
+        while token.start >= starts[current + 1]:
+            current += 1
+        result.append(current)
+    return result
 
 
 def _sentence_bounds(count: int, sentence_of_token: Sequence[int]) -> list[tuple[int, int]]:

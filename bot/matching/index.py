@@ -22,9 +22,11 @@ article names each party once.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rapidfuzz.distance import Levenshtein
 
@@ -75,41 +77,42 @@ class IndexedName:
         return sum(token.rarity for token in self.tokens if not token.weak)
 
 
-@dataclass(slots=True)
+@dataclass
 class EntityGroup:
-    """One real-world party, possibly listed by several sources."""
+    """One real-world party, possibly listed by several sources.
+
+    Members are fixed once the index is built, so the derived sets are computed once.
+    """
 
     gid: int
     entity: Entity  # the one reported: a list entry when there is one
     members: list[Entity] = field(default_factory=list)
 
-    @property
+    @cached_property
     def keys(self) -> frozenset[str]:
         return frozenset(member.key for member in self.members)
 
-    @property
+    @cached_property
     def sources(self) -> frozenset[str]:
         return frozenset(member.source for member in self.members)
 
-    @property
+    @cached_property
     def programs(self) -> frozenset[str]:
         return frozenset(p for member in self.members for p in member.programs)
 
-    @property
+    @cached_property
     def countries(self) -> frozenset[str]:
         return frozenset(c for member in self.members for c in member.countries)
 
-    @property
+    @cached_property
     def linked_countries(self) -> frozenset[str]:
         """Its own countries and those its sanctions programs are about."""
         linked = {c for member in self.members for p in member.programs for c in program_countries(p)}
         return self.countries | linked
 
-    @property
+    @cached_property
     def context(self) -> frozenset[str]:
-        return frozenset(
-            word.lower() for member in self.members for word in member.context
-        )
+        return frozenset(word.lower() for member in self.members for word in member.context)
 
     @property
     def type(self) -> EntityType:
@@ -138,6 +141,7 @@ class NameIndex:
         self._deletes: dict[str, list[str]] = defaultdict(list)
         self._postings: dict[int, list[int]] = defaultdict(list)
         self._identifiers: dict[tuple[str, str], int] = {}
+        self.word_rarity: dict[str, float] = {}  # listed words: how much each identifies a name
         self._lookup_cache: dict[str, tuple[tuple[int, float], ...]] = {}
         self._build(list(entities))
 
@@ -160,6 +164,8 @@ class NameIndex:
                 self._identifiers[(scheme.lower(), value.strip().upper())] = gid
         for gid, name, words, family, etype in raw:
             self._add_name(gid, name, words, family, etype, name_count)
+        for word, count in name_count.items():
+            self.word_rarity[word] = _rarity(word, count, False)
         self._build_fuzzy()
 
     def _group(self, entities: list[Entity]) -> dict[str, int]:
@@ -420,11 +426,19 @@ def _rarity(word: str, names_with_word: int, weak: bool) -> float:
 
 
 def _is_acronym(name: Name, words: list[str], etype: EntityType) -> bool:
-    """Short single-word aliases (KOMID, OMM, DCB) are acronyms: upper-case in text only."""
+    """KOMID, OMM, DCB, IRISL: short single words that are no English word, so they must be
+    written in capitals to count. Lists write every name in capitals, so the spelling of the
+    list says nothing; a short real word (AMBER, a vessel) is a word, not an acronym."""
     if etype is EntityType.PERSON or len(words) != 1:
         return False
     word = words[0]
-    return len(word) <= 6 and not word.isdigit() and (name.text.strip("\"' ").isupper() or len(word) <= 4)
+    if word.isdigit() or len(word) > 6:
+        return False
+    vowels = sum(1 for c in word if c in "aeiouy")
+    if len(word) <= 3 or vowels == 0:
+        return True
+    # Unpronounceable (IRISL, KKBC) and no English word; "Unsan" or "Komid" read as words.
+    return zipf(word) < 1.0 and re.search(r"[^aeiouy]{3}", word) is not None
 
 
 def _required(tokens: list[NameToken], strong: list[int], etype: EntityType) -> tuple[list[int], int]:

@@ -82,7 +82,7 @@ def _align_all(
             key = (nid, alignment.first, alignment.last)
             if key in found:
                 continue
-            judgement = judge(alignment, group, tokens, lo, hi, named_countries)
+            judgement = judge(alignment, group, tokens, lo, hi, named_countries, index.word_rarity)
             if judgement.score >= MIN_SCORE:
                 found[key] = _Candidate(alignment, judgement, sentence)
     return list(found.values())

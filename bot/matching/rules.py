@@ -147,6 +147,17 @@ def positive_names(condition: Condition, negated: bool = False) -> set[str]:
     return set().union(*(positive_names(operand, negated) for operand in condition.operands))
 
 
+def required_names(condition: Condition) -> set[str]:
+    """Selections the condition can never be true without (the top-level conjuncts)."""
+    if isinstance(condition, Ref):
+        return {condition.name}
+    if isinstance(condition, And):
+        return set().union(*(required_names(operand) for operand in condition.operands))
+    if isinstance(condition, Or):
+        return set.intersection(*(required_names(operand) for operand in condition.operands))
+    return set()
+
+
 def evaluate(condition: Condition, truth: Callable[[str], bool]) -> bool:
     if isinstance(condition, Ref):
         return truth(condition.name)

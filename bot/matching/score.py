@@ -26,7 +26,7 @@ their score. That rule, not a higher threshold, is what keeps namesakes and ordi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .index import Alignment, EntityGroup, english_rarity
@@ -56,6 +56,7 @@ def judge(
     lo: int,
     hi: int,
     document_countries: frozenset[str] = frozenset(),
+    word_rarity: Mapping[str, float] | None = None,
 ) -> Judgement:
     """Score an alignment and say whether it may stand on its own."""
     name = alignment.name
@@ -64,8 +65,9 @@ def judge(
     weight = sum(name.tokens[p].rarity for p, _, _ in strong) or 1e-9
     similarity = sum(name.tokens[p].rarity * s for p, _, s in strong) / weight
     # The words as written count too: "Wagner" in the text is a common surname even where the
-    # list spells it "Vagner", a word English never uses.
-    written = sum(min(name.tokens[p].rarity, english_rarity(tokens[t].norm)) for p, t, _ in strong)
+    # list spells it "Vagner", a word English never uses; "Mohammed" is common among listed
+    # names even where this entry spells it "Muhammed".
+    written = sum(min(name.tokens[p].rarity, _written_rarity(tokens[t].norm, word_rarity)) for p, t, _ in strong)
     expected = {
         i for i, token in enumerate(name.tokens) if not token.weak and (i in name.required or i in picked or name.ordered)
     }
@@ -90,6 +92,13 @@ def judge(
         features.append(Feature("country", 0.0, mismatch))
     features.append(Feature("support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")))
     return Judgement(round(score, 3), needs, support, tuple(features))
+
+
+def _written_rarity(norm: str, word_rarity: Mapping[str, float] | None) -> float:
+    rarity = english_rarity(norm)
+    if word_rarity is not None and norm in word_rarity:
+        rarity = min(rarity, word_rarity[norm])
+    return rarity
 
 
 def _country_mismatch(group: EntityGroup, distinct: float, document_countries: frozenset[str]) -> str:

@@ -57,6 +57,7 @@ class TermIndex:
         self._phrases: dict[str, list[_Phrase]] = defaultdict(list)
         self._prefixes: list[tuple[str, str, str]] = []
         self._prefix_cache: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._word_cache: dict[str, tuple[list[_Phrase], tuple[tuple[str, str], ...]]] = {}
         for group, terms in self.groups.items():
             for term in terms:
                 self._add(group, term)
@@ -90,9 +91,12 @@ class TermIndex:
         count = len(tokens)
         named = proper_name_tokens(tokens, sentence_of_token)
         for i, token in enumerate(tokens):
+            phrases, prefixed = self._hits(token.norm)
+            if not phrases and not prefixed:
+                continue
             if i in named:
                 continue
-            for phrase in self._phrases.get(token.norm, ()):
+            for phrase in phrases:
                 end = i + len(phrase.words)
                 if end > count:
                     continue
@@ -100,10 +104,19 @@ class TermIndex:
                     if sentence_of_token[end - 1] != sentence_of_token[i]:
                         continue
                     found.append(_match(text, phrase.group, phrase.term, tokens[i], tokens[end - 1], sentence_of_token[i]))
-            if self._prefixes:
-                for group, term in self._prefix_hits(token.norm):
-                    found.append(_match(text, group, term, token, token, sentence_of_token[i]))
+            for group, term in prefixed:
+                found.append(_match(text, group, term, token, token, sentence_of_token[i]))
         return found
+
+    def _hits(self, norm: str) -> tuple[list[_Phrase], tuple[tuple[str, str], ...]]:
+        """Phrases starting with a word and prefix terms matching it, cached per word."""
+        cached = self._word_cache.get(norm)
+        if cached is None:
+            cached = (self._phrases.get(norm, []), self._prefix_hits(norm))
+            if len(self._word_cache) > 200_000:
+                self._word_cache.clear()
+            self._word_cache[norm] = cached
+        return cached
 
     def _prefix_hits(self, norm: str) -> tuple[tuple[str, str], ...]:
         cached = self._prefix_cache.get(norm)
@@ -114,26 +127,32 @@ class TermIndex:
 
 
 def proper_name_tokens(tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> set[int]:
-    """Tokens inside multi-word proper names, outside title-case sentences."""
-    named: set[int] = set()
-    sentence_caps: dict[int, list[int]] = {}
-    for i, token in enumerate(tokens):
-        counts = sentence_caps.setdefault(sentence_of_token[i], [0, 0])
-        counts[0] += token.cap and not token.norm.isdigit()
-        counts[1] += 1
-    for i, token in enumerate(tokens):
+    """Tokens inside multi-word proper names, outside title-case sentences.
+
+    A token counts when it is capitalised (not an acronym), not the first of its sentence,
+    and a neighbour in the same sentence is capitalised too (not being that sentence's first
+    word). Sentences where most words are capitalised (headlines) are left alone.
+    """
+    count = len(tokens)
+    capitals: dict[int, int] = {}
+    totals: dict[int, int] = {}
+    word_cap = [t.cap and not t.upper and not t.norm.isdigit() for t in tokens]
+    first = [i == 0 or sentence_of_token[i - 1] != sentence_of_token[i] for i in range(count)]
+    for i in range(count):
         sentence = sentence_of_token[i]
-        capitals, total = sentence_caps[sentence]
-        if not token.cap or token.upper or capitals * 2 > total:
+        totals[sentence] = totals.get(sentence, 0) + 1
+        if word_cap[i]:
+            capitals[sentence] = capitals.get(sentence, 0) + 1
+    named: set[int] = set()
+    for i in range(count):
+        if not word_cap[i] or first[i]:
             continue
-        if i == 0 or sentence_of_token[i - 1] != sentence:
-            continue  # the first word of a sentence is capitalised anyway
-        neighbours = (i - 1, i + 1)
-        if any(
-            0 <= j < len(tokens) and sentence_of_token[j] == sentence and tokens[j].cap and not tokens[j].upper
-            and not (j == i - 1 and (j == 0 or sentence_of_token[j - 1] != sentence))
-            for j in neighbours
-        ):
+        sentence = sentence_of_token[i]
+        if capitals.get(sentence, 0) * 2 > totals[sentence]:
+            continue
+        left = i - 1 >= 0 and word_cap[i - 1] and not first[i - 1]
+        right = i + 1 < count and sentence_of_token[i + 1] == sentence and word_cap[i + 1]
+        if left or right:
             named.add(i)
     return named
 

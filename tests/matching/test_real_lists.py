@@ -103,3 +103,30 @@ def test_seed_article(matcher: Matcher, seed_article: Path) -> None:
     teaser_start = text.index("Next Post")
     assert all(e.start < teaser_start for alert in alerts for e in alert.evidence)
     assert matcher.scan(Document(text[teaser_start:])) == []
+
+
+FULL_SCALE_NEGATIVES = [
+    # vessel names that are ordinary words (OFAC 2021 lists vessels AMBER, COURAGE, CRYSTAL, DESTINY ...)
+    "Amber Rudd said the Home Office would review the decision.",
+    "Crystal Palace beat Arsenal on Saturday with a late goal.",
+    "Destiny and Courage are the themes of the new exhibition.",
+    # person names that are only common first or last names
+    "Mohammed Ali won the title in 1964.",
+    "Ahmed said the market opened late.",
+    "Hassan scored twice for the visitors.",
+    # acronyms and short aliases without their party's context
+    "The OMM said the storm would reach the coast by Friday.",
+    "MID and RGB cables were sold out at the electronics fair.",
+]
+
+
+@pytest.mark.parametrize("text", FULL_SCALE_NEGATIVES, ids=[t[:30] for t in FULL_SCALE_NEGATIVES])
+def test_full_list_scale_ordinary_words_need_support(matcher: Matcher, text: str) -> None:
+    assert matcher.analyze(Document(text)).parties == []
+
+
+def test_ordinary_word_vessel_found_with_a_ship_word(matcher: Matcher, entities: list[Entity]) -> None:
+    vessels = {e.caption: e.key for e in entities if e.type.value == "vessel"}
+    assert "AMBER" in vessels
+    found = {m.match.entity.key for m in matcher.analyze(Document("The tanker Amber switched off its transponder.")).parties}
+    assert vessels["AMBER"] in found
