@@ -11,17 +11,24 @@ HTTP charset, ``<meta charset>``, UTF-8, then a guess) so trafilatura never deco
 itself, and trafilatura's ``EXTRACTION_TIMEOUT`` (``signal.alarm``, main thread only) is set to 0
 so the function is safe in worker threads (``asyncio.to_thread``). Call it from a thread: it is
 CPU-bound (tens of milliseconds per page).
+
+Threads: trafilatura parses with module-level lxml parser objects, and one lxml parser used by
+two threads at once aborts the whole process (seen in this suite: "Fatal Python error:
+Aborted" inside ``lxml.html.document_fromstring`` with four extraction threads). Extractions
+are therefore serialised by a lock; decoding and preparation still run in parallel.
 """
 
 from __future__ import annotations
 
 import codecs
 import functools
+import threading
 import html as html_lib
 import re
 from configparser import ConfigParser
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import charset_normalizer
 import trafilatura
@@ -32,6 +39,7 @@ from .urls import canonical_url, resolve_link
 
 __all__ = ["ExtractedArticle", "decode_html", "extract_article"]
 
+_TRAFILATURA_LOCK = threading.Lock()
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_MIN_CHARS = 50
 _META_CHARSET = re.compile(
@@ -218,19 +226,28 @@ def extract_article(
     """
     text = _prepare(html, max_bytes, encoding)
     try:
-        document = trafilatura.bare_extraction(
-            text,
-            url=url,
-            favor_precision=True,
-            include_comments=False,
-            include_tables=True,
-            include_links=False,
-            include_images=False,
-            with_metadata=True,
-            config=_config(),
-        )
+        with _TRAFILATURA_LOCK:
+            document = _bare_extraction(text, url)
     except Exception as exc:  # lxml/htmldate edge cases: one bad page must not stop the loop
         raise ExtractError(f"extraction failed: {type(exc).__name__}: {exc}", url=url) from exc
+    return _article(document, text, url, min_chars)
+
+
+def _bare_extraction(text: str, url: str | None) -> Any:
+    return trafilatura.bare_extraction(
+        text,
+        url=url,
+        favor_precision=True,
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        with_metadata=True,
+        config=_config(),
+    )
+
+
+def _article(document: Any, text: str, url: str | None, min_chars: int) -> ExtractedArticle:
     body = (getattr(document, "text", None) or "").strip() if document is not None else ""
     if len(body) < min_chars:
         reason = "no main text found" if not body else f"main text too short ({len(body)} chars)"
