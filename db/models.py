@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -114,6 +114,8 @@ class Article(SQLModel, table=True):
     title: str = Field(default="", max_length=1024)
     outlet: str = Field(default="", max_length=256)
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    story_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("story.id", ondelete="SET NULL", name="fk_article_story_id"), index=True))
+    simhash: int | None = Field(default=None, sa_column=Column(BigInteger))
     published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     fetched_at: datetime = _ts()
 
@@ -193,3 +195,67 @@ class TuningChange(SQLModel, table=True):
     author: str = Field(max_length=128)
     reason: str = Field(default="", max_length=1000)
     created_at: datetime = _ts()
+
+
+class Story(SQLModel, table=True):
+    """One event told by one or more articles (near-duplicates from several outlets)."""
+
+    __tablename__ = "story"
+
+    id: int | None = Field(default=None, primary_key=True)
+    simhash: int = Field(sa_column=Column(BigInteger, nullable=False))  # of its first article, signed 64-bit
+    title: str = Field(default="", max_length=1024)
+    first_seen_at: datetime = _ts()
+    last_seen_at: datetime = _ts(index=True)
+
+
+class AlertSource(SQLModel, table=True):
+    """Every article that told an alert's story: one alert, all its sources."""
+
+    __tablename__ = "alert_source"
+    __table_args__ = (UniqueConstraint("alert_id", "article_id", name="uq_alert_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False))
+    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), index=True, nullable=False))
+    added_at: datetime = _ts()
+
+
+class Feed(SQLModel, table=True):
+    """A watched RSS/Atom feed and its polling state, so a restart resumes where it stopped."""
+
+    __tablename__ = "feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2048)
+    title: str = Field(default="", max_length=512)
+    interval_s: int = 600
+    enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
+    origin: str = Field(default="cli", max_length=32)  # cli | file | opml | telegram
+    added_by: str = Field(default="", max_length=128)
+    etag: str | None = Field(default=None, max_length=512)
+    last_modified: str | None = Field(default=None, max_length=128)
+    next_due_at: datetime = _ts(index=True)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_polled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_error: str = Field(default="", max_length=1000)
+    last_error_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    consecutive_failures: int = 0
+    items_seen: int = 0
+    articles: int = 0
+    alerts: int = 0
+    created_at: datetime = _ts()
+
+
+class FeedEntry(SQLModel, table=True):
+    """A feed entry already handled: a second poll of the same feed adds nothing."""
+
+    __tablename__ = "feed_entry"
+    __table_args__ = (UniqueConstraint("feed_id", "entry_id", name="uq_feed_entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id", ondelete="CASCADE"), index=True, nullable=False))
+    entry_id: str = Field(max_length=1024)
+    article_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL")))
+    seen_at: datetime = _ts()
