@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def rules_fingerprint(directory: Path) -> str:
+    """Changes when any rule file is added, removed or written (names, sizes, change times)."""
     digest = hashlib.sha256()
     for path in sorted(directory.rglob("*.yaml")):
-        digest.update(str(path.relative_to(directory)).encode())
-        digest.update(path.read_bytes())
+        stat = path.stat()
+        digest.update(f"{path.relative_to(directory)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -57,7 +58,11 @@ class App:
         return apply_to_rules(load_rules(self.settings.rules_dir), changes)
 
     def matcher(self) -> Matcher:
-        """The matcher for the current rules, lists and review changes, rebuilt after they change."""
+        """The matcher for the current rules, lists and review changes, rebuilt after they change.
+
+        The check is cheap (file sizes and times, two one-row queries), because a busy
+        pipeline asks for the matcher once per article and review changes must apply at once.
+        """
         with self._lock:
             with session_scope(self.engine) as session:
                 fingerprint = "|".join(

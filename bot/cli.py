@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -28,7 +32,15 @@ from bot.report import render_text, scan_result
 from bot.rulecheck import run_examples
 from bot.rulefiles import RuleFileError, load_rules
 from bot.settings import Settings
-from db.alerts import store_alerts, store_article
+from bot.demo import SAMPLES_SITE, serve_directory
+from bot.feedconfig import parse_duration, read_feeds_file, read_opml, write_opml
+from bot.ingest.extractor import Extractor
+from bot.pipeline import Pipeline
+from bot.scheduler import CycleReport, Scheduler
+from bot.sinks import AlertSink, ConsoleSink, JsonlSink
+from db.alerts import alert_dict, alert_sources, recent_alerts, store_alerts, store_article
+from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
+from db.models import Feed, utcnow
 from db.engine import session_scope
 from db.lists import import_list, list_sources, load_entities
 from bot.tuning import apply_to_rules
@@ -39,10 +51,14 @@ lists_app = typer.Typer(help="Import and inspect sanctions lists.", no_args_is_h
 rules_app = typer.Typer(help="Validate rule files and run their examples.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 review_app = typer.Typer(help="Review alerts and tune detection from the verdicts.", invoke_without_command=True)
+feeds_app = typer.Typer(help="Watched feeds: add, remove, list with health, OPML.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Stored alerts.", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
 app.add_typer(review_app, name="review")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(alerts_app, name="alerts")
 
 log = logging.getLogger("bot.cli")
 
@@ -348,6 +364,260 @@ def review_add_example(
 def review_revert(change_id: int, reason: Annotated[str, typer.Option(help="Why.")] = "", author: Optional[str] = None) -> None:
     """Undo a tuning change (the undo is itself a new version)."""
     _tune("revert", author, reason, target_id=change_id)
+
+
+# --- feeds ------------------------------------------------------------------------------------
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: str,
+    interval: Annotated[Optional[str], typer.Option(help="Polling interval: 90s, 10m, 1h (default DEFAULT_FEED_INTERVAL_S).")] = None,
+    title: str = "",
+) -> None:
+    """Watch a feed (RSS, Atom or RDF)."""
+    settings = _settings()
+    try:
+        seconds = parse_duration(interval) if interval else settings.default_feed_interval_s
+        with session_scope(_open(settings).engine) as session:
+            feed = add_feed(session=session, url=url, interval_s=seconds, title=title, origin="cli", added_by=_author(None))
+            typer.echo(f"feed {feed.id}: {feed.url} every {_human(feed.interval_s)}")
+    except FeedInputError as error:
+        raise _fail(str(error)) from error
+
+
+@feeds_app.command("remove")
+def feeds_remove(url_or_id: str) -> None:
+    """Stop watching a feed (its articles and alerts stay)."""
+    with session_scope(_open(_settings()).engine) as session:
+        if not remove_feed(session=session, url_or_id=url_or_id):
+            raise _fail(f"no feed {url_or_id!r}")
+    typer.echo(f"removed {url_or_id}")
+
+
+@feeds_app.command("list")
+def feeds_list(format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text") -> None:
+    """Watched feeds and their health: last success, last error, entries seen, alerts."""
+    with session_scope(_open(_settings()).engine) as session:
+        feeds = list_feeds(session=session)
+    if format == "json":
+        for feed in feeds:
+            typer.echo(json.dumps(_feed_dict(feed), ensure_ascii=False))
+        return
+    if not feeds:
+        typer.echo("no feeds; add one with: sanctions-bot feeds add URL")
+    for feed in feeds:
+        health = "ok" if feed.consecutive_failures == 0 else f"FAILING x{feed.consecutive_failures}"
+        last_ok = f"{feed.last_success_at:%Y-%m-%d %H:%M}" if feed.last_success_at else "never"
+        typer.echo(
+            f"{feed.id:4d} {health:12s} every {_human(feed.interval_s):>4s}  last ok {last_ok}  "
+            f"entries {feed.items_seen}  articles {feed.articles}  alerts {feed.alerts}  {feed.url}"
+        )
+        if feed.last_error and feed.consecutive_failures:
+            typer.echo(f"       last error: {feed.last_error}")
+
+
+def _feed_dict(feed: Feed) -> dict[str, object]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": feed.id,
+        "url": feed.url,
+        "title": feed.title,
+        "interval_s": feed.interval_s,
+        "enabled": feed.enabled,
+        "origin": feed.origin,
+        "last_success_at": when(feed.last_success_at),
+        "last_polled_at": when(feed.last_polled_at),
+        "last_error": feed.last_error,
+        "last_error_at": when(feed.last_error_at),
+        "consecutive_failures": feed.consecutive_failures,
+        "next_due_at": when(feed.next_due_at),
+        "items_seen": feed.items_seen,
+        "articles": feed.articles,
+        "alerts": feed.alerts,
+    }
+
+
+@feeds_app.command("import-opml")
+def feeds_import_opml(file: Path, interval: Optional[str] = None) -> None:
+    """Watch every feed of an OPML file (as feed readers export them)."""
+    settings = _settings()
+    try:
+        specs = read_opml(file.read_bytes(), str(file))
+        seconds = parse_duration(interval) if interval else settings.default_feed_interval_s
+    except (FeedInputError, OSError) as error:
+        raise _fail(str(error)) from error
+    with session_scope(_open(settings).engine) as session:
+        for spec in specs:
+            add_feed(session=session, url=spec.url, interval_s=seconds, title=spec.title, origin="opml", added_by=_author(None))
+    typer.echo(f"{len(specs)} feeds imported from {file}")
+
+
+@feeds_app.command("export-opml")
+def feeds_export_opml(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None) -> None:
+    """Write the watched feeds as OPML (to a file, or standard output)."""
+    with session_scope(_open(_settings()).engine) as session:
+        document = write_opml([(feed.url, feed.title) for feed in list_feeds(session=session)])
+    if output:
+        output.write_text(document, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(document, nl=False)
+
+
+@feeds_app.command("sync")
+def feeds_sync() -> None:
+    """Make the feeds from FEEDS_FILE match the file (also done by `run` at start)."""
+    settings = _settings()
+    result = _sync_feeds_file(_open(settings), settings)
+    if result is None:
+        raise _fail("FEEDS_FILE is not set")
+    typer.echo(f"feeds file: +{result.added} ~{result.updated} -{result.removed}")
+
+
+def _sync_feeds_file(application: App, settings: Settings) -> SyncResult | None:
+    if not settings.feeds_file:
+        return None
+    try:
+        specs = read_feeds_file(settings.feeds_file)
+    except FeedInputError as error:
+        raise _fail(str(error)) from error
+    with session_scope(application.engine) as session:
+        return sync_file_feeds(
+            session=session, specs=[(s.url, s.interval_s or settings.default_feed_interval_s, s.title) for s in specs]
+        )
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Poll every feed once and exit (for cron and tests).")] = False,
+    duration: Annotated[Optional[str], typer.Option(help="Stop after this long (e.g. 30s, 10m).")] = None,
+) -> None:
+    """Watch the feeds: poll, fetch pages, match, store, announce. Ctrl-C stops cleanly.
+
+    With TELEGRAM_BOT_TOKEN set, the Telegram bot runs in the same process.
+    """
+    settings = _settings()
+    application = _open(settings)
+    _sync_feeds_file(application, settings)
+    try:
+        application.matcher()  # fail fast on broken rules, build the index before polling
+    except RuleFileError as error:
+        raise _fail(str(error)) from error
+    seconds = parse_duration(duration) if duration else None
+    report = asyncio.run(_run(application, settings, once=once, seconds=seconds))
+    typer.echo(
+        f"polled {report.polled} feeds ({report.failed} failed, {report.not_modified} not modified): "
+        f"{report.new_items} new entries, {report.articles} articles, {report.new_alerts} new alerts, "
+        f"{report.joined_alerts} alerts with a new source",
+        err=True,
+    )
+
+
+async def _run(application: App, settings: Settings, *, once: bool, seconds: int | None) -> CycleReport:
+    sinks: list[AlertSink] = [ConsoleSink()]
+    if settings.alerts_jsonl:
+        sinks.append(JsonlSink(settings.alerts_jsonl))
+    hooks, extra, telegram = _telegram_parts(application, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if seconds is not None:
+        loop.call_later(seconds, stop.set)
+    extractor = Extractor(workers=settings.extractor_workers)
+    try:
+        async with Fetcher.create(FetchPolicy.from_settings(settings)) as fetcher:
+            pipeline = Pipeline(application, fetcher, sinks, hooks=hooks, extra_alerts=extra, extractor=extractor)
+            scheduler = Scheduler(pipeline)
+            if once:
+                return await scheduler.run_once()
+            tasks = [asyncio.create_task(telegram(application, settings, stop))] if telegram else []
+            try:
+                return await scheduler.run(stop)
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        extractor.close()
+
+
+def _telegram_parts(application: App, settings: Settings) -> tuple[list[Any], list[Any], Any]:
+    """The outbox hook, the watchlist alerts and the bot runner, when a token is configured."""
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        return [], [], None
+    from bot.tg.runner import run_telegram
+    from bot.watch import watch_alerts_for
+    from db.delivery import enqueue_alert
+
+    def hook(session: Any, alert: Any) -> None:
+        enqueue_alert(session=session, alert=alert)
+
+    return [hook], [watch_alerts_for], run_telegram
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+@alerts_app.command("list")
+def alerts_list(
+    since: Annotated[Optional[str], typer.Option(help="Only alerts newer than this (1h, 1d, 7d).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json (one object per line).")] = "text",
+    limit: int = 1000,
+) -> None:
+    """Stored alerts, newest first, in the scan schema plus id, created_at and sources."""
+    try:
+        cutoff = utcnow() - timedelta(seconds=parse_duration(since)) if since else None
+    except FeedInputError as error:
+        raise _fail(str(error)) from error
+    with session_scope(_open(_settings()).engine) as session:
+        rows = [(alert, alert_dict(alert, article, alert_sources(session=session, alert_id=alert.id or 0))) for alert, article in recent_alerts(session=session, since=cutoff, limit=limit)]
+    for _, data in rows:
+        if format == "json":
+            typer.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            typer.echo(f"#{data['id']} {data['created_at'][:16]} " + render_text({"source": data["sources"][0]["url"], "title": data["sources"][0]["title"], "alerts": [data]}))
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo() -> None:
+    """Run the watcher once on the bundled sample feeds, served from a loopback web server."""
+    settings = _settings()
+    if "LOG_LEVEL" not in os.environ:
+        logging.getLogger().setLevel(logging.WARNING)  # the alerts are the demo's output
+    application = _open(settings)
+    with serve_directory(SAMPLES_SITE) as base:
+        with session_scope(application.engine) as session:
+            for name in sorted(p.name for p in (SAMPLES_SITE / "feeds").iterdir()):
+                add_feed(session=session, url=f"{base}/feeds/{name}", interval_s=settings.default_feed_interval_s, title=name, origin="demo")
+        policy = replace(FetchPolicy.from_settings(settings), allow_hosts=frozenset({"localhost"}))
+        report = asyncio.run(_demo(application, policy))
+    typer.echo(
+        f"demo: polled {report.polled} sample feeds: {report.new_items} new entries, {report.articles} articles, "
+        f"{report.new_alerts} new alerts, {report.joined_alerts} alerts with a new source "
+        f"(run it again: nothing new; `sanctions-bot alerts list` shows them)",
+        err=True,
+    )
+
+
+async def _demo(application: App, policy: FetchPolicy) -> CycleReport:
+    async with Fetcher.create(policy) as fetcher:
+        return await Scheduler(Pipeline(application, fetcher, [ConsoleSink()])).run_once()
 
 
 # --- db ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ and hands it to the code under test. Every field is documented in ``.env.example
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     max_connections: int = 20
     max_connections_per_host: int = 2
     default_feed_interval_s: int = 600
+    extract_workers: int = -1  # article extraction processes; -1: one per CPU, 0: a thread
 
     # Alert sinks
     alerts_jsonl: Path | None = None
@@ -46,6 +48,16 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     bot_admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_chat_id: int | None = None
+    telegram_poll_timeout_s: int = 30
+    telegram_rate_per_s: float = 30.0
+    telegram_chat_interval_s: float = 1.0
+    telegram_group_per_min: int = 20
+    delivery_poll_interval_s: float = 1.0
+    delivery_max_attempts: int = 8
+    watchlist_max_items: int = 50
+    scan_rate_per_chat: int = 5
+    scan_rate_window_s: int = 600
+    scan_max_chars: int = 50_000
 
     log_level: str = "INFO"
 
@@ -55,6 +67,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
         return value
+
+    @property
+    def extractor_workers(self) -> int:
+        return (os.cpu_count() or 1) if self.extract_workers < 0 else self.extract_workers
 
     @property
     def resolved_database_url(self) -> str:

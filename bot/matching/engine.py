@@ -106,7 +106,10 @@ class Matcher:
         return Analysis(text, sentences, tokens, countries, terms, parties)
 
     def scan(self, document: Document) -> list[Alert]:
-        analysis = self.analyze(document)
+        return self.alerts(self.analyze(document))
+
+    def alerts(self, analysis: Analysis) -> list[Alert]:
+        """The rules' alerts on an analysed text (``scan`` = ``analyze`` then this)."""
         alerts: list[Alert] = []
         for rule in self.rules.rules:
             if not rule.mention and not rule.fallback:
