@@ -106,3 +106,40 @@ def test_demo_runs_the_bundled_sample_site(env: Path) -> None:
     assert "1 alerts with a new source" in result.stderr  # the wire's copy joined the first alert
     again = runner.invoke(app, ["demo"])
     assert "0 new alerts" in again.stderr
+
+
+def test_ctrl_c_stops_run_cleanly(env: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with serve() as server:
+        server.route("/feed.xml", static(rss(server, []), {"Content-Type": "application/rss+xml"}))
+        assert runner.invoke(app, ["feeds", "add", server.url("/feed.xml", host="localhost")]).exit_code == 0
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env={**os.environ, "EXTRACT_WORKERS": "0", "LOG_LEVEL": "INFO"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not server.requests_to("/feed.xml") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "polled 1 feeds (0 failed" in err
+    assert "Traceback" not in err
+
+
+def test_feeds_file_in_toml(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = env / "feeds.toml"
+    config.write_text('[[feeds]]\nurl = "https://a.example/rss"\ninterval = "30m"\ntitle = "A"\n')
+    monkeypatch.setenv("FEEDS_FILE", str(config))
+    assert "+1 ~0 -0" in runner.invoke(app, ["feeds", "sync"]).stdout
+    (row,) = [json.loads(line) for line in runner.invoke(app, ["feeds", "list", "--format", "json"]).stdout.splitlines()]
+    assert (row["url"], row["interval_s"], row["title"], row["origin"]) == ("https://a.example/rss", 1800, "A", "file")
