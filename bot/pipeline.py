@@ -91,6 +91,18 @@ class ArticleInput:
     charset: str | None = None
 
 
+@dataclass(frozen=True)
+class _Scanned:
+    """An article matched and ready to store."""
+
+    article: ArticleInput
+    text: str
+    title: str
+    matcher: Matcher
+    analysis: Analysis
+    alerts: list[dict[str, Any]]
+
+
 @dataclass
 class IngestResult:
     article_id: int | None
@@ -277,47 +289,27 @@ class Pipeline:
         document = Document(text, title)
         analysis = await asyncio.to_thread(matcher.analyze, document)
         alerts = [alert_to_dict(a) for a in await asyncio.to_thread(matcher.alerts, analysis)]
+        scanned = _Scanned(article, text, title, matcher, analysis, alerts)
         async with self._store_lock:  # one writer at a time: stories and alert keys stay consistent
-            stored = await asyncio.to_thread(
-                self._store, article, text, title, matcher, analysis, alerts, feed_id, entry_id
-            )
+            stored = await asyncio.to_thread(self._store, scanned, feed_id, entry_id)
         for alert in stored.new_alerts:
             await emit_all(self.sinks, alert)
         return stored
 
-    def _store(
-        self,
-        article: ArticleInput,
-        text: str,
-        title: str,
-        matcher: Matcher,
-        analysis: Analysis,
-        alerts: list[dict[str, Any]],
-        feed_id: int | None,
-        entry_id: str | None,
-    ) -> IngestResult:
+    def _store(self, scanned: _Scanned, feed_id: int | None, entry_id: str | None) -> IngestResult:
         for attempt in range(3):
             try:
-                return self._store_once(article, text, title, matcher, analysis, alerts, feed_id, entry_id)
+                return self._store_once(scanned, feed_id, entry_id)
             except IntegrityError:
                 # Another process stored the same article or alert key at the same moment:
                 # run again and we find theirs.
                 if attempt == 2:
                     raise
-                log.info("store of %s raced another writer; retrying", article.source)
+                log.info("store of %s raced another writer; retrying", scanned.article.source)
         raise AssertionError("unreachable")
 
-    def _store_once(
-        self,
-        article: ArticleInput,
-        text: str,
-        title: str,
-        matcher: Matcher,
-        analysis: Analysis,
-        alerts: list[dict[str, Any]],
-        feed_id: int | None,
-        entry_id: str | None,
-    ) -> IngestResult:
+    def _store_once(self, scanned: _Scanned, feed_id: int | None, entry_id: str | None) -> IngestResult:
+        article, text, title, alerts = scanned.article, scanned.text, scanned.title, scanned.alerts
         url_key = url_identity(article.url) if article.url else None
         fingerprint = simhash64(text)
         with session_scope(self.app.engine) as session:
@@ -339,7 +331,7 @@ class Pipeline:
             if not created:
                 return IngestResult(article_id=row.id, duplicate=True, story_id=row.story_id)
             for extra in self.extra_alerts:
-                alerts = alerts + extra(session, matcher, analysis, row)
+                alerts = alerts + extra(session, scanned.matcher, scanned.analysis, row)
             scope = f"story:{story_id}"
             stored = store_alerts(session=session, article=row, alerts=alerts, story=scope)
             for alert in stored.new_alerts:

@@ -224,22 +224,9 @@ def _coreferences(
             if hit is None or similarity < 0.95 or _namesake(tokens, position, sentence_of_token, places):
                 continue
             group, score = hit
-            token = tokens[position]
-            span = Span(token.start, token.end)
-            mentions.append(
-                PartyMention(
-                    group=group,
-                    match=EntityMatch(
-                        entity=group.entity,
-                        name=group.entity.names[0],
-                        matched=text[span.start : span.end],
-                        span=span,
-                        sentence=sentence_of_token[position],
-                        score=round(score * COREFERENCE_FACTOR * similarity, 3),
-                        features=(Feature("coreference", 1.0, "short form of a party named in full earlier"),),
-                    ),
-                )
-            )
+            feature = Feature("coreference", 1.0, "short form of a party named in full earlier")
+            score = round(score * COREFERENCE_FACTOR * similarity, 3)
+            mentions.append(_one_word_mention(group, text, tokens[position], sentence_of_token[position], score, feature))
             break
     return mentions
 
@@ -277,19 +264,21 @@ def _identifiers(
         group = index.by_identifier("imo", token.norm)
         if group is None:
             continue
-        span = Span(token.start, token.end)
-        mentions.append(
-            PartyMention(
-                group=group,
-                match=EntityMatch(
-                    entity=group.entity,
-                    name=group.entity.names[0],
-                    matched=text[span.start : span.end],
-                    span=span,
-                    sentence=sentence_of_token[position],
-                    score=1.0,
-                    features=(Feature("identifier", 1.0, f"IMO {token.norm}"),),
-                ),
-            )
-        )
+        feature = Feature("identifier", 1.0, f"IMO {token.norm}")
+        mentions.append(_one_word_mention(group, text, token, sentence_of_token[position], 1.0, feature))
     return mentions
+
+
+def _one_word_mention(group: EntityGroup, text: str, token: Token, sentence: int, score: float, feature: Feature) -> PartyMention:
+    """A mention by one word that stands for a party named otherwise (a surname, an IMO number)."""
+    span = Span(token.start, token.end)
+    match = EntityMatch(
+        entity=group.entity,
+        name=group.entity.names[0],
+        matched=text[span.start : span.end],
+        span=span,
+        sentence=sentence,
+        score=score,
+        features=(feature,),
+    )
+    return PartyMention(group=group, match=match)
