@@ -560,12 +560,9 @@ def _telegram_parts(application: App, settings: Settings) -> tuple[list[Any], li
         return [], [], None
     from bot.tg.runner import run_telegram
     from bot.watch import watch_alerts_for
-    from db.delivery import enqueue_alert
+    from db.delivery import outbox_hook
 
-    def hook(session: Any, alert: Any) -> None:
-        enqueue_alert(session=session, alert=alert)
-
-    return [hook], [watch_alerts_for], run_telegram
+    return [outbox_hook], [watch_alerts_for], run_telegram
 
 
 # --- alerts -----------------------------------------------------------------------------------

@@ -536,11 +536,14 @@ class Emulator:
         delay: float | None = None,
         description: str | None = None,
         disconnect: bool = False,
+        after: bool = False,
     ) -> dict[str, Any]:
         """Make the next ``times`` calls of ``method`` ("*" = any; -1 = until cleared), optionally
         only those for ``chat_id``, fail: 429 (+retry_after), 403 (blocked), 400 (+migrate_to:
         ChatMigrated), 5xx, 409...; ``delay`` seconds first (alone: just slow), or ``disconnect``
-        (drop the connection: PTB NetworkError)."""
+        (drop the connection: PTB NetworkError). With ``after`` the call takes effect first (the
+        message is stored) and only then is the answer delayed, dropped or replaced by the error:
+        a request whose outcome the bot never learns."""
         rule: dict[str, Any] = self._post(
             "inject",
             {
@@ -553,6 +556,7 @@ class Emulator:
                 "delay": delay,
                 "description": description,
                 "disconnect": disconnect or None,
+                "after": after or None,
             },
         )
         return rule

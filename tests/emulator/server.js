@@ -1108,7 +1108,7 @@ app.all('/bot:token/:method', botBody, async (req, res) => {
   };
   try {
     const rule = matchInjection(name, params);
-    if (rule) {
+    if (rule && !rule.after) {
       if (rule.delay) await sleep(rule.delay * 1000);
       if (rule.disconnect) {
         call.status = 'disconnected';
@@ -1127,6 +1127,17 @@ app.all('/bot:token/:method', botBody, async (req, res) => {
       log(`unknown bot method ${name}: ${OBJECT_METHOD_RE.test(name) ? 'answered 400' : 'answered true'}`);
       if (OBJECT_METHOD_RE.test(name)) throw bad(`method ${name} is not implemented by the test emulator`);
       result = true;
+    }
+    if (rule && rule.after) {
+      // the method took effect; now the answer is late, lost or replaced by an error
+      if (rule.delay) await sleep(rule.delay * 1000);
+      if (rule.disconnect) {
+        call.status = 'disconnected';
+        changed();
+        req.socket.destroy();
+        return;
+      }
+      if (rule.status) throw injectedError(rule);
     }
     finish(200, { ok: true, result });
   } catch (err) {
@@ -1422,6 +1433,7 @@ control.post('/inject', wrap((body) => {
     description: body.description || null,
     delay: body.delay ? Number(body.delay) : 0,
     disconnect: Boolean(body.disconnect),
+    after: Boolean(body.after),
     fired: 0,
   };
   if (rule.remaining !== 0) state.injections.push(rule);

@@ -1,0 +1,79 @@
+"""What the handlers and the worker share: the app, settings, limiter, caches; and ``db()``.
+
+One ``Deps`` per Application, kept in ``application.bot_data["deps"]``; ``deps(context)``
+fetches it with its type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from telegram.ext import Application, ContextTypes
+
+from bot.app import App
+from bot.ingest.http import Fetcher
+from bot.settings import Settings
+from bot.tg.auth import AdminCache
+from bot.tg.ratelimit import SendLimiter
+from db.engine import session_scope
+
+if TYPE_CHECKING:
+    from bot.tg.delivery import DeliveryWorker
+
+T = TypeVar("T")
+
+
+class ScanLimits:
+    """At most ``count`` scans per chat in any ``window_s``; one at a time per chat."""
+
+    def __init__(self, count: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.count = count
+        self.window_s = window_s
+        self._clock = clock
+        self._recent: dict[int, deque[float]] = {}
+        self.running: set[int] = set()
+
+    def allow(self, chat_id: int) -> float:
+        """0 if a scan may start now (and counts it), else the seconds to wait."""
+        now = self._clock()
+        recent = self._recent.setdefault(chat_id, deque())
+        while recent and recent[0] <= now - self.window_s:
+            recent.popleft()
+        if len(recent) >= self.count:
+            return recent[0] + self.window_s - now
+        recent.append(now)
+        return 0.0
+
+
+@dataclass
+class Deps:
+    app: App
+    settings: Settings
+    limiter: SendLimiter
+    admins: AdminCache = field(default_factory=AdminCache)
+    scans: ScanLimits = field(default_factory=lambda: ScanLimits(5, 600))
+    fetcher: Fetcher | None = None
+    worker: DeliveryWorker | None = None
+    regimes: list[str] = field(default_factory=list)
+
+    async def db(self, function: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a ``db.*`` function in a worker thread, in its own committed transaction."""
+
+        def call() -> T:
+            with session_scope(self.app.engine) as session:
+                return function(session=session, **kwargs)
+
+        return await asyncio.to_thread(call)
+
+
+def deps(source: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any]) -> Deps:
+    """The ``Deps`` of a handler's context (or of the application itself)."""
+    application = source if isinstance(source, Application) else source.application
+    value = application.bot_data["deps"]
+    assert isinstance(value, Deps)
+    return value

@@ -1,0 +1,1 @@
+"""Command, button and message handlers: parse, call a service, reply. One module per topic."""
