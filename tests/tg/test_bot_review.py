@@ -170,7 +170,8 @@ async def test_stats_for_the_chat_and_for_admins(world: World) -> None:
     async with world.bot():
         await subscribe(world, ANN["id"], ANN, "info")
         world.publish(KOMID)
-        await world.until(lambda: alert_messages(world.emu, ANN["id"]))
+        # the message reaches the chat a moment before its row is marked sent: wait for both
+        await world.until(lambda: alert_messages(world.emu, ANN["id"]) and [r.status for r in world.deliveries()] == ["sent"])
         [mine] = await world.command(ANN["id"], ANN, "/stats")
         [overall] = await world.command(99, admin, "/stats")
     assert "alerts sent 1" in mine["text"] and "Overall" not in mine["text"]

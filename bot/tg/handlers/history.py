@@ -67,8 +67,8 @@ async def history_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer("This list has expired; send /history again.", show_alert=True)
         return
     text, keyboard = await _page(deps(context), update.effective_chat.id, args, offset, token)
-    await query.answer()
     await query.edit_message_text(text, reply_markup=keyboard)
+    await query.answer()
 
 
 async def _send_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, alert_id: int) -> bool:

@@ -42,12 +42,12 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.answer(str(error)[:190], show_alert=True)
         return
     await d.db(outbox.refilter_chat, tg_chat_id=chat_id)
+    name = update.effective_user.first_name if update.effective_user else author
+    await query.edit_message_reply_markup(reply_markup=reviewed_keyboard(full.alert, verdict, name))
     if verdict == "false_positive":
         await query.answer("Marked false positive: this party will not be reported again for this story here.")
     else:
         await query.answer("Marked relevant. Thank you.")
-    name = update.effective_user.first_name if update.effective_user else author
-    await query.edit_message_reply_markup(reply_markup=reviewed_keyboard(full.alert, verdict, name))
 
 
 async def mute_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -67,15 +67,15 @@ async def _scan(update: Update, context: ContextTypes.DEFAULT_TYPE, payload: str
         return
     d.scans.running.add(chat.id)
     try:
-        try:
-            item = await _read(d, payload)
-        except (InputError, IngestError) as error:
-            await reply(update, f"⚠️ Cannot scan that: {esc(str(error)[:300])}")
-            return
+        item = await _read(d, payload)
         alerts, hits = await _match(d, chat.id, item)
-        await reply(update, render_scan(item.source, item.title, alerts, hits))
+        answer = render_scan(item.source, item.title, alerts, hits)
+    except (InputError, IngestError) as error:
+        answer = f"⚠️ Cannot scan that: {esc(str(error)[:300])}"
     finally:
+        # Done before answering: whoever reads the answer may send the next scan at once.
         d.scans.running.discard(chat.id)
+    await reply(update, answer)
 
 
 async def _read(d: Deps, payload: str) -> ScanInput:
@@ -103,7 +103,7 @@ async def _match(d: Deps, chat_id: int, item: ScanInput) -> tuple[list[dict[str,
     def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         document = Document(item.text, item.title)
         analysis = matcher.analyze(document)
-        alerts = [alert_to_dict(a) for a in matcher.scan(document)]
+        alerts = [alert_to_dict(a) for a in matcher.alerts(analysis)]
         hits = watch_alerts(analysis, find_watch_hits(analysis, targets)) if targets else []
         return alerts, hits
 

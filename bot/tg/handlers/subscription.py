@@ -90,10 +90,12 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     d = deps(context)
     parts = query.data.split(":")
     action = parts[1] if len(parts) > 1 else ""
+    # Buttons change the message first and answer the query after, so that when the user's
+    # spinner stops, what they see is already the new state.
     if action in ("show", "help"):
-        await query.answer("Type e.g. /settings countries KP,IR" if action == "help" else None)
         if action == "show":
             await _show(update, d, edit=True)
+        await query.answer("Type e.g. /settings countries KP,IR" if action == "help" else None)
         return
     if not await require_manager(update, context):
         return
@@ -121,8 +123,8 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
                 chosen = [r for r in view.regimes if r != regime] if regime in view.regimes else [*view.regimes, regime]
                 await _change(update, d, {"regimes": chosen})
             view = await d.db(chats_db.chat_settings, tg_chat_id=view.tg_chat_id)
-            await query.answer()
             await query.edit_message_reply_markup(reply_markup=regimes_keyboard(view, d.regimes, page))
+            await query.answer()
             return
         else:
             await query.answer("Unknown button")
@@ -130,8 +132,8 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except chats_db.ChatError as error:
         await query.answer(str(error)[:190], show_alert=True)
         return
-    await query.answer("Saved")
     await _show(update, d, edit=True)
+    await query.answer("Saved")
 
 
 def regime_names(app_rules: Any) -> list[str]:

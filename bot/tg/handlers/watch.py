@@ -87,14 +87,14 @@ async def watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     assert query is not None and query.data is not None
     if not await require_manager(update, context):
         return
-    offer = _offers(context).get(query.message.message_id) if query.message is not None else None
+    offer = await _offer_for(context, query.message.message_id) if query.message is not None else None
     if offer is None:
         await query.answer("This offer has expired; send /watch again.", show_alert=True)
         return
     parts = query.data.split(":")
     if parts[1] == "x":
-        await query.answer("Cancelled")
         await query.edit_message_text("Cancelled.")
+        await query.answer("Cancelled")
         return
     if parts[1] == "e":
         index = int_arg(parts[2]) if len(parts) > 2 else None
@@ -106,8 +106,23 @@ async def watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         text = await _add(update, deps(context), offer.typed, None)
     _offers(context).pop(query.message.message_id, None)  # type: ignore[union-attr]
-    await query.answer()
     await query.edit_message_text(text)
+    await query.answer()
+
+
+async def _offer_for(context: ContextTypes.DEFAULT_TYPE, message_id: int) -> Any:
+    """The offer behind a suggestion message.
+
+    /watch runs concurrently with other updates (its fuzzy search takes a moment), so a quick
+    press can arrive while /watch is still between sending the offer and recording it: wait
+    briefly for the record before calling the offer expired.
+    """
+    for _ in range(50):
+        offer = _offers(context).get(message_id)
+        if offer is not None:
+            return offer
+        await asyncio.sleep(0.02)
+    return None
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -152,9 +167,9 @@ async def watchlist_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     item_id = int_arg(query.data.split(":", 1)[1])
     gone = await d.db(chats_db.remove_watch, tg_chat_id=tg_chat_id, item_id=item_id) if item_id is not None else []
     await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
-    await query.answer(f"Stopped watching {gone[0].name}"[:190] if gone else "Already removed")
     items = await d.db(chats_db.list_watch, tg_chat_id=tg_chat_id)
     await query.edit_message_text(render_watchlist(items, d.settings.watchlist_max_items), reply_markup=watchlist_keyboard(items))
+    await query.answer(f"Stopped watching {gone[0].name}"[:190] if gone else "Already removed")
 
 
 async def stop_watching_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
