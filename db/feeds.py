@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from db.models import Feed, FeedEntry, utcnow
@@ -178,10 +178,6 @@ def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) ->
 def mark_entry(*, session: Session, feed_id: int, entry_id: str, article_id: int | None) -> None:
     session.add(FeedEntry(feed_id=feed_id, entry_id=entry_id[:1024], article_id=article_id))
     session.flush()
-
-
-def forget_entries(*, session: Session, feed_id: int) -> None:
-    session.execute(delete(FeedEntry).where(FeedEntry.feed_id == feed_id))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

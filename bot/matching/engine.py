@@ -75,10 +75,6 @@ class _Window:
     last: int
     findings: dict[str, list[_Finding]] = field(default_factory=dict)
 
-    @property
-    def strength(self) -> tuple[int, float]:
-        return (len(self.findings), sum(max(f.score for f in fs) for fs in self.findings.values()))
-
 
 class Matcher:
     """Rules and listed parties, ready to scan texts. Safe to share between threads."""

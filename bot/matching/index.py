@@ -72,10 +72,6 @@ class IndexedName:
     acronym: bool
     ordered: bool  # company and vessel names keep their word order; people's names need not
 
-    @property
-    def strength(self) -> float:
-        return sum(token.rarity for token in self.tokens if not token.weak)
-
 
 @dataclass
 class EntityGroup:
@@ -91,10 +87,6 @@ class EntityGroup:
     @cached_property
     def keys(self) -> frozenset[str]:
         return frozenset(member.key for member in self.members)
-
-    @cached_property
-    def sources(self) -> frozenset[str]:
-        return frozenset(member.source for member in self.members)
 
     @cached_property
     def programs(self) -> frozenset[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+from typing import Any
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -20,21 +23,13 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """✅ / 🚫: store the verdict with who and when; a false positive also stops repeats of the
     same party in the same story for this chat (and drops them if still queued)."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_chat is not None
-    _, code, alert_text = (query.data.split(":") + ["", ""])[:3]
-    verdict = VERDICTS.get(code)
-    alert_id = int_arg(alert_text)
-    if verdict is None or alert_id is None:
-        await query.answer("Unknown button", show_alert=True)
+    assert query is not None and update.effective_chat is not None
+    code, alert_id, full = await _button_alert(update, context, VERDICTS)
+    if full is None or alert_id is None:
         return
-    if not await require_manager(update, context):
-        return
+    verdict = VERDICTS[code]
     d = deps(context)
     chat_id = update.effective_chat.id
-    full = await d.db(history_db.alert_for_chat, tg_chat_id=chat_id, alert_id=alert_id)
-    if full is None:
-        await query.answer("Not an alert of this chat", show_alert=True)
-        return
     author = who(update)
     try:
         await d.db(mark_alert, alert_id=alert_id, verdict=verdict, author=author, chat_id=chat_id)
@@ -53,20 +48,12 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def mute_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """🔕: no more alerts here about this party (all its evidence parties muted) or this rule."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_chat is not None
-    _, kind_code, alert_text = (query.data.split(":") + ["", ""])[:3]
-    alert_id = int_arg(alert_text)
-    if kind_code not in ("e", "r") or alert_id is None:
-        await query.answer("Unknown button", show_alert=True)
-        return
-    if not await require_manager(update, context):
+    assert query is not None and update.effective_chat is not None
+    kind_code, _, full = await _button_alert(update, context, ("e", "r"))
+    if full is None:
         return
     d = deps(context)
     chat_id = update.effective_chat.id
-    full = await d.db(history_db.alert_for_chat, tg_chat_id=chat_id, alert_id=alert_id)
-    if full is None:
-        await query.answer("Not an alert of this chat", show_alert=True)
-        return
     alert = full.alert
     if kind_code == "e":
         entities = alert.get("entities") or []
@@ -79,3 +66,26 @@ async def mute_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await d.db(chats_db.mute, tg_chat_id=chat_id, kind=kind, value=value, label=label, by=who(update))
     await d.db(outbox.refilter_chat, tg_chat_id=chat_id)
     await query.answer(f"Muted {label[:80]} for this chat. /settings to unmute.", show_alert=True)
+
+
+async def _button_alert(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, codes: Container[str]
+) -> tuple[str, int | None, Any]:
+    """(code, alert id, the chat's alert) of a "<kind>:<code>:<alert id>" button, or answers why not.
+
+    The alert is None when the button is unknown, the user may not manage this chat, or the
+    alert is not one of this chat's; the query has then been answered.
+    """
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_chat is not None
+    _, code, alert_text = (query.data.split(":") + ["", ""])[:3]
+    alert_id = int_arg(alert_text)
+    if code not in codes or alert_id is None:
+        await query.answer("Unknown button", show_alert=True)
+        return code, None, None
+    if not await require_manager(update, context):
+        return code, alert_id, None
+    full = await deps(context).db(history_db.alert_for_chat, tg_chat_id=update.effective_chat.id, alert_id=alert_id)
+    if full is None:
+        await query.answer("Not an alert of this chat", show_alert=True)
+    return code, alert_id, full
