@@ -77,7 +77,7 @@ class App:
                 changes = tuning_changes(session=session)
                 entities = apply_to_entities(load_entities(session=session), changes)
             rules = apply_to_rules(load_rules(self.settings.rules_dir), changes)
-            self._matcher = Matcher(rules, entities)
+            self._matcher = Matcher(rules, entities, max_chars=self.settings.match_max_chars)
             self._fingerprint = fingerprint
             # The index is hundreds of thousands of long-lived objects: keep the cyclic garbage
             # collector from rescanning them on every collection (steadier scan times).

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,9 +23,11 @@ import typer
 
 from bot.app import App
 from bot.inputs import InputError, ScanInput, is_url, read_file, read_stdin, read_url
-from bot.ingest.errors import IngestError
+from bot.ingest.errors import BlockedURL, IngestError
+from bot.ingest.urlguard import refuse_blocked
 from bot.ingest.http import Fetcher, FetchPolicy, quiet_http_logs
-from bot.lists import ListFormatError, load_list
+from bot.lists import ListFormatError, ParsedList, load_list
+from bot.lists.download import download_lists, list_policy
 from bot.evaluation import EvalInputError, evaluate, group_by_id, read_jsonl, read_labels, render_report, report_dict
 from bot.matching.engine import Matcher
 from bot.matching.model import Document, Severity
@@ -42,7 +45,7 @@ from db.alerts import alert_dict, alert_sources, recent_alerts, store_alerts, st
 from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
 from db.models import Feed, utcnow
 from db.engine import session_scope
-from db.lists import import_list, list_sources, load_entities
+from db.lists import ListShrankError, import_list, list_sources, load_entities
 from bot.tuning import apply_to_rules
 from db.review import ReviewError, add_change, false_positive_tallies, list_changes, mark_alert, tuning_changes
 
@@ -115,8 +118,10 @@ def scan(
             typer.echo(f"error: {item}", err=True)
             failed += 1
             continue
-        alerts = matcher.scan(Document(item.text, item.title))
-        result = scan_result(item.source, item.title, alerts)
+        analysis = matcher.analyze(Document(item.text, item.title))
+        alerts = matcher.alerts(analysis)
+        cut = (len(analysis.text), analysis.total_chars) if analysis.cut else None
+        result = scan_result(item.source, item.title, alerts, cut)
         if store:
             with session_scope(application.engine) as session:
                 article, _ = store_article(session=session, source=item.source, text=item.text, title=item.title, url=item.url)
@@ -165,17 +170,45 @@ async def _fetch_all(urls: list[str], settings: Settings) -> dict[str, ScanInput
 
 
 @lists_app.command("import")
-def lists_import(files: Annotated[list[Path], typer.Argument(help="List files or folders (format detected).")]) -> None:
+def lists_import(
+    sources: Annotated[list[str], typer.Argument(help="List files, folders or http(s) URLs (format detected).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a list even if it lost more than LIST_MAX_SHRINK of its entities.")] = False,
+) -> None:
     """Load sanctions lists (OFAC SDN/consolidated CSV, UN XML, OpenSanctions JSON) into the database."""
     settings = _settings()
-    try:
-        parsed_lists = load_list(files)
-    except (ListFormatError, OSError) as error:
-        raise _fail(str(error)) from error
+    with tempfile.TemporaryDirectory(prefix="sanctions-lists-") as folder:
+        try:
+            paths = _list_paths(sources, Path(folder), settings)
+            parsed_lists = load_list(paths)
+        except (ListFormatError, OSError) as error:
+            raise _fail(str(error)) from error
     application = _open(settings)
+    try:
+        _import_lists(application, parsed_lists, settings.list_max_shrink, force)
+    except ListShrankError as error:
+        raise _fail(str(error)) from error
+
+
+def _list_paths(sources: list[str], folder: Path, settings: Settings) -> list[Path]:
+    """Files as given; URLs downloaded whole into ``folder`` first (a cut download is an error)."""
+    urls = [source for source in sources if is_url(source)]
+    downloaded: list[Path] = []
+    if urls:
+        policy = list_policy(FetchPolicy.from_settings(settings), settings.list_max_bytes)
+
+        async def fetch() -> list[Path]:
+            async with Fetcher.create(policy) as fetcher:
+                return await download_lists(urls, folder, fetcher)
+
+        downloaded = asyncio.run(fetch())
+    return [Path(source) for source in sources if not is_url(source)] + downloaded
+
+
+def _import_lists(application: App, parsed_lists: list[ParsedList], max_shrink: float, force: bool) -> None:
+    """Every list in one transaction: one refused list keeps all of them as they were."""
     with session_scope(application.engine) as session:
         for parsed in parsed_lists:
-            result = import_list(session=session, parsed=parsed)
+            result = import_list(session=session, parsed=parsed, max_shrink=max_shrink, force=force)
             state = "unchanged" if result.unchanged else f"+{result.added} -{result.removed}"
             typer.echo(f"{result.source}: {result.entities} entities, version {result.version} ({state})")
             for warning in parsed.warnings[:10]:
@@ -378,6 +411,10 @@ def feeds_add(
     """Watch a feed (RSS, Atom or RDF)."""
     settings = _settings()
     try:
+        asyncio.run(refuse_blocked(url, allow_private=settings.allow_private_urls))
+    except BlockedURL as error:
+        raise _fail(f"{error}; feeds are fetched under the same address rules as scan (ALLOW_PRIVATE_URLS)") from error
+    try:
         seconds = parse_duration(interval) if interval else settings.default_feed_interval_s
         with session_scope(_open(settings).engine) as session:
             feed = add_feed(session=session, url=url, interval_s=seconds, title=title, origin="cli", added_by=_author(None))
@@ -537,7 +574,7 @@ async def _run(application: App, settings: Settings, *, once: bool, seconds: int
         loop.add_signal_handler(signum, stop.set)
     if seconds is not None:
         loop.call_later(seconds, stop.set)
-    extractor = Extractor(workers=settings.extractor_workers)
+    extractor = Extractor(workers=settings.extractor_workers, timeout_s=settings.extract_timeout_s)
     try:
         async with Fetcher.create(FetchPolicy.from_settings(settings)) as fetcher:
             pipeline = Pipeline(application, fetcher, sinks, hooks=hooks, extra_alerts=extra, extractor=extractor)

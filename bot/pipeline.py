@@ -66,7 +66,7 @@ from db.models import Alert, Article, Feed, utcnow
 log = logging.getLogger(__name__)
 
 STORY_WINDOW = timedelta(days=7)
-MAX_ITEMS_PER_POLL = 200
+MAX_ITEMS_PER_POLL = 500
 PAGE_CONCURRENCY = 4
 FAILING_AFTER = 3  # consecutive failures after which a feed is reported as failing
 MATCHER_CHECK_S = 1.0
@@ -288,6 +288,9 @@ class Pipeline:
         matcher = await self._matcher()
         document = Document(text, title)
         analysis = await asyncio.to_thread(matcher.analyze, document)
+        if analysis.cut:
+            log.warning("article %s: matched the first %d of %d characters (MATCH_MAX_CHARS)",
+                        article.url or title, len(analysis.text), analysis.total_chars)
         alerts = [alert_to_dict(a) for a in await asyncio.to_thread(matcher.alerts, analysis)]
         scanned = _Scanned(article, text, title, matcher, analysis, alerts)
         async with self._store_lock:  # one writer at a time: stories and alert keys stay consistent

@@ -63,8 +63,12 @@ def _entity(match: EntityMatch, in_evidence: bool) -> dict[str, Any]:
     }
 
 
-def scan_result(source: str, title: str, alerts: Iterable[Alert]) -> dict[str, Any]:
-    return {"source": source, "title": title, "alerts": [alert_to_dict(a) for a in alerts]}
+def scan_result(source: str, title: str, alerts: Iterable[Alert], cut: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The JSON contract of one scanned input; ``cut`` = (characters matched, characters in all)."""
+    result: dict[str, Any] = {"source": source, "title": title, "alerts": [alert_to_dict(a) for a in alerts]}
+    if cut is not None:
+        result["truncated"] = {"matched_chars": cut[0], "total_chars": cut[1]}
+    return result
 
 
 def highlight(text: str, spans: Sequence[Sequence[int]], bold: bool) -> str:
@@ -89,6 +93,9 @@ def render_text(result: Mapping[str, Any], bold: bool = False) -> str:
     """The human-readable report of one scanned input."""
     lines = [f"== {result['source']}" + (f": {result['title']}" if result.get("title") else "")]
     alerts = result["alerts"]
+    if "truncated" in result:
+        cut = result["truncated"]
+        lines.append(f"   note: only the first {cut['matched_chars']:,} of {cut['total_chars']:,} characters were matched")
     if not alerts:
         lines.append("   no alerts")
     for alert in alerts:

@@ -191,6 +191,7 @@ class _Located:
     path: Path
     data: Any
     node: yaml.Node
+    rule_positions: list[int] | None = None  # file positions of the rules that validated
 
     def line(self, location: Iterable[str | int]) -> int:
         node: yaml.Node | None = self.node
@@ -222,10 +223,10 @@ def _read(path: Path) -> _Located:
     return _Located(path, data, node)
 
 
-def _pydantic_problems(located: _Located, error: ValidationError) -> list[str]:
+def _pydantic_problems(located: _Located, error: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
     problems = []
     for item in error.errors():
-        location = [part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+        location = [*prefix, *(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))]
         where = ".".join(str(part) for part in location) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{located.path}:{located.line(location)}: {where}: {message}")
@@ -241,6 +242,34 @@ def load_rules(directory: Path) -> RuleSet:
     if not paths:
         raise RuleFileError([f"{directory}: no rule files (*.yaml) found"])
     return load_rule_files(paths, root=directory)
+
+
+def _validate_rules_file(located: _Located) -> tuple[RuleFileSpec | None, list[str]]:
+    """The file's spec with every rule that is valid, and the problems of the others.
+
+    Rules are validated one by one so that a schema error in one rule does not hide the
+    condition and reference errors of the rest: a reviewer sees every problem in one run.
+    """
+    raw_rules = located.data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raw_rules = []
+    problems: list[str] = []
+    try:
+        spec = RuleFileSpec.model_validate({**located.data, "rules": []})
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(located, error))
+        spec = None
+    rules: list[RuleSpec] = []
+    located.rule_positions = []
+    for position, raw in enumerate(raw_rules):
+        try:
+            rules.append(RuleSpec.model_validate(raw))
+            located.rule_positions.append(position)
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(located, error, prefix=["rules", position]))
+    if spec is None:
+        return None, problems
+    return spec.model_copy(update={"rules": rules}), problems
 
 
 def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
@@ -261,11 +290,17 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
         if spec_type is None:
             problems.append(f"{path}:{located.line(['kind'])}: kind: {kind!r} is not one of rules, terms, regimes")
             continue
-        try:
-            spec = spec_type.model_validate(located.data)
-        except ValidationError as error:
-            problems.extend(_pydantic_problems(located, error))
-            continue
+        if spec_type is RuleFileSpec:
+            spec, found = _validate_rules_file(located)
+            problems.extend(found)
+            if spec is None:
+                continue
+        else:
+            try:
+                spec = spec_type.model_validate(located.data)
+            except ValidationError as error:
+                problems.extend(_pydantic_problems(located, error))
+                continue
         if isinstance(spec, RegimesFileSpec):
             regimes.extend((r.source, r.program, r.regime) for r in spec.regimes)
             country_regimes.update(spec.countries)
@@ -329,7 +364,8 @@ class _Builder:
 
     def rule_set(self) -> RuleSet:
         for located, spec in self._pending:
-            for position, rule in enumerate(spec.rules):
+            positions = located.rule_positions or list(range(len(spec.rules)))
+            for position, rule in zip(positions, spec.rules):
                 built = self._rule(located, spec, position, rule)
                 if built is not None:
                     self.rules.append(built)

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # Rules and lists
     rules_dir: Path = Field(default=PROJECT_ROOT / "rules")
     feeds_file: Path | None = None
+    list_max_shrink: float = Field(default=0.2, ge=0.0, le=1.0)
+    list_max_bytes: int = 512 * 1024 * 1024
+    match_max_chars: int = Field(default=200_000, ge=1_000)
 
     # Fetching
     allow_private_urls: bool = False
@@ -38,6 +41,7 @@ class Settings(BaseSettings):
     max_connections: int = 20
     max_connections_per_host: int = 2
     default_feed_interval_s: int = 600
+    extract_timeout_s: float = 30.0  # per page, in the extraction processes
     extract_workers: int = -1  # article extraction processes; -1: one per CPU, 0: a thread
 
     # Alert sinks

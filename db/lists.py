@@ -14,6 +14,28 @@ from bot.matching.model import Entity, EntityType, Name, NameKind
 from db.models import EntityName, ListedEntity, ListSource, utcnow
 
 
+DEFAULT_MAX_SHRINK = 0.2
+
+
+class ListShrankError(ValueError):
+    """A new version that would drop too many of a source's entities: refused, old one kept.
+
+    Truncation is the most common way a download fails, and a cut file can still be
+    well-formed (a JSON-lines file cut at a line end, a CSV cut at a row end). Comparing
+    with the version in force catches what no parser can see.
+    """
+
+    def __init__(self, source: str, old: int, new: int, max_shrink: float) -> None:
+        self.source, self.old, self.new, self.max_shrink = source, old, new, max_shrink
+        lost = 1 - new / old if old else 0.0
+        super().__init__(
+            f"{source}: the new version has {new:,} entities where the one in force has {old:,} "
+            f"({lost:.0%} fewer, more than the {max_shrink:.0%} allowed): refused, the previous "
+            "version is kept. A truncated download? If the list really shrank, import it again "
+            "with --force (or raise LIST_MAX_SHRINK)."
+        )
+
+
 @dataclass(frozen=True)
 class ImportResult:
     source: str
@@ -24,15 +46,25 @@ class ImportResult:
     unchanged: bool
 
 
-def import_list(*, session: Session, parsed: ParsedList) -> ImportResult:
+def import_list(
+    *,
+    session: Session,
+    parsed: ParsedList,
+    max_shrink: float = DEFAULT_MAX_SHRINK,
+    force: bool = False,
+) -> ImportResult:
     """Replace a source's entities with a newly parsed list; same bytes again changes nothing.
 
     The whole replacement happens in the caller's transaction, so a failed import leaves the
-    previous list in place rather than half a list.
+    previous list in place rather than half a list. A version that loses more than
+    ``max_shrink`` of the entities in force is refused unless ``force``: every door that
+    replaces a list (import, sync) goes through here, so none can skip the guard.
     """
     current = session.exec(select(ListSource).where(ListSource.source == parsed.source)).scalars().first()  # type: ignore[call-overload]
     if current is not None and current.sha256 == parsed.sha256:
         return ImportResult(parsed.source, parsed.version, current.entity_count, 0, 0, True)
+    if current is not None and not force:
+        check_shrink(parsed.source, current.entity_count, len(parsed.entities), max_shrink)
     old_keys = set(session.exec(select(ListedEntity.key).where(ListedEntity.source == parsed.source)).scalars())  # type: ignore[call-overload]
     session.exec(delete(ListedEntity).where(ListedEntity.source == parsed.source))  # type: ignore[call-overload]
     session.flush()
@@ -56,6 +88,12 @@ def import_list(*, session: Session, parsed: ParsedList) -> ImportResult:
         removed=len(old_keys - new_keys),
         unchanged=False,
     )
+
+
+def check_shrink(source: str, old: int, new: int, max_shrink: float) -> None:
+    """Raise ``ListShrankError`` when ``new`` is below ``old`` by more than ``max_shrink``."""
+    if old and new < old * (1 - max_shrink):
+        raise ListShrankError(source, old, new, max_shrink)
 
 
 def _add_entities(session: Session, entities: Sequence[Entity]) -> None:

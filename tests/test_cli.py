@@ -129,3 +129,21 @@ def test_python_dash_m_bot(env: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "scan" in result.stdout and "lists" in result.stdout
+
+
+def test_scan_bounds_the_text_matched_and_says_so(env: Path, tmp_path: Path, seed_article: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 3 MB input is matched up to MATCH_MAX_CHARS; the result says how much was read."""
+    monkeypatch.setenv("MATCH_MAX_CHARS", "20000")
+    filler = "The committee met again on Tuesday and discussed the harbour budget at length.\n" * 40_000
+    big = tmp_path / "big.txt"
+    big.write_text(seed_article.read_text(encoding="utf-8") + "\n" + filler, encoding="utf-8")
+    result = runner.invoke(app, ["scan", str(big), "--format", "json", "--no-store"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("{")))
+    assert data["truncated"]["total_chars"] > 3_000_000
+    assert 10_000 < data["truncated"]["matched_chars"] <= 20_000
+    assert any(a["rule"] == "un-dprk-arms" for a in data["alerts"])  # the start is still matched
+    text = runner.invoke(app, ["scan", str(big), "--no-store"])
+    assert "only the first" in text.output and "characters were matched" in text.output
+    small = runner.invoke(app, ["scan", str(seed_article), "--format", "json", "--no-store"])
+    assert "truncated" not in json.loads(next(l for l in small.stdout.splitlines() if l.startswith("{")))

@@ -11,14 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
+from types import FrameType
 
+from .errors import ExtractError
 from .extract import ExtractedArticle, extract_article
+
+DEFAULT_TIMEOUT_S = 30.0
 
 
 class Extractor:
-    def __init__(self, workers: int = 0) -> None:
+    """Extraction in worker processes, each page bounded by ``timeout_s`` of CPU time there.
+
+    A worker runs extraction in its main thread, so an interval timer can interrupt a page
+    that lxml or trafilatura take pathologically long on; the worker survives and the feed
+    summary is matched instead. (Threads cannot be interrupted, hence no timer with
+    ``workers=0``.)
+    """
+
+    def __init__(self, workers: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.workers = workers
+        self.timeout_s = timeout_s
         self._pool: Executor | None = None
 
     async def extract(self, html: bytes | str, url: str | None = None, encoding: str | None = None) -> ExtractedArticle:
@@ -28,7 +42,7 @@ class Extractor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _extract, html, url, encoding)
+        return await loop.run_in_executor(self._pool, _extract, html, url, encoding, self.timeout_s)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -36,5 +50,22 @@ class Extractor:
             self._pool = None
 
 
-def _extract(html: bytes | str, url: str | None, encoding: str | None) -> ExtractedArticle:
-    return extract_article(html, url, encoding=encoding)
+def _extract(html: bytes | str, url: str | None, encoding: str | None, timeout_s: float) -> ExtractedArticle:
+    """Runs in a worker process's main thread, where ``signal`` timers work."""
+    previous = signal.signal(signal.SIGALRM, _timed_out)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return extract_article(html, url, encoding=encoding)
+    except _TimedOut:
+        raise ExtractError(f"extraction took too long (more than {timeout_s:g} s)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _TimedOut(BaseException):
+    """Not an ``Exception``: trafilatura catches those internally and would carry on."""
+
+
+def _timed_out(_signum: int, _frame: FrameType | None) -> None:
+    raise _TimedOut

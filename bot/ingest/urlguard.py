@@ -41,7 +41,7 @@ from urllib.parse import unquote
 import httpcore
 import httpx
 
-from .errors import BlockedURL, FetchError, FetchTimeout
+from .errors import BlockedURL, FetchError, FetchTimeout, IngestError
 
 __all__ = [
     "CheckedURL",
@@ -283,3 +283,20 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+async def refuse_blocked(url: str, *, allow_private: bool = False) -> None:
+    """Raise ``BlockedURL`` now for a URL the fetcher would refuse at every poll.
+
+    For commands that store a URL to fetch later (``feeds add``): a private or metadata
+    address is refused when it is added, as ``scan`` refuses it. A host that does not resolve
+    right now is accepted; polling reports it, since news sites do go away for an hour.
+    """
+    if not url.lower().startswith(("http://", "https://")):
+        return  # not a fetchable URL at all: the caller's own validation says so
+    try:
+        await check_url(url, allow_private=allow_private)
+    except BlockedURL:
+        raise
+    except IngestError:  # resolution failed or timed out: not a verdict on the address
+        return

@@ -16,14 +16,13 @@ from pathlib import Path
 from bot.lists.ftm import parse_ftm, read_lines
 from bot.lists.ofac import PRIMARY_COLUMNS, file_role, parse_ofac
 from bot.lists.types import ListFormatError, ParsedList
-from bot.lists.un import ROOT_TAG, check_prolog, parse_un
+from bot.lists.un import ROOT_TAG, check_prolog, parse_un, root_tag
 
 SNIFF_BYTES = 8192
 LIST_SUFFIXES = (".csv", ".xml", ".json", ".jsonl", ".ndjson")
 FORMATS = ("ofac", "un", "ftm")
 
 _HTML_RE = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
-_ROOT_RE = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _MAGIC = {b"\x1f\x8b": "a gzip archive", b"PK\x03\x04": "a zip archive", b"%PDF": "a PDF"}
 
 
@@ -101,12 +100,8 @@ def detect_format(path: Path) -> str:
 
 
 def _xml_format(path: Path) -> str:
-    check_prolog(path)  # refuses DOCTYPE/ENTITY whatever the root
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES).decode("utf-8", errors="replace")
-    body = re.sub(r"<\?.*?\?>|<!--.*?-->", "", head, flags=re.DOTALL)
-    root = _ROOT_RE.search(body)
-    name = root.group(1) if root else "?"
+    check_prolog(path)
+    name = root_tag(path)  # parsed, so a DOCTYPE anywhere before the root is refused
     if name != ROOT_TAG:
         raise ListFormatError(path, f"XML root <{name}> is not a known list "
                               f"(the UN Consolidated List has <{ROOT_TAG}>)", 1)

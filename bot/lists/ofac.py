@@ -178,10 +178,12 @@ def read_rows(path: Path, columns: int) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every row, with ``-0-`` turned into "" and Ctrl-Z dropped.
 
     The column count is checked on every row: a short row means a truncated or foreign file,
-    and importing it would shift fields into the wrong columns.
+    and importing it would shift fields into the wrong columns. The reader is strict because
+    the lenient one accepts a quoted field left open at the end of the file, which is exactly
+    what a download cut short inside a remark looks like.
     """
     text = _decode(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -202,9 +204,13 @@ def _decode(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ListFormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line) from exc
+    complete = text.endswith((CTRL_Z, "\n"))  # OFAC's end marker, or at least a whole last row
     text = text.rstrip("\r\n" + CTRL_Z)
     if not text.strip():
         raise ListFormatError(path, "file is empty")
+    if not complete:
+        line = text.count("\n") + 1
+        raise ListFormatError(path, "the last row has no line end: the file was cut short", line)
     if text.lstrip().startswith("<"):
         raise ListFormatError(path, "starts with '<': an HTML/XML page, not an OFAC CSV", 1)
     return text

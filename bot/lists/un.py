@@ -1,9 +1,10 @@
 """The UN Security Council Consolidated List (XML): ``INDIVIDUALS/INDIVIDUAL`` and
 ``ENTITIES/ENTITY`` records under a ``CONSOLIDATED_LIST`` root, without a namespace.
 
-The file is parsed with the standard library's ``iterparse`` (no extra dependency), which is
-only safe because a DTD is refused before parsing starts: without a DOCTYPE no entity can be
-declared, so a hostile file cannot expand one (billion laughs) or pull in an external file.
+The file is streamed with defusedxml's ``iterparse`` with DTDs forbidden: the parser itself
+stops at a DOCTYPE, wherever it is and whatever precedes it (a comment or processing instruction
+containing ``<x`` once fooled a text scan of the prolog), so no entity can be declared, expanded
+(billion laughs) or fetched from outside.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+
+from defusedxml import DefusedXmlException, DTDForbidden
+from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
 from bot.lists.types import (
     IMO_RE,
@@ -80,10 +84,10 @@ def parse_un(path: Path) -> ParsedList:
 
 
 def check_prolog(path: Path) -> None:
-    """Refuse DTDs and non-ASCII-compatible encodings before any parser sees the file.
+    """Refuse empty files and non-ASCII-compatible encodings before the parser sees them.
 
-    A UTF-16 file would hide ``<!DOCTYPE`` from a byte search, so such files are refused too
-    (the UN publishes UTF-8).
+    The UN publishes UTF-8; a UTF-16 file is refused with a reason rather than a parser error.
+    DTDs are refused by the parser itself (``_records``), not here.
     """
     with path.open("rb") as handle:
         head = handle.read(PROLOG_LIMIT)
@@ -91,18 +95,29 @@ def check_prolog(path: Path) -> None:
         raise ListFormatError(path, "file is empty")
     if b"\x00" in head:
         raise ListFormatError(path, "UTF-16/32 XML is not accepted (the UN list is UTF-8)", 1)
-    text = head.decode("utf-8", errors="replace")
-    root = re.search(r"<[A-Za-z_]", text)
-    prolog = text[: root.start()] if root else text
-    for marker in ("<!DOCTYPE", "<!ENTITY"):
-        position = prolog.upper().find(marker)
-        if position >= 0:
-            line = prolog.count("\n", 0, position) + 1
-            raise ListFormatError(
-                path, f"XML declares a {marker[2:]}: refused so that no entity can expand", line
-            )
-    if root is None:
-        raise ListFormatError(path, f"no XML root element in the first {PROLOG_LIMIT} bytes")
+    if re.search(rb"<[A-Za-z_!?]", head) is None:
+        raise ListFormatError(path, f"no XML markup in the first {PROLOG_LIMIT} bytes")
+
+
+def root_tag(path: Path) -> str:
+    """The root element's tag, read by the same guarded parser (a DTD is refused here too)."""
+    for element in _parse(path, events=("start",)):
+        return element[1].tag
+    raise ListFormatError(path, "no XML root element")
+
+
+def _parse(path: Path, events: tuple[str, ...]) -> Iterator[tuple[str, ET.Element]]:
+    """defusedxml's streaming parser with DTDs forbidden; errors become ``ListFormatError``."""
+    parser = DefusedXMLParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    try:
+        yield from iterparse(path, events=events, parser=parser)
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else None
+        raise ListFormatError(path, f"malformed XML: {_parse_error_reason(exc)}", line) from exc
+    except DefusedXmlException as exc:
+        what = "a DOCTYPE" if isinstance(exc, DTDForbidden) else "an entity declaration"
+        reason = f"XML declares {what}: refused so that no entity can expand"
+        raise ListFormatError(path, reason, parser.parser.CurrentLineNumber) from exc
 
 
 def _records(path: Path) -> Iterator[ET.Element | str]:
@@ -111,20 +126,16 @@ def _records(path: Path) -> Iterator[ET.Element | str]:
     Elements are cleared once built so memory stays flat however large the list grows.
     """
     depth = 0
-    try:
-        for event, element in ET.iterparse(path, events=("start", "end")):
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    yield _check_root(path, element)
-                continue
-            depth -= 1
-            if element.tag in ("INDIVIDUAL", "ENTITY") and depth == 2:
-                yield element
-                element.clear()
-    except ET.ParseError as exc:
-        line = exc.position[0] if exc.position else None
-        raise ListFormatError(path, f"malformed XML: {_parse_error_reason(exc)}", line) from exc
+    for event, element in _parse(path, events=("start", "end")):
+        if event == "start":
+            depth += 1
+            if depth == 1:
+                yield _check_root(path, element)
+            continue
+        depth -= 1
+        if element.tag in ("INDIVIDUAL", "ENTITY") and depth == 2:
+            yield element
+            element.clear()
 
 
 def _check_root(path: Path, root: ET.Element) -> str:

@@ -91,3 +91,16 @@ def test_deprecated_rules_are_not_loaded(tmp_path: Path) -> None:
 
 def test_empty_directory_is_an_error(tmp_path: Path) -> None:
     assert "no rule files" in problems(tmp_path)[0]
+
+
+def test_schema_and_condition_errors_are_shown_together(tmp_path: Path) -> None:
+    """One run shows every problem: a schema error in one rule does not hide the others'."""
+    second = GOOD.split("rules:\n", 1)[1].replace("id: test-rule", "id: second-rule").replace(
+        "condition: place and goods", "condition: place and gods"
+    )
+    broken = GOOD.replace("severity: high", "severity: severe") + second
+    write(tmp_path, broken)
+    found = problems(tmp_path)
+    path = tmp_path / "test.yaml"
+    assert any(p.startswith(f"{path}:9:") and "severity" in p for p in found), found
+    assert any(p.startswith(f"{path}:27:") and "unknown selection(s): gods" in p for p in found), found

@@ -143,3 +143,31 @@ def test_feeds_file_in_toml(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "+1 ~0 -0" in runner.invoke(app, ["feeds", "sync"]).stdout
     (row,) = [json.loads(line) for line in runner.invoke(app, ["feeds", "list", "--format", "json"]).stdout.splitlines()]
     assert (row["url"], row["interval_s"], row["title"], row["origin"]) == ("https://a.example/rss", 1800, "A", "file")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/feed.xml",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/rss",
+        "http://[::ffff:127.0.0.1]/rss",
+        "http://2130706433/rss",  # 127.0.0.1 in decimal
+        "http://localhost/rss",
+    ],
+)
+def test_feeds_add_refuses_private_addresses_when_added(env: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Refused at once, as scan refuses them, instead of failing at every poll."""
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "false")
+    result = runner.invoke(app, ["feeds", "add", url])
+    assert result.exit_code == 2, result.output
+    assert "refused" in result.output and "ALLOW_PRIVATE_URLS" in result.output
+    listed = runner.invoke(app, ["feeds", "list", "--format", "json"])
+    assert url not in listed.output
+
+
+def test_feeds_add_accepts_a_host_that_does_not_resolve_now(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that does not resolve at this moment is no verdict on its address: polling reports it."""
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "false")
+    result = runner.invoke(app, ["feeds", "add", "https://news.invalid/rss.xml"])
+    assert result.exit_code == 0, result.output

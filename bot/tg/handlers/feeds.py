@@ -5,6 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.ingest.errors import BlockedURL
+from bot.ingest.urlguard import refuse_blocked
 from bot.tg.auth import author_of, is_bot_admin
 from bot.tg.deps import deps
 from bot.tg.handlers.common import reply, usage
@@ -30,6 +32,11 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         minutes = args[2] if len(args) == 3 else str(max(1, d.settings.default_feed_interval_s // 60))
         if not minutes.isdigit() or not 1 <= int(minutes) <= 7 * 24 * 60:
             await usage(update, "feeds", "minutes: a whole number")
+            return
+        try:
+            await refuse_blocked(args[1], allow_private=d.settings.allow_private_urls)
+        except BlockedURL as error:
+            await reply(update, f"⚠️ {esc(error)}")
             return
         try:
             feed = await d.db(
