@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from .model import Entity, EntityType, Name, NameKind
 from .normalize import Token, skeleton, tokenize
@@ -38,6 +38,9 @@ KEY_MAX_NAMES = 40  # a token shared by more names than this does not anchor a s
 FUZZY_MIN_LEN = 5  # shorter skeletons only match exactly: "Kim" must not find "Kin"
 FUZZY_TWO_EDITS_LEN = 10  # from this length two edits are allowed
 FUZZY_MAX_ZIPF = 4.0  # common English words are never "typos" of a name
+ALIGN_FUZZY_MIN_LEN = 4  # inside an alignment, words from this length may carry one typo
+ALIGN_FUZZY_MAX_ZIPF = 3.0  # ... if the word as written is no everyday English word
+JOINED_MIN_LEN = 7  # two name words written as one ("Cholsu", "Jongun") from this length
 EXACT, VARIANT = 1.0, 0.95
 NAME_PARTICLES = frozenset("al el bin ibn bint abu de da di del della der van von du la le ter".split())
 GENERIC_STRENGTH = 0.5  # below this a name's distinctive words are too ordinary to stand for it
@@ -131,7 +134,9 @@ class NameIndex:
         self._vocab_norms: list[str] = []
         self._by_skeleton: dict[str, list[int]] = defaultdict(list)
         self._deletes: dict[str, list[str]] = defaultdict(list)
+        self._raw_deletes: dict[str, list[int]] = defaultdict(list)  # spelling as listed -> vids
         self._postings: dict[int, list[int]] = defaultdict(list)
+        self._joined: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # skeleton -> (nid, a, b)
         self._identifiers: dict[tuple[str, str], int] = {}
         self.word_rarity: dict[str, float] = {}  # listed words: how much each identifies a name
         self._lookup_cache: dict[str, tuple[tuple[int, float], ...]] = {}
@@ -227,6 +232,10 @@ class NameIndex:
         self.names.append(indexed)
         for position in _keys(tokens, strong, name_count):
             self._postings[tokens[position].vid].append(indexed.nid)
+        for a, b in _adjacent_pairs(tokens, etype):
+            first, second = tokens[a].norm, tokens[b].norm
+            if first.isalpha() and second.isalpha() and len(first) + len(second) >= JOINED_MIN_LEN:
+                self._joined[skeleton(first + second)].append((indexed.nid, a, b))
 
     def _vid(self, word: str) -> int:
         vid = self._vocab.get(word)
@@ -243,6 +252,12 @@ class NameIndex:
             self._deletes[skel].append(skel)  # finds queries with one extra letter
             for deleted in _deletes(skel):
                 self._deletes[deleted].append(skel)
+        # Typos also on the spelling as listed: a skeleton can turn one typing mistake into two
+        # differences ("Sayuaf" -> "saiuaf" against "sayaf"), the spelling never does.
+        for vid, norm in enumerate(self._vocab_norms):
+            if len(norm) >= FUZZY_MIN_LEN and _fuzzy_allowed(skeleton(norm), [norm]):
+                for deleted in {norm, *_deletes(norm)}:
+                    self._raw_deletes[deleted].append(vid)
 
     # --- looking up ---------------------------------------------------------------------------
 
@@ -264,6 +279,7 @@ class NameIndex:
             found.setdefault(vid, VARIANT)
         if _fuzzy_allowed(skel, [norm]):
             self._fuzzy(norm, skel, found)
+            self._fuzzy_raw(norm, found)
         result = tuple(found.items())
         if len(self._lookup_cache) > 500_000:
             self._lookup_cache.clear()
@@ -278,7 +294,7 @@ class NameIndex:
                 if candidate in seen or candidate == skel:
                     continue
                 seen.add(candidate)
-                distance = Levenshtein.distance(skel, candidate, score_cutoff=max_edits)
+                distance = OSA.distance(skel, candidate, score_cutoff=max_edits)  # a swap is one edit
                 if distance > max_edits:
                     continue
                 similarity = VARIANT * (1.0 - distance / max(len(skel), len(candidate)))
@@ -286,17 +302,44 @@ class NameIndex:
                     if similarity > found.get(vid, 0.0):
                         found[vid] = similarity
 
-    def candidates(self, token_matches: Sequence[tuple[tuple[int, float], ...] | None]) -> dict[int, list[int]]:
-        """Names worth aligning, each with the article tokens that point at it."""
+    def _fuzzy_raw(self, norm: str, found: dict[int, float]) -> None:
+        if len(norm) < FUZZY_MIN_LEN:
+            return
+        max_edits = 2 if len(norm) >= FUZZY_TWO_EDITS_LEN else 1
+        seen: set[int] = set()
+        for deleted in (norm, *_deletes(norm)):
+            for vid in self._raw_deletes.get(deleted, ()):
+                if vid in seen or vid in found:
+                    continue
+                seen.add(vid)
+                listed = self._vocab_norms[vid]
+                distance = OSA.distance(norm, listed, score_cutoff=max_edits)
+                if 0 < distance <= max_edits:
+                    found[vid] = VARIANT * (1.0 - distance / max(len(norm), len(listed)))
+
+    def candidates(
+        self, token_matches: Sequence[tuple[tuple[int, float], ...] | None], tokens: Sequence[Token] = ()
+    ) -> dict[int, list[int]]:
+        """Names worth aligning, each with the article tokens that point at it.
+
+        A capitalised word that is two words of a name run together ("Cholsu", "Jongun")
+        points at that name too, so a lost space cannot hide a two-word name.
+        """
         anchors: dict[int, list[int]] = defaultdict(list)
         postings = self._postings
         for position, matches in enumerate(token_matches):
-            if not matches:
-                continue
-            for vid, _similarity in matches:
-                for nid in postings.get(vid, ()):
+            if matches:
+                for vid, _similarity in matches:
+                    for nid in postings.get(vid, ()):
+                        anchors[nid].append(position)
+            if position < len(tokens) and tokens[position].cap and _may_be_joined(tokens[position], matches):
+                for nid, _a, _b in self.joined(tokens[position].norm):
                     anchors[nid].append(position)
         return anchors
+
+    def joined(self, norm: str) -> list[tuple[int, int, int]]:
+        """(name, position, position) of the adjacent name words that ``norm`` writes as one."""
+        return self._joined.get(skeleton(norm), []) if norm.isalpha() else []
 
     def align(
         self,
@@ -306,18 +349,34 @@ class NameIndex:
         token_matches: Sequence[tuple[tuple[int, float], ...] | None],
         lo: int,
         hi: int,
+        odd: Sequence[int] = (),
     ) -> Alignment | None:
-        """Fit a name around an anchor token within article tokens ``lo..hi`` (one sentence)."""
+        """Fit a name around an anchor token within article tokens ``lo..hi`` (one sentence).
+
+        ``odd`` are the sentence's capitalised words that are no listed word as written and no
+        everyday English word (``odd_words``): the only ones that may be a listed word with a
+        typo or two listed words run together, so only they are compared letter by letter.
+        """
         size = len(name.tokens)
         lo = max(lo, anchor - size - 1)
         hi = min(hi, anchor + size + 1)
+        odd = [position for position in odd if lo <= position <= hi]
         used: set[int] = set()
         picks: list[tuple[int, int, float]] = []
         misses = 0
+        typos = 0  # words found only by the in-alignment comparison: one per name
+        joined = self._joined_in(name, odd, tokens) if odd else {}
         for position, token in enumerate(name.tokens):
-            if token.weak:
+            if token.weak or any(p[0] == position for p in picks):
                 continue
             best = _best_token(token, anchor, lo, hi, used, tokens, token_matches, name.acronym)
+            if best is None and position in joined and not any(p[0] == joined[position][1] for p in picks):
+                article, other = joined[position]
+                picks.append((other, article, VARIANT))
+                best = (article, VARIANT)
+            elif best is None and typos == 0 and odd and not name.acronym:
+                best = _typo_token(token, anchor, odd, used, tokens)
+                typos += best is not None
             if best is None:
                 if position in name.required:
                     return None
@@ -325,6 +384,7 @@ class NameIndex:
                 continue
             used.add(best[0])
             picks.append((position, best[0], best[1]))
+        picks.sort()
         if not picks or misses > name.optional_misses:
             return None
         first = min(p[1] for p in picks)
@@ -337,6 +397,20 @@ class NameIndex:
         if not name.required <= {p[0] for p in picks}:
             return None  # a required company word is missing
         return Alignment(name=name, picks=tuple(picks), first=first, last=last)
+
+    def _joined_in(self, name: IndexedName, odd: Sequence[int], tokens: Sequence[Token]) -> dict[int, tuple[int, int]]:
+        """Name position -> (odd article word writing it and a neighbour as one, that
+        neighbour's position)."""
+        found: dict[int, tuple[int, int]] = {}
+        for article in odd:
+            token = tokens[article]
+            if len(token.norm) < JOINED_MIN_LEN:
+                continue
+            for nid, a, b in self.joined(token.norm):
+                if nid == name.nid:
+                    found.setdefault(a, (article, b))
+                    found.setdefault(b, (article, a))
+        return found
 
     def by_identifier(self, scheme: str, value: str) -> EntityGroup | None:
         gid = self._identifiers.get((scheme.lower(), value.upper()))
@@ -512,6 +586,65 @@ def _best_token(
     return best
 
 
+def odd_words(tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, float], ...] | None]) -> list[int]:
+    """Capitalised words that are no listed word as written and no everyday English word.
+
+    A misspelt or run-together name can only hide in such a word ("Commdoities", "Cholsu");
+    an article has a handful, so letter-by-letter comparisons stay cheap.
+    """
+    odd = []
+    for position, token in enumerate(tokens):
+        if not token.cap or len(token.norm) < ALIGN_FUZZY_MIN_LEN - 1 or not token.norm.isalpha():
+            continue
+        if any(similarity == EXACT for _, similarity in token_matches[position] or ()):
+            continue  # a listed word spelt as listed means itself
+        if zipf(token.norm) < ALIGN_FUZZY_MAX_ZIPF:
+            odd.append(position)
+    return odd
+
+
+def _may_be_joined(token: Token, matches: tuple[tuple[int, float], ...] | None) -> bool:
+    """A capitalised long word that is no listed word as written (it may be near one)."""
+    if not token.cap or len(token.norm) < JOINED_MIN_LEN:
+        return False
+    return not any(similarity == EXACT for _, similarity in matches or ())
+
+
+def _adjacent_pairs(tokens: Sequence[NameToken], etype: EntityType) -> set[tuple[int, int]]:
+    """Word pairs a writer may run together: neighbours as listed, and for people also as
+    written in running text, given names first ("HERRERA BUITRAGO, Helmer" -> "Helmerherrera")."""
+    pairs = {(i, i + 1) for i in range(len(tokens) - 1)}
+    if etype is EntityType.PERSON:
+        natural = [i for i, t in enumerate(tokens) if not t.family] + [i for i, t in enumerate(tokens) if t.family]
+        pairs |= set(zip(natural, natural[1:]))
+    return pairs
+
+
+def _typo_token(token: NameToken, anchor: int, odd: Sequence[int], used: set[int], tokens: Sequence[Token]) -> tuple[int, float] | None:
+    """A capitalised word near the anchor that is this name word with one typing mistake.
+
+    The vocabulary lookup cannot afford typos of everyday words ("Airlnies", "Nacioanl"):
+    every English word would find hundreds of names. Here the name is already pinned by its
+    other words, so one word may differ by one edit (two in long words), provided the word
+    as written is no everyday English word and not another listed word spelt correctly.
+    """
+    if len(token.norm) < ALIGN_FUZZY_MIN_LEN or not token.norm.isalpha():
+        return None
+    max_edits = 2 if len(token.norm) >= FUZZY_TWO_EDITS_LEN - 2 else 1
+    best: tuple[int, float] | None = None
+    for position in odd:
+        article = tokens[position]
+        if position in used or abs(len(article.norm) - len(token.norm)) > max_edits:
+            continue
+        distance = OSA.distance(article.norm, token.norm, score_cutoff=max_edits)
+        if distance > max_edits:
+            continue
+        similarity = VARIANT * (1.0 - distance / max(len(article.norm), len(token.norm)))
+        if best is None or similarity > best[1] or (similarity == best[1] and abs(position - anchor) < abs(best[0] - anchor)):
+            best = (position, similarity)
+    return best
+
+
 def _foreign_words(
     name: IndexedName, picks: list[tuple[int, int, float]], first: int, last: int, tokens: Sequence[Token]
 ) -> int:
@@ -535,9 +668,11 @@ def _foreign_words(
 
 
 def _weak_equal(text_norm: str, name_norm: str) -> bool:
-    return text_norm == name_norm or _EQUIVALENT_WEAK.get(text_norm) == name_norm or (
-        _EQUIVALENT_WEAK.get(name_norm) == text_norm
-    )
+    """The same company or function word, abbreviated ("Co", "Ltd") or with one typo
+    ("Internationla"): long words only, so "Co" never passes for "Go"."""
+    if text_norm == name_norm or _EQUIVALENT_WEAK.get(text_norm) == name_norm or _EQUIVALENT_WEAK.get(name_norm) == text_norm:
+        return True
+    return len(name_norm) >= 5 and abs(len(text_norm) - len(name_norm)) <= 1 and OSA.distance(text_norm, name_norm, score_cutoff=1) <= 1
 
 
 def _extend_weak(

@@ -10,16 +10,18 @@ name stands right before it (Richard Wagner, Captain Virginia A. Wagner).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .index import Alignment, EntityGroup, NameIndex
+from .index import ALIGN_FUZZY_MIN_LEN, JOINED_MIN_LEN, Alignment, EntityGroup, IndexedName, NameIndex, odd_words
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
 from .normalize import Token
 from .refdata import STOPWORDS, TITLES, zipf
 from .score import MIN_SCORE, Judgement, judge
 
 COREFERENCE_FACTOR = 0.95
+SAME_NAME_MARGIN = 0.1  # two entries read from the same words are both reported within this
 COUNTRY_SUPPORT_REACH = 1  # sentences either side
 _IMO_WORDS = frozenset({"imo"})
 
@@ -68,15 +70,26 @@ def _align_all(
 ) -> list[_Candidate]:
     found: dict[tuple[int, int, int], _Candidate] = {}
     present = {vid for matches in token_matches if matches for vid, _ in matches}
-    for nid, anchors in index.candidates(token_matches).items():
+    odd: dict[int, list[int]] = defaultdict(list)  # sentence -> its odd words
+    for position in odd_words(tokens, token_matches):
+        odd[sentence_of_token[position]].append(position)
+    shapes = {sentence: _Shapes.of(tokens[p].norm for p in positions) for sentence, positions in odd.items()}
+    for nid, anchors in index.candidates(token_matches, tokens).items():
         name = index.names[nid]
-        if not all(name.tokens[r].weak or name.tokens[r].vid in present for r in name.required):
-            continue  # a word the name cannot do without appears nowhere in the article
+        absent = _absent(name, present)
+        if len(absent) > 2:
+            continue  # words the name cannot do without appear nowhere in the article
         group = index.groups[name.group]
+        checked: dict[int, bool] = {}
         for anchor in anchors:
             sentence = sentence_of_token[anchor]
+            if absent:
+                if sentence not in checked:
+                    checked[sentence] = sentence in shapes and all(shapes[sentence].may_hide(word) for word in absent)
+                if not checked[sentence]:
+                    continue
             lo, hi = sentence_bounds[sentence]
-            alignment = index.align(name, anchor, tokens, token_matches, lo, hi)
+            alignment = index.align(name, anchor, tokens, token_matches, lo, hi, odd.get(sentence, ()))
             if alignment is None:
                 continue
             key = (nid, alignment.first, alignment.last)
@@ -86,6 +99,37 @@ def _align_all(
             if judgement.score >= MIN_SCORE:
                 found[key] = _Candidate(alignment, judgement, sentence)
     return list(found.values())
+
+
+def _absent(name: IndexedName, present: set[int]) -> list[str]:
+    """Required words of the name that the article never writes as listed."""
+    return [name.tokens[r].norm for r in name.required if not name.tokens[r].weak and name.tokens[r].vid not in present]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shapes:
+    """The odd words of one sentence, by first letter and length, for a quick "could the
+    absent name word hide in one of them?" test before any letter-by-letter comparison."""
+
+    lengths: dict[str, set[int]]
+    long_words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> _Shapes:
+        lengths: dict[str, set[int]] = defaultdict(set)
+        long_words = []
+        for word in words:
+            lengths[word[0]].add(len(word))
+            if len(word) >= JOINED_MIN_LEN:
+                long_words.append(word)
+        return cls(dict(lengths), tuple(long_words))
+
+    def may_hide(self, word: str) -> bool:
+        """Misspelt (same first letter, about as long) or run together with a neighbour (a
+        longer word sharing its start or end)."""
+        if len(word) >= ALIGN_FUZZY_MIN_LEN and any(abs(n - len(word)) <= 2 for n in self.lengths.get(word[0], ())):
+            return True
+        return any(len(w) >= len(word) + 2 and (w.startswith(word[:3]) or w.endswith(word[-3:])) for w in self.long_words)
 
 
 def _country_tokens(tokens: Sequence[Token], countries: Sequence[CountryMention]) -> set[int]:
@@ -151,7 +195,7 @@ def _same_name_elsewhere(candidate: _Candidate, accepted: list[_Candidate]) -> b
     return any(
         other.alignment.first == candidate.alignment.first
         and other.alignment.last == candidate.alignment.last
-        and other.judgement.score - candidate.judgement.score <= 0.02
+        and other.judgement.score - candidate.judgement.score <= SAME_NAME_MARGIN
         for other in accepted
     )
 

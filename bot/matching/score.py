@@ -29,10 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .index import Alignment, EntityGroup, english_rarity
+from rapidfuzz.distance import OSA
+
+from .index import VARIANT, Alignment, EntityGroup, english_rarity
 from .model import EntityType, Feature, NameKind
-from .normalize import Token
-from .refdata import STOPWORDS, TYPE_CONTEXT
+from .normalize import Token, skeleton
+from .refdata import STOPWORDS, TYPE_CONTEXT, zipf
 
 MIN_SCORE = 0.70
 DISTINCT_ENOUGH = 0.6  # below this the matched words are too ordinary to stand alone
@@ -77,8 +79,10 @@ def judge(
     support = local_support(alignment, group, tokens, lo, hi)
     needs = _needs_support(alignment, group, distinct, tokens)
     score = similarity * coverage * (0.8 + 0.2 * distinct)
-    if len(strong) == 1 and similarity < 1.0:
+    if len(strong) == 1 and similarity < 1.0 and not _company_word_vouches(alignment, tokens):
         score = 0.0  # one word standing for a name must be spelt as listed: Coty is not Koti
+    if len(strong) >= 2 and max(s for _, _, s in strong) < VARIANT:
+        score = 0.0  # a typo in every word is another name: one word at least must be as listed
     if support:
         score = min(1.0, score + SUPPORT_BONUS)
     features = [
@@ -92,6 +96,27 @@ def judge(
         features.append(Feature("country", 0.0, mismatch))
     features.append(Feature("support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")))
     return Judgement(round(score, 3), needs, support, tuple(features))
+
+
+def _company_word_vouches(alignment: Alignment, tokens: Sequence[Token]) -> bool:
+    """A misspelt single word may stand for a company when its company word stands beside it.
+
+    "Kremsont Commercial Inc." written "Kremosnt Commercial Inc." keeps the listed company
+    words around one long word with one typing mistake, which no everyday word explains;
+    a lone "Koti" for the vessel KOTI has nothing of the kind.
+    """
+    name = alignment.name
+    company_words = [p for p, _, _ in alignment.picks if name.tokens[p].weak and name.tokens[p].norm not in STOPWORDS]
+    strong = [(p, t, s) for p, t, s in alignment.picks if not name.tokens[p].weak]
+    if not name.ordered or not company_words or len(strong) != 1:
+        return False
+    position, article, _ = strong[0]
+    written, listed = tokens[article].norm, name.tokens[position].norm
+    if len(written) < 6 or zipf(written) >= 3.0:
+        return False
+    return written == listed or OSA.distance(skeleton(written), skeleton(listed), score_cutoff=1) <= 1 or (
+        OSA.distance(written, listed, score_cutoff=1) <= 1
+    )
 
 
 def _written_rarity(norm: str, word_rarity: Mapping[str, float] | None) -> float:
