@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from db.models import Alert, AlertEntity, AlertSource, Article, Story, utcnow
+from db.unique import insert_or_ignore
 
 
 def content_hash(text: str) -> str:
@@ -46,13 +47,13 @@ def store_article(
     An article is identified by its URL identity. The same text without a URL (a pasted
     message, a file) is the same article; with ``same_text_is_same_article=False`` the same
     text at another URL is a new article (another outlet's copy, a source of the same story).
+    Both identities are unique keys, so two processes storing the same article at the same
+    moment store it once: the later insert is ignored and returns the earlier one's row.
     """
     digest = content_hash(text)
-    existing = None
-    if url_key:
-        existing = session.exec(select(Article).where(Article.url_key == url_key)).scalars().first()  # type: ignore[call-overload]
+    existing = _article_at(session, url_key) if url_key else None
     if existing is None and (same_text_is_same_article or not url_key):
-        existing = session.exec(select(Article).where(Article.content_hash == digest)).scalars().first()  # type: ignore[call-overload]
+        existing = _article_with(session, digest)
     if existing is not None:
         return existing, False
     article = Article(
@@ -67,9 +68,29 @@ def store_article(
         story_id=story_id,
         simhash=signed64(simhash) if simhash is not None else None,
     )
-    session.add(article)
-    session.flush()
-    return article, True
+    new_id = insert_or_ignore(session, article)
+    if new_id is None:  # a concurrent writer stored it first: the row holding the key won
+        winner = _article_at(session, url_key) if url_key else _article_with(session, digest, url_key_null=True)
+        assert winner is not None, "an ignored insert leaves the row that holds its key"
+        return winner, False
+    stored = session.get(Article, new_id)
+    assert stored is not None
+    return stored, True
+
+
+def _article_at(session: Session, url_key: str) -> Article | None:
+    found: Article | None = session.execute(select(Article).where(Article.url_key == url_key)).scalars().first()
+    return found
+
+
+def _article_with(session: Session, digest: str, *, url_key_null: bool = False) -> Article | None:
+    """The first article with this text; with ``url_key_null`` only among those without a URL
+    identity (the ones the text's unique key covers)."""
+    query = select(Article).where(Article.content_hash == digest)
+    if url_key_null:
+        query = query.where(Article.url_key.is_(None))  # type: ignore[union-attr]
+    found: Article | None = session.execute(query.order_by(Article.id)).scalars().first()  # type: ignore[arg-type]
+    return found
 
 
 def store_alerts(*, session: Session, article: Article, alerts: Sequence[dict[str, Any]], story: str | None = None) -> StoredScan:
@@ -81,45 +102,55 @@ def store_alerts(*, session: Session, article: Article, alerts: Sequence[dict[st
     new: list[Alert] = []
     joined: list[Alert] = []
     for data in alerts:
-        # a watchlist alert is also keyed by its watched party: two parties watched in one story
-        # are two alerts (each goes to the chats watching it)
-        key = "|".join([scope, data["rule"], data["regime"], *([data["watch_key"]] if data.get("watch_key") else [])])[:256]
-        row = session.exec(select(Alert).where(Alert.dedup_key == key)).scalars().first()  # type: ignore[call-overload]
-        if row is not None:
-            if add_source(session=session, alert_id=row.id or 0, article_id=article.id):
-                joined.append(row)
-        if row is None:
-            row = _alert_row(article.id, key, data)
-            session.add(row)
-            session.flush()
-            assert row.id is not None
-            session.add_all(
-                AlertEntity(
-                    alert_id=row.id,
-                    entity_key=e["key"],
-                    caption=e["name"][:512],
-                    matched=e["matched"][:512],
-                    score=e["score"],
-                )
-                for e in data["entities"]
-            )
-            add_source(session=session, alert_id=row.id, article_id=article.id)
+        row, created = _alert_for(session, article.id, _dedup_key(scope, data), data)
+        if created:
             new.append(row)
+        elif add_source(session=session, alert_id=row.id or 0, article_id=article.id):
+            joined.append(row)
         rows.append(row)
     session.flush()
     return StoredScan(article, rows, new, joined)
 
 
+def _dedup_key(scope: str, data: dict[str, Any]) -> str:
+    """(story or article, rule, regime): a watchlist alert is also keyed by its watched party, so
+    two parties watched in one story are two alerts (each goes to the chats watching it)."""
+    return "|".join([scope, data["rule"], data["regime"], *([data["watch_key"]] if data.get("watch_key") else [])])[:256]
+
+
+def _alert_for(session: Session, article_id: int, key: str, data: dict[str, Any]) -> tuple[Alert, bool]:
+    """The alert with ``key``, stored with its parties and first source if new; (alert, created).
+
+    ``dedup_key`` is unique: when a concurrent writer stores the same key first, ours is
+    ignored and theirs returned, to which this article is then added as a source.
+    """
+    existing = _alert_keyed(session, key)
+    if existing is not None:
+        return existing, False
+    new_id = insert_or_ignore(session, _alert_row(article_id, key, data))
+    if new_id is None:
+        winner = _alert_keyed(session, key)
+        assert winner is not None, "an ignored insert leaves the row that holds its key"
+        return winner, False
+    session.add_all(
+        AlertEntity(alert_id=new_id, entity_key=e["key"], caption=e["name"][:512], matched=e["matched"][:512], score=e["score"])
+        for e in data["entities"]
+    )
+    add_source(session=session, alert_id=new_id, article_id=article_id)
+    alert = session.get(Alert, new_id)
+    assert alert is not None
+    return alert, True
+
+
+def _alert_keyed(session: Session, key: str) -> Alert | None:
+    found: Alert | None = session.execute(select(Alert).where(Alert.dedup_key == key)).scalars().first()
+    return found
+
+
 def add_source(*, session: Session, alert_id: int, article_id: int) -> bool:
-    """Record that an article tells an alert's story; False if it was already recorded."""
-    exists = session.execute(
-        select(AlertSource.id).where(AlertSource.alert_id == alert_id).where(AlertSource.article_id == article_id)
-    ).first()
-    if exists is not None:
-        return False
-    session.add(AlertSource(alert_id=alert_id, article_id=article_id))
-    session.flush()
-    return True
+    """Record that an article tells an alert's story; False if it was already recorded (by us
+    or, at the same moment, by another process: the pair is a unique key)."""
+    return insert_or_ignore(session, AlertSource(alert_id=alert_id, article_id=article_id)) is not None
 
 
 def alert_sources(*, session: Session, alert_id: int) -> list[Article]:
@@ -151,17 +182,34 @@ def recent_stories(*, session: Session, since: datetime) -> list[tuple[int, int]
     return [(story_id, unsigned64(fingerprint)) for story_id, fingerprint in rows]
 
 
-def story_text(*, session: Session, story_id: int) -> str:
-    """The text of a story's first article, to confirm a near-duplicate."""
-    row = session.execute(select(Article.text).where(Article.story_id == story_id).order_by(Article.id).limit(1)).first()
-    return row[0] if row else ""
+def story_text(*, session: Session, story_id: int) -> tuple[str, str]:
+    """(text, title) of a story's first article, to confirm a near-duplicate on its body."""
+    query = select(Article.text, Article.title).where(Article.story_id == story_id).order_by(Article.id).limit(1)
+    row = session.execute(query).first()
+    return (row[0], row[1]) if row else ("", "")
+
+
+def story_key(fingerprint: int, title: str) -> str:
+    """A story's unique key: its first article's fingerprint (signed, as stored) and title.
+
+    Two processes starting a story for the same text at the same moment compute the same key
+    and so start one story. The same text told again later joins its story however old.
+    Hashed, because a 1,024-character title is too long for a PostgreSQL index entry.
+    """
+    return hashlib.sha256(f"{signed64(fingerprint)}\n{title[:1024]}".encode("utf-8")).hexdigest()
 
 
 def new_story(*, session: Session, fingerprint: int, title: str) -> Story:
-    story = Story(simhash=signed64(fingerprint), title=title[:1024])
-    session.add(story)
-    session.flush()
-    return story
+    """A story started by a text with this fingerprint and title (``story_key``): a new one, or
+    the one already holding the key (a concurrent writer's)."""
+    story = Story(key=story_key(fingerprint, title), simhash=signed64(fingerprint), title=title[:1024])
+    new_id = insert_or_ignore(session, story)
+    if new_id is None:  # a concurrent writer started it first
+        found = session.execute(select(Story).where(Story.key == story.key)).scalars().first()
+    else:
+        found = session.get(Story, new_id)
+    assert found is not None, "an ignored insert leaves the row that holds its key"
+    return found
 
 
 def touch_story(*, session: Session, story_id: int) -> None:

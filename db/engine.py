@@ -7,25 +7,75 @@ every command starts on a current schema without a separate migration step.
 SQLite is tuned for a bot that reads while it writes: WAL journal (readers never block the
 writer), foreign keys on, and a busy timeout so two processes (``run`` and a CLI command) wait
 for each other instead of failing.
+
+URLs stay ``URL`` objects from parsing to ``create_engine``: a password (percent-encoded in the
+URL) is never turned back into text, where SQLAlchemy would mask it as ``***`` and Alembic's
+ConfigParser would choke on its ``%``. Wherever a URL is shown to a person, ``safe_url``
+renders it with the password hidden.
+
+Migrations run one process at a time (``_migration_lock``): commands started together on a
+fresh database would otherwise all try to create the same tables.
 """
 
 from __future__ import annotations
 
+import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key for migrations: any fixed number; this one spells "sbmigrat".
+PG_MIGRATION_LOCK = 0x73626D6967726174
+# scheme://user:password@ in a URL that may not parse; greedy up to the last "@", so a password
+# with an unencoded "@" is hidden whole (over-hiding beats showing part of it).
+_USERINFO = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:/?#@]*):(?P<password>.*)@")
 
 
-def make_engine(url: str) -> Engine:
+def safe_url(url: str | URL) -> str:
+    """``url`` for logs, errors and status: the password replaced by ``***``.
+
+    A string is masked by pattern rather than parsed, so that a malformed URL (the very case an
+    error message is about) cannot show part of its password through a wrong parse.
+    """
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    return _USERINFO.sub(r"\g<head>:***@", url)
+
+
+def hide_password(message: str, url: str | URL) -> str:
+    """``message`` (a driver's error, say) with the URL's password, raw or encoded, as ``***``."""
+    for secret in sorted(_passwords(url), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def _passwords(url: str | URL) -> set[str]:
+    found: set[str] = set()
+    if isinstance(url, URL):
+        found.add(url.password or "")
+    elif (match := _USERINFO.match(url)) is not None:
+        found.add(match["password"])
+    else:
+        try:
+            found.add(make_url(url).password or "")
+        except (ArgumentError, ValueError):
+            pass
+    found |= {unquote(secret) for secret in found} | {quote(secret, safe="") for secret in found}
+    return {secret for secret in found if secret and secret != "***"}
+
+
+def make_engine(url: str | URL) -> Engine:
     """An engine for ``url``; for SQLite the file's directory is created."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -34,9 +84,9 @@ def make_engine(url: str) -> Engine:
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    elif parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        url = str(parsed.set(drivername="postgresql+psycopg"))
-    engine = create_engine(url, **kwargs)
+    elif parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = create_engine(parsed, **kwargs)  # the URL object: its password stays intact
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -51,22 +101,76 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, handing over ``connection`` to ``migrations/env.py``.
+
+    No URL goes in: the migrations run on the connection given, and a URL in Alembic's
+    ConfigParser would break on the ``%`` of any percent-encoded password.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (all of them by default)."""
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    """Apply migrations up to ``revision`` (all of them by default), one process at a time."""
+    with _migrating(engine) as connection:
+        command.upgrade(alembic_config(connection), revision)
 
 
-def open_database(url: str) -> Engine:
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` under the same lock and settings as ``upgrade``."""
+    with _migrating(engine) as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for Alembic, holding the migration lock.
+
+    On SQLite, foreign keys are off while migrating: batch mode rebuilds a table by dropping
+    it, and with foreign keys on that drop deletes (``ON DELETE CASCADE``) every row pointing
+    at the table, which is how upgrading to 0003 used to delete all alerts.
+    """
+    with _migration_lock(engine), engine.connect() as connection:
+        _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    # held by this transaction, released by its commit or rollback
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+                yield connection
+        finally:
+            _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Switch SQLite's foreign key enforcement (only possible outside a transaction)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+        connection.commit()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold ``<database file>.migrate.lock`` (``flock``) while an SQLite file is migrated.
+
+    Commands started together on a fresh file would otherwise all see an empty schema and all
+    create the same tables ("table article already exists"). PostgreSQL serialises with an
+    advisory lock instead (``_migrating``); an in-memory database has one user.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{Path(database).expanduser()}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def open_database(url: str | URL) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
     return engine

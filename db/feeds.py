@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from db.models import Feed, FeedEntry, utcnow
+from db.unique import insert_or_ignore
 
 MIN_INTERVAL_S = 60
 MAX_BACKOFF_S = 6 * 3600
@@ -176,8 +177,8 @@ def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) ->
 
 
 def mark_entry(*, session: Session, feed_id: int, entry_id: str, article_id: int | None) -> None:
-    session.add(FeedEntry(feed_id=feed_id, entry_id=entry_id[:1024], article_id=article_id))
-    session.flush()
+    """Record a handled entry; one already recorded (by a concurrent poll, say) stays as it is."""
+    insert_or_ignore(session, FeedEntry(feed_id=feed_id, entry_id=entry_id[:1024], article_id=article_id))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -102,9 +102,23 @@ class EntityName(SQLModel, table=True):
 
 
 class Article(SQLModel, table=True):
-    """A scanned text: a feed item, a page, a file, a pasted message."""
+    """A scanned text: a feed item, a page, a file, a pasted message.
+
+    Unique keys: ``url_key`` (a page is one article), and the content hash among articles
+    without a URL identity (a text scanned twice is one article). The same text at two URLs
+    stays two articles: two outlets' copies are two sources of one story.
+    """
 
     __tablename__ = "article"
+    __table_args__ = (
+        Index(
+            "uq_article_content_hash",
+            "content_hash",
+            unique=True,
+            sqlite_where=text("url_key IS NULL"),
+            postgresql_where=text("url_key IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=2048)  # what was scanned: a URL, a file path, "-"
@@ -198,11 +212,17 @@ class TuningChange(SQLModel, table=True):
 
 
 class Story(SQLModel, table=True):
-    """One event told by one or more articles (near-duplicates from several outlets)."""
+    """One event told by one or more articles (near-duplicates from several outlets).
+
+    ``key`` (``db.alerts.story_key``: the first article's fingerprint and title) is unique, so
+    two processes starting a story for the same text at the same moment start one story.
+    """
 
     __tablename__ = "story"
+    __table_args__ = (Index("uq_story_key", "key", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
     simhash: int = Field(sa_column=Column(BigInteger, nullable=False))  # of its first article, signed 64-bit
     title: str = Field(default="", max_length=1024)
     first_seen_at: datetime = _ts()

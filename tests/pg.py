@@ -5,6 +5,11 @@ server with ``pg_ctl`` on a free loopback port, trust authentication for loopbac
 unix socket inside that directory. ``pg_url`` (function scope) is the URL of a fresh, empty
 database (``CREATE DATABASE ... TEMPLATE template0``), dropped again after the test.
 
+One role is the exception to trust: ``PASSWORD_USER`` must log in over TCP with
+``PASSWORD`` (``scram-sha-256``), a password full of characters a URL must percent-encode,
+as production servers require. ``pg_password_url`` is a fresh database it owns, as the
+``postgresql://user:password@host:port/db`` URL that ``.env.example`` documents.
+
 At session end the server is stopped and the directory deleted, also when tests fail. A small
 watchdog shell process does the same if pytest itself dies without running its finalizers
 (SIGKILL, a crash), so no ``postgres`` process outlives the test run.
@@ -46,15 +51,19 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
+from psycopg import sql
 
 PG_USER = "postgres"  # the database superuser created by initdb
 SYSTEM_USER = "postgres"  # the OS user the server runs as when the tests run as root
 HOST = "127.0.0.1"
 TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45: no whole-hour offset, no daylight saving
 PROGRAMS = ("initdb", "pg_ctl", "postgres")
+PASSWORD_USER = "pwuser"  # the one role that must authenticate (scram-sha-256 over TCP)
+PASSWORD = "p%40ss%w0rd@/:?#[] x"  # every URL-special character; "%40" must stay literal
 
 _WATCHDOG = r"""
 while kill -0 "$1" 2>/dev/null; do sleep 1; done
@@ -189,8 +198,9 @@ class PgServer:
         )  # fmt: skip
         hba = self.data / "pg_hba.conf"
         hba.write_text(
-            "# throwaway test cluster: trust, loopback only\n"
+            "# throwaway test cluster: trust, loopback only; one role needs its password\n"
             "local all all trust\n"
+            f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
             "host all all 127.0.0.1/32 trust\n"
             "host all all ::1/128 trust\n"
         )
@@ -209,6 +219,7 @@ class PgServer:
                     "synchronous_commit = off\n"
                     "full_page_writes = off\n"
                     "max_connections = 200\n"
+                    "password_encryption = 'scram-sha-256'\n"
                     f"timezone = '{TIME_ZONE}'\n"
                     "log_min_messages = warning\n"
                 )
@@ -223,6 +234,7 @@ class PgServer:
             raise RuntimeError(f"PostgreSQL did not start:\n{last_error}")
         self._admin = self._connect_admin(deadline=time.monotonic() + 15)
         self.version = int(self._admin.info.server_version)
+        self._admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(PASSWORD_USER), sql.Literal(PASSWORD)))
         self.startup_seconds = time.monotonic() - began
 
     def _connect_admin(self, deadline: float) -> psycopg.Connection:
@@ -294,13 +306,18 @@ class PgServer:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://{PG_USER}@{HOST}:{self.port}/{dbname}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """A new empty database; returns its name."""
+    def password_url(self, dbname: str, password: str = PASSWORD) -> str:
+        """URL of ``dbname`` for ``PASSWORD_USER``, password percent-encoded, scheme as documented."""
+        return f"postgresql://{PASSWORD_USER}:{quote(password, safe='')}@{HOST}:{self.port}/{dbname}"
+
+    def create_database(self, name: str | None = None, owner: str | None = None) -> str:
+        """A new empty database (owned by ``owner``, else the superuser); returns its name."""
         name = name or f"t_{next(self._names)}_{uuid.uuid4().hex[:8]}"
         assert re.fullmatch(r"[a-z_][a-z0-9_]*", name), name
         assert self._admin is not None
+        owned = f' OWNER "{owner}"' if owner else ""
         with self._lock:
-            self._admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            self._admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0{owned}')
         return name
 
     def drop_database(self, name: str) -> None:
@@ -359,6 +376,15 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
     """URL of a fresh, empty database, dropped after the test."""
     name = pg_server.create_database()
     yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def pg_password_url(pg_server: PgServer) -> Iterator[str]:
+    """``postgresql://pwuser:<encoded password>@127.0.0.1:PORT/<db>`` of a fresh database that
+    role owns, dropped after the test."""
+    name = pg_server.create_database(owner=PASSWORD_USER)
+    yield pg_server.password_url(name)
     pg_server.drop_database(name)
 
 

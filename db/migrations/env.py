@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
 import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from sqlmodel import SQLModel
@@ -13,13 +12,12 @@ config = context.config
 
 
 def run_migrations_online() -> None:
+    """Migrate on the handed-over connection: ``upgrade`` holds the migration lock on it, and
+    no URL (with its password) ever has to pass through Alembic's configuration file format."""
     connection = config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
-        return
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as fresh:
-        _run(fresh)
+    if connection is None:
+        raise RuntimeError("run migrations through db.engine.upgrade / downgrade, which hand over the connection")
+    _run(connection)
 
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:

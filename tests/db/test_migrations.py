@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
-from db.engine import alembic_config, make_engine, open_database, upgrade
+from db.alerts import story_key
+from db.models import Alert, AlertEntity, AlertSource, Article, Chat, Delivery, Feed, FeedEntry, ReviewMark, Story
+from db.engine import alembic_config, downgrade, make_engine, open_database, upgrade
 from tests.pg import db_url, pg_server, pg_url  # noqa: F401
 
 # Every table the models define; the first migration's tables must always be among them.
@@ -31,7 +33,7 @@ def engine(db_url: str) -> Iterator[Engine]:  # noqa: F811
 
 
 def head() -> str:
-    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    script = ScriptDirectory.from_config(alembic_config())
     heads = script.get_heads()
     assert len(heads) == 1, f"migrations must have one head, not {heads}"
     return heads[0]
@@ -44,13 +46,6 @@ def current_revision(engine: Engine) -> str | None:
 
 def tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
-
-
-def downgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def schema_differences(engine: Engine) -> list[object]:
@@ -126,3 +121,88 @@ def test_foreign_keys_cascade(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM listed_entity"))
         assert connection.execute(text("SELECT count(*) FROM entity_name")).scalar_one() == 0
+
+
+# --- upgrading a database that holds data ------------------------------------------------------
+
+
+def insert(connection: Connection, row: SQLModel) -> int:
+    """Insert a model's row with plain SQL (the ORM would want today's columns); its id."""
+    table = row.__table__  # type: ignore[attr-defined]
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id" and column.name in present}
+    return int(connection.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
+
+
+def alert(article_id: int, key: str) -> Alert:
+    return Alert(article_id=article_id, dedup_key=key, rule_id=key.split("|")[1], title="t", severity="high", score=0.9, regime=key.split("|")[2])
+
+
+def test_upgrading_a_database_with_alerts_keeps_them(engine: Engine) -> None:
+    """SQLite batch mode rebuilds a table by dropping it; with foreign keys on, that drop used to
+    delete every alert (ON DELETE CASCADE) when 0003 rebuilt ``article``."""
+    upgrade(engine, "0002")
+    with engine.begin() as connection:
+        article_id = insert(connection, Article(source="s", content_hash="h", text="kept"))
+        alert_id = insert(connection, alert(article_id, f"article:{article_id}|r|g"))
+        insert(connection, AlertEntity(alert_id=alert_id, entity_key="un:X", caption="X", matched="X", score=1.0))
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM alert")).scalars().all() == [alert_id]
+        assert connection.execute(text("SELECT count(*) FROM alert_entity")).scalar_one() == 1
+        if engine.dialect.name == "sqlite":  # enforcement is back on for everyone else
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_0005_merges_duplicates_before_adding_the_unique_keys(engine: Engine) -> None:
+    """Duplicates that concurrent scans stored: the lowest id is kept and everything that
+    pointed at a duplicate (alerts, sources, feed entries, review marks, deliveries, articles
+    of a story) now points at it; a duplicate's alert that the kept row has already is merged."""
+    upgrade(engine, "0004")
+    with engine.begin() as c:
+        a1, a2 = (insert(c, Article(source=f"scan {n}", content_hash="H", text="same")) for n in (1, 2))
+        a3 = insert(c, Article(source="u", url_key="x.org/3", content_hash="H", text="same"))  # another outlet's copy
+        a4 = insert(c, Article(source="other", content_hash="K", text="other"))
+        al1 = insert(c, alert(a1, f"article:{a1}|r|g"))
+        al2 = insert(c, alert(a2, f"article:{a2}|r|g"))  # the same alert, stored twice
+        al3 = insert(c, alert(a2, f"article:{a2}|r2|g"))  # only the duplicate has it
+        for alert_id, article_id in ((al1, a1), (al2, a2), (al3, a2)):
+            insert(c, AlertSource(alert_id=alert_id, article_id=article_id))
+            insert(c, AlertEntity(alert_id=alert_id, entity_key=f"e{alert_id}", caption="c", matched="m", score=1.0))
+        chat = insert(c, Chat(tg_chat_id=42))
+        insert(c, Delivery(alert_id=al2, chat_id=chat, status="sent"))
+        insert(c, ReviewMark(alert_id=al2, verdict="relevant", author="ann"))
+        feed = insert(c, Feed(url="https://x.org/feed"))
+        insert(c, FeedEntry(feed_id=feed, entry_id="e", article_id=a2))
+        s1, s2 = (insert(c, Story(simhash=5, title="T", key="")) for _ in range(2))  # one story started twice
+        s3 = insert(c, Story(simhash=5, title="U", key=""))
+        a5 = insert(c, Article(source="5", url_key="x.org/5", content_hash="S5", text="s", story_id=s1))
+        a6 = insert(c, Article(source="6", url_key="x.org/6", content_hash="S6", text="s", story_id=s2))
+        st1 = insert(c, alert(a5, f"story:{s1}|r|g"))
+        st2 = insert(c, alert(a6, f"story:{s2}|r|g"))
+        st3 = insert(c, alert(a6, f"story:{s2}|r3|g"))
+        for alert_id, article_id in ((st1, a5), (st2, a6), (st3, a6)):
+            insert(c, AlertSource(alert_id=alert_id, article_id=article_id))
+            insert(c, AlertEntity(alert_id=alert_id, entity_key=f"e{alert_id}", caption="c", matched="m", score=1.0))
+    upgrade(engine)
+    with engine.connect() as c:
+        rows = lambda sql: sorted(tuple(r) for r in c.execute(text(sql)))  # noqa: E731
+        assert rows("SELECT id FROM article") == [(a1,), (a3,), (a4,), (a5,), (a6,)]
+        assert rows("SELECT id, article_id, dedup_key FROM alert") == [
+            (al1, a1, f"article:{a1}|r|g"),
+            (al3, a1, f"article:{a1}|r2|g"),
+            (st1, a5, f"story:{s1}|r|g"),
+            (st3, a6, f"story:{s1}|r3|g"),
+        ]
+        assert rows("SELECT alert_id, article_id FROM alert_source") == sorted([(al1, a1), (al3, a1), (st1, a5), (st1, a6), (st3, a6)])
+        assert rows("SELECT alert_id FROM alert_entity") == [(al1,), (al3,), (st1,), (st3,)]
+        assert rows("SELECT alert_id, status FROM delivery") == [(al1, "sent")]
+        assert rows("SELECT alert_id FROM review_mark") == [(al1,)]
+        assert rows("SELECT article_id FROM feed_entry") == [(a1,)]
+        assert rows("SELECT id FROM story") == [(s1,), (s3,)]
+        assert rows("SELECT story_id FROM article WHERE story_id IS NOT NULL") == [(s1,), (s1,)]
+        keys = dict(rows("SELECT id, key FROM story"))
+        assert keys[s1] == story_key(5, "T") and keys[s3] == story_key(5, "U")
+    assert schema_differences(engine) == []
+    with pytest.raises(IntegrityError), engine.begin() as c:  # the database now refuses a duplicate
+        insert(c, Article(source="again", content_hash="H", text="same"))

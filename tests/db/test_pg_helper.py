@@ -1,5 +1,5 @@
-"""The throwaway PostgreSQL server of ``tests/pg.py`` itself: loopback only, trust auth,
-fresh databases, and nothing left behind when it stops."""
+"""The throwaway PostgreSQL server of ``tests/pg.py`` itself: loopback only, trust auth (but
+for one role that needs its password), fresh databases, and nothing left behind when it stops."""
 
 from __future__ import annotations
 
@@ -35,12 +35,16 @@ def process_state(pid: int) -> str | None:
 def test_server_settings(pg_server: PgServer) -> None:  # noqa: F811
     with connect(pg_server) as connection:
         settings = dict(connection.execute("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'port', 'server_encoding', 'TimeZone')").fetchall())
-        rules = connection.execute("SELECT type, address, auth_method FROM pg_hba_file_rules").fetchall()
+        rules = connection.execute("SELECT type, address, user_name, auth_method FROM pg_hba_file_rules ORDER BY line_number").fetchall()
         user = connection.execute("SELECT current_user").fetchone()
     assert settings == {"listen_addresses": "127.0.0.1", "port": str(pg_server.port), "server_encoding": "UTF8", "TimeZone": pg.TIME_ZONE}
     assert user == ("postgres",)
-    assert {(kind, address) for kind, address, _ in rules} == {("local", None), ("host", "127.0.0.1"), ("host", "::1")}
-    assert {method for _, _, method in rules} == {"trust"}
+    assert rules == [
+        ("local", None, ["all"], "trust"),
+        ("host", "127.0.0.1", [pg.PASSWORD_USER], "scram-sha-256"),  # before the trust line it overrides
+        ("host", "127.0.0.1", ["all"], "trust"),
+        ("host", "::1", ["all"], "trust"),
+    ]
     assert pg_server.startup_seconds < 10
     pid = int((pg_server.data / "postmaster.pid").read_text().split()[0])
     owner = Path(f"/proc/{pid}").stat().st_uid
@@ -71,6 +75,25 @@ def test_url_and_fresh_databases(pg_server: PgServer, pg_url: str) -> None:  # n
     with connect(pg_server) as connection:
         names = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
     assert pg_url.rsplit("/", 1)[1] in names and other not in names
+
+
+def test_the_password_role_needs_its_password(pg_server: PgServer) -> None:  # noqa: F811
+    """scram-sha-256 over TCP: no password or a wrong one is refused, the right one accepted."""
+    name = pg_server.create_database(owner=pg.PASSWORD_USER)
+    try:
+        common = {"host": pg.HOST, "port": pg_server.port, "user": pg.PASSWORD_USER, "dbname": name}
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(**common, connect_timeout=5).close()
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(**common, password=pg.PASSWORD[:-1], connect_timeout=5).close()
+        with psycopg.connect(**common, password=pg.PASSWORD) as connection:
+            assert connection.execute("SELECT current_user").fetchone() == (pg.PASSWORD_USER,)
+    finally:
+        pg_server.drop_database(name)
+    with connect(pg_server) as admin:
+        stored = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg.PASSWORD_USER,)).fetchone()
+    assert stored is not None and stored[0].startswith("SCRAM-SHA-256$")
+    assert pg_server.password_url(name) == f"postgresql://pwuser:p%2540ss%25w0rd%40%2F%3A%3F%23%5B%5D%20x@127.0.0.1:{pg_server.port}/{name}"
 
 
 def test_stop_leaves_nothing_behind(pg_server: PgServer) -> None:  # noqa: F811
