@@ -30,10 +30,13 @@ from telegram.ext import (
 from bot.app import App
 from bot.ingest.http import Fetcher, FetchPolicy
 from bot.settings import Settings
+from bot.tg.auth import AdminCache
 from bot.tg.delivery import DeliveryWorker
 from bot.tg.deps import Deps, ScanLimits, deps
 from bot.tg.handlers import basic, feeds, history, review, scan, subscription, watch
 from bot.tg.handlers.common import COMMANDS
+from bot.tg.health import TelegramHealth, server_of
+from bot.tg.heartbeat import HeartbeatRequest
 from bot.tg.ratelimit import SendLimiter
 from bot.tg.redact import protect_token, redact
 from db import chats as chats_db
@@ -50,8 +53,14 @@ def file_base_url(base_url: str) -> str:
     return f"{head}/file/{tail}" if sep else base_url
 
 
-def build_application(app: App, settings: Settings) -> Application:  # type: ignore[type-arg]
-    """The bot for ``settings``: handlers registered; ``post_init`` registers the commands."""
+def build_application(
+    app: App, settings: Settings, *, health: TelegramHealth | None = None, admins: AdminCache | None = None
+) -> Application:  # type: ignore[type-arg]
+    """The bot for ``settings``: handlers registered; ``post_init`` registers the commands.
+
+    ``health`` receives every getMe / getUpdates outcome (pass one to read the state from
+    outside); ``admins`` lets a test choose the group-admin cache's lifetime and clock.
+    """
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     token = settings.telegram_bot_token.get_secret_value()
@@ -64,10 +73,13 @@ def build_application(app: App, settings: Settings) -> Application:  # type: ign
         chat_interval_s=settings.telegram_chat_interval_s,
         group_per_minute=settings.telegram_group_per_min,
     )
+    health = health or TelegramHealth(server=server_of(settings.telegram_api_base_url))
     application = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_api_base_url)
+        .request(HeartbeatRequest(health, connection_pool_size=256))
+        .get_updates_request(HeartbeatRequest(health, connection_pool_size=1))
         .base_file_url(file_base_url(settings.telegram_api_base_url))
         .rate_limiter(limiter)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
@@ -75,8 +87,15 @@ def build_application(app: App, settings: Settings) -> Application:  # type: ign
         .post_shutdown(post_shutdown)
         .build()
     )
-    d = Deps(app=app, settings=settings, limiter=limiter, scans=ScanLimits(settings.scan_rate_per_chat, settings.scan_rate_window_s))
-    d.worker = DeliveryWorker(app=app, bot=application.bot, limiter=limiter, settings=settings)
+    d = Deps(
+        app=app,
+        settings=settings,
+        limiter=limiter,
+        admins=admins or AdminCache(),
+        scans=ScanLimits(settings.scan_rate_per_chat, settings.scan_rate_window_s),
+        health=health,
+    )
+    d.worker = DeliveryWorker(app=app, bot=application.bot, limiter=limiter, settings=settings, health=health)
     limiter.on_message = _recorder(app)
     application.bot_data["deps"] = d
     _register(application)
@@ -134,8 +153,9 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     await application.bot.set_my_commands(commands)
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllGroupChats())
-    policy = FetchPolicy.from_settings(d.settings)
-    d.fetcher = Fetcher.create(dataclasses.replace(policy, max_bytes=min(policy.max_bytes, SCAN_MAX_BYTES)))
+    if d.fetcher is None:  # post_init runs again when start-up is retried after an outage
+        policy = FetchPolicy.from_settings(d.settings)
+        d.fetcher = Fetcher.create(dataclasses.replace(policy, max_bytes=min(policy.max_bytes, SCAN_MAX_BYTES)))
     rules = await _rules(d)
     if rules is not None:
         d.regimes = subscription.regime_names(rules)

@@ -73,6 +73,7 @@ from telegram.ext import ExtBot
 
 from bot.app import App
 from bot.settings import Settings
+from bot.tg.health import TelegramHealth
 from bot.tg.keyboards import alert_keyboard, digest_keyboard
 from bot.tg.messages import digest_batches, esc, render_alert, render_digest
 from bot.tg.ratelimit import SendLimiter, retry_seconds
@@ -124,8 +125,10 @@ class DeliveryWorker:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
+        health: TelegramHealth | None = None,
     ) -> None:
         self.app = app
+        self.health = health
         self.bot = bot
         self.limiter = limiter
         self.settings = settings
@@ -206,8 +209,12 @@ class DeliveryWorker:
             task.cancel()
 
     async def dispatch(self) -> int:
-        """Start serving every chat with due rows (not already being served); returns how many."""
-        if self._stopping:
+        """Start serving every chat with due rows (not already being served); returns how many.
+
+        Nothing starts while Telegram is unreachable: the rows would only spend their attempts
+        (and be given up) on an outage; they wait in the outbox for "reachable again".
+        """
+        if self._stopping or (self.health is not None and not self.health.up):
             return 0
         due: list[outbox.Due] = await self._db(outbox.due_deliveries, now=self._clock(), limit=2000, skip_chats=set(self._busy))
         by_chat: dict[int, list[outbox.Due]] = defaultdict(list)

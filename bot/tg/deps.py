@@ -19,6 +19,7 @@ from bot.app import App
 from bot.ingest.http import Fetcher
 from bot.settings import Settings
 from bot.tg.auth import AdminCache
+from bot.tg.health import TelegramHealth
 from bot.tg.ratelimit import SendLimiter
 from db.engine import session_scope
 
@@ -60,6 +61,7 @@ class Deps:
     fetcher: Fetcher | None = None
     worker: DeliveryWorker | None = None
     regimes: list[str] = field(default_factory=list)
+    health: TelegramHealth = field(default_factory=TelegramHealth)
 
     async def db(self, function: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a ``db.*`` function in a worker thread, in its own committed transaction."""

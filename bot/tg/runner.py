@@ -1,68 +1,195 @@
 """Running the bot beside the feed scheduler, in one process and one event loop.
 
 ``run_telegram`` does what ``Application.run_polling`` does, minus owning the event loop and
-the signals (the caller has them): initialize, ``post_init`` (command menu), reconcile messages
-a previous process left in flight, start, poll; plus the delivery worker. Setting ``stop`` is a
-graceful stop (every chat finishes the message in hand); cancelling the task is a hard stop,
-like a crash (rows in flight are reconciled at the next start).
+the signals (the caller has them): initialize (``getMe``), ``post_init`` (command menu),
+reconcile messages a previous process left in flight, start, poll; plus the delivery worker.
+Setting ``stop`` is a graceful stop (every chat finishes the message in hand); cancelling the
+task is a hard stop, like a crash (rows in flight are reconciled at the next start).
+
+**Outages** (see ``bot.tg.health``): when Telegram cannot be reached at start-up (connection
+refused, a timeout, a 5xx), start-up is tried again with exponential backoff until it works or
+``stop`` is set; while polling, python-telegram-bot retries ``getUpdates`` with its own backoff
+(1 s growing to 30 s) and the delivery worker pauses. Neither ends the task: feed ingestion goes
+on beside it and alerts wait in the outbox. A token Telegram rejects (401/404 on ``getMe`` or
+``getUpdates``), at start-up or later, ends the task with ``TokenRejected``: retrying cannot
+help, and the caller must stop and say so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.app import App
 from bot.settings import Settings
 from bot.tg.app import build_application
-from bot.tg.deps import deps
+from bot.tg.deps import Deps, deps
+from bot.tg.health import Backoff, TelegramHealth, TelegramState, sleep_unless
+from bot.tg.heartbeat import network_reason
+from bot.tg.ratelimit import retry_seconds
+from bot.tg.redact import redact
 
 log = logging.getLogger(__name__)
 
 
-async def run_telegram(app: App, settings: Settings, stop: asyncio.Event, *, application: Any = None) -> None:
+async def run_telegram(
+    app: App,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    application: Any = None,
+    health: TelegramHealth | None = None,
+    backoff: Backoff | None = None,
+) -> None:
     """Poll Telegram and deliver alerts until ``stop`` is set (see the module docstring).
 
     ``application`` may be one built by ``build_application`` (tests reach into it); by default
-    it is built here from ``settings`` (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``).
+    it is built here from ``settings`` (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``) and
+    reports to ``health``. ``backoff`` paces start-up retries (tests shorten it).
+    Raises ``TokenRejected`` when Telegram refuses the token.
     """
-    application = application or build_application(app, settings)
-    worker = deps(application).worker
-    assert worker is not None
+    application = application or build_application(app, settings, health=health)
+    d = deps(application)
+    retry = backoff or Backoff()
     try:
-        async with application:  # initialize ... shutdown
-            if application.post_init is not None:
-                await application.post_init(application)
-            await worker.reconcile()
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(
-                poll_interval=0.0,
-                timeout=settings.telegram_poll_timeout_s,
-                allowed_updates=Update.ALL_TYPES,
-                drop_pending_updates=False,
-            )
-            log.info("telegram bot @%s polling; delivery worker running", application.bot.username)
+        while not stop.is_set():
             try:
-                await _deliver_until(stop, worker)
-            finally:
-                if application.updater.running:
-                    await application.updater.stop()
-                if application.running:
-                    await application.stop()
-                    if application.post_stop is not None:
-                        await application.post_stop(application)
+                await _session(application, settings, stop, d)
+                return
+            except InvalidToken as error:
+                raise d.health.reject(_token_reason(error)) from None
+            except (NetworkError, RetryAfter) as error:  # NetworkError: TimedOut too, not Forbidden
+                retry_in = _after_failure(error, d.health, retry)
+            if await sleep_unless(stop, retry_in):
+                return
     finally:
+        if d.health.state in (TelegramState.STARTING, TelegramState.RETRYING):
+            log.warning("Telegram bot stopping while %s", d.health.describe())
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
 
 
-async def _deliver_until(stop: asyncio.Event, worker: Any) -> None:
+def _after_failure(error: NetworkError | RetryAfter, health: TelegramHealth, retry: Backoff) -> float:
+    """Record a failed start-up; the seconds to wait: the backoff, or longer if Telegram asks (429)."""
+    delay = retry.next_delay()
+    if isinstance(error, RetryAfter):
+        delay = max(delay, retry_seconds(error))
+        log.warning("Telegram asks the bot to wait %.0f s before starting (429)", delay)
+        return delay
+    if health.state is not TelegramState.RETRYING:  # not a heartbeat call: say it here
+        health.unreachable(f"start-up failed: {network_reason(error)}")
+    log.info("next attempt to reach Telegram in %.1f s", delay)
+    return delay
+
+
+async def _session(application: Any, settings: Settings, stop: asyncio.Event, d: Deps) -> None:
+    """One connection: start, deliver until ``stop`` (or a rejected token), stop. Raises what
+    start-up raised, after undoing what had started (so that it can be tried again)."""
+    try:
+        if not await _unless_stopped(stop, application.initialize()):
+            return
+        await _start(application, settings, d)
+        halt = asyncio.Event()
+        relay = asyncio.create_task(_relay(halt, stop, d.health.rejected_event), name="telegram-halt")
+        try:
+            await _deliver_until(halt, d)
+        finally:
+            relay.cancel()
+        if d.health.state is TelegramState.REJECTED:
+            raise d.health.rejection()
+    finally:
+        try:
+            await _stop(application)
+        finally:
+            await application.shutdown()
+            await application.bot.shutdown()  # when initialize was cut short: its HTTP clients
+
+
+async def _start(application: Any, settings: Settings, d: Deps) -> None:
+    """Command menu, reconcile rows left in flight, then poll."""
+    if application.post_init is not None:
+        await application.post_init(application)
+    assert d.worker is not None
+    await d.worker.reconcile()
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0.0,
+        timeout=settings.telegram_poll_timeout_s,
+        allowed_updates=Update.ALL_TYPES,
+        drop_pending_updates=False,
+        error_callback=_polling_error,
+    )
+    log.info("telegram bot @%s polling; delivery worker running", application.bot.username)
+
+
+async def _stop(application: Any) -> None:
+    """Stop polling, then the application. A rejected token ends PTB's polling task with
+    ``InvalidToken``, which ``updater.stop()`` raises again: already reported, not a reason to
+    leave the rest running."""
+    if application.updater is not None and application.updater.running:
+        try:
+            await application.updater.stop()
+        except TelegramError as error:
+            log.debug("polling had ended with %s", type(error).__name__)
+    if application.running:
+        await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
+
+
+def _polling_error(error: TelegramError) -> None:
+    """PTB's polling loop retries every error after this; must not raise. Network failures are
+    already in ``TelegramHealth`` (logged once per outage), so only the others are logged here
+    (e.g. ``Conflict``: another process polls with the same token)."""
+    if not isinstance(error, NetworkError):
+        log.error("Telegram polling failed: %s: %s", type(error).__name__, redact(str(error)))
+
+
+async def _unless_stopped(stop: asyncio.Event, step: Awaitable[Any]) -> bool:
+    """Run ``step`` unless ``stop`` comes first (then cancel it): an unreachable server must not
+    hold up a stop for a whole connect timeout. True when ``step`` finished."""
+    task = asyncio.ensure_future(step)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    task.result()
+    return True
+
+
+async def _relay(target: asyncio.Event, *sources: asyncio.Event) -> None:
+    """Set ``target`` as soon as any of ``sources`` is set."""
+    waiters = [asyncio.ensure_future(source.wait()) for source in sources]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        target.set()
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _token_reason(error: InvalidToken) -> str:
+    """Telegram's own words when there are some ("Unauthorized"), never PTB's, which quote the token."""
+    inner = error.__cause__ if isinstance(error.__cause__, TelegramError) else error
+    return redact(inner.message if isinstance(inner, TelegramError) else str(inner))[:200]
+
+
+async def _deliver_until(stop: asyncio.Event, d: Deps) -> None:
     """Run the worker until ``stop`` (restarting it after an unexpected error); on cancellation
     abort it at once, leaving rows in flight for the next start to reconcile."""
+    worker = d.worker
+    assert worker is not None
     while True:
         deliveries = asyncio.create_task(worker.run(stop), name="delivery-worker")
         try:

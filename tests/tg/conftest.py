@@ -92,10 +92,11 @@ class World:
     # --- the bot ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def bot(self, settings: Settings | None = None) -> AsyncIterator[Any]:
-        """Run the bot (``run_telegram``) until the block ends; yields its Application."""
+    async def bot(self, settings: Settings | None = None, **build: Any) -> AsyncIterator[Any]:
+        """Run the bot (``run_telegram``) until the block ends; yields its Application.
+        ``build``: more arguments for ``build_application`` (``admins``, ``health``)."""
         settings = settings or self.settings
-        application = build_application(self.app, settings)
+        application = build_application(self.app, settings, **build)
         self.applications.append(application)
         stop = asyncio.Event()
         task = asyncio.create_task(run_telegram(self.app, settings, stop, application=application))
