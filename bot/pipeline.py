@@ -15,8 +15,9 @@ What each stage guarantees:
   a second poll adds nothing even without a 304;
 * **one article per URL identity**: tracking parameters, http/https and AMP forms of one URL
   are one article;
-* **one alert per story**: a near-duplicate of a recent article (simhash candidate, confirmed
-  by shingle overlap) joins that article's story; alerts are keyed by (story, rule, regime), so
+* **one alert per story**: a near-duplicate of a recent article's body (simhash candidate,
+  confirmed by shingle overlap; the headline is left out, so a copy under a new headline still
+  joins) joins that article's story; alerts are keyed by (story, rule, regime), so
   another outlet's copy adds a *source* to the existing alert instead of a second alert;
 * **stored before announced**: article, alerts, sources, the handled entry and (through
   ``hooks``) the Telegram outbox rows are written in one transaction; sinks see an alert
@@ -42,7 +43,7 @@ from bot.app import App
 from bot.ingest.errors import ExtractError, FeedError, HTTPStatusError, IngestError
 from bot.ingest.extractor import Extractor
 from bot.ingest.feeds import FeedItem, ParsedFeed, parse_feed
-from bot.ingest.fingerprint import CANDIDATE_THRESHOLD, RESEMBLANCE_THRESHOLD, hamming, resemblance, simhash64
+from bot.ingest.fingerprint import CANDIDATE_THRESHOLD, hamming, same_story, simhash64, story_body
 from bot.ingest.http import PAGE_ACCEPT, Fetcher
 from bot.ingest.urls import url_identity
 from bot.matching.engine import Analysis, Matcher
@@ -314,9 +315,10 @@ class Pipeline:
     def _store_once(self, scanned: _Scanned, feed_id: int | None, entry_id: str | None) -> IngestResult:
         article, text, title, alerts = scanned.article, scanned.text, scanned.title, scanned.alerts
         url_key = url_identity(article.url) if article.url else None
-        fingerprint = simhash64(text)
+        body = story_body(text, title, article.title)  # the headline is not part of a story's identity
+        fingerprint = simhash64(body)
         with session_scope(self.app.engine) as session:
-            story_id = self._story_for(session, fingerprint, text, title)
+            story_id = self._story_for(session, fingerprint, body, title)
             row, created = store_article(
                 session=session,
                 source=article.source,
@@ -344,12 +346,17 @@ class Pipeline:
             new = [alert_dict(a, row, alert_sources(session=session, alert_id=a.id or 0)) for a in stored.new_alerts]
             return IngestResult(row.id, False, story_id, new, [a.id or 0 for a in stored.joined])
 
-    def _story_for(self, session: Session, fingerprint: int, text: str, title: str) -> int:
-        """The recent story this text retells, or a new one.
+    def _story_for(self, session: Session, fingerprint: int, body: str, title: str) -> int:
+        """The recent story this body (``story_body``: the text without its headline) retells,
+        or a new one.
 
         Fingerprints of the last week's stories are kept in memory and reloaded from the
         database every ``STORY_RELOAD_S`` (other processes add stories too); candidates within
-        ``CANDIDATE_THRESHOLD`` bits are confirmed by shingle overlap with the story's text.
+        ``CANDIDATE_THRESHOLD`` bits are confirmed by shingle overlap (``same_story``) with the
+        body of the story's first article, recomputed from its stored text and title. Stories
+        stored before fingerprints were taken on the body keep a fingerprint of the whole text;
+        that is a few bits from the body's, well inside the candidate threshold for all but
+        the shortest texts, and such stories leave the window within ``STORY_WINDOW``.
         """
         now = time.monotonic()
         if now - self._stories_at >= STORY_RELOAD_S:
@@ -361,7 +368,8 @@ class Pipeline:
             if (distance := hamming(fingerprint, other)) <= CANDIDATE_THRESHOLD
         )
         for _, story_id in candidates[:5]:
-            if resemblance(text, story_text(session=session, story_id=story_id)) >= RESEMBLANCE_THRESHOLD:
+            first_text, first_title = story_text(session=session, story_id=story_id)
+            if same_story(body, story_body(first_text, first_title)):
                 return story_id
         story = new_story(session=session, fingerprint=fingerprint, title=title)
         assert story.id is not None

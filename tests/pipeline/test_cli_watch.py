@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 
@@ -72,7 +74,7 @@ def test_run_once_then_alerts_list(env: Path) -> None:
         assert runner.invoke(app, ["feeds", "add", server.url("/feed.xml", host="localhost")]).exit_code == 0
         first = runner.invoke(app, ["run", "--once"])
         assert first.exit_code == 0, first.output
-        assert "[HIGH] Arms or related materiel supplied to or from North Korea" in first.stdout
+        assert re.search(r"\[(HIGH|MEDIUM)\] Arms or related materiel supplied to or from North Korea", first.stdout)
         assert "polled 1 feeds (0 failed, 0 not modified): 2 new entries, 2 articles, 1 new alerts" in first.stderr
         second = runner.invoke(app, ["run", "--once"])
         assert "0 new entries, 0 articles, 0 new alerts" in second.stderr
@@ -99,9 +101,10 @@ def test_run_for_a_bounded_time(env: Path) -> None:
 def test_demo_runs_the_bundled_sample_site(env: Path) -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "[HIGH] Arms or related materiel supplied to or from North Korea" in result.stdout
-    assert "[HIGH] Ship-to-ship transfers with North Korean vessels" in result.stdout
-    assert "[MEDIUM] Wagner Group operations abroad" in result.stdout
+    # possible violations, each: how high is the scorer's call
+    assert re.search(r"\[(HIGH|MEDIUM)\] Arms or related materiel supplied to or from North Korea", result.stdout)
+    assert re.search(r"\[(HIGH|MEDIUM)\] Ship-to-ship transfers with North Korean vessels", result.stdout)
+    assert re.search(r"\[(HIGH|MEDIUM)\] Wagner Group operations abroad", result.stdout)
     assert "Bayreuth" not in result.stdout and "football" not in result.stdout.lower()
     assert "1 alerts with a new source" in result.stderr  # the wire's copy joined the first alert
     again = runner.invoke(app, ["demo"])
