@@ -19,6 +19,7 @@ from bot.lists.types import (
     ListFormatError,
     ParsedList,
     file_digest,
+    identifier_pairs,
     is_logographic,
     is_short_acronym,
     iso2,
@@ -64,6 +65,9 @@ IDENTIFIER_PROPS = {
     "passportNumber": "passport",
     "wikidataId": "wikidata",
 }
+# An Airplane's registration number is its tail number ("EP-MNX"), matched in text like an IMO
+# number; the same property on a company is a register entry and stays "registration".
+AIRPLANE_PROPS = {"registrationNumber": "aircraft", "serialNumber": "msn"}
 OPS = ("ADD", "MOD", "DEL")
 _LABEL_RE = re.compile(r"^\s*(also known as|a\.k\.a\.)\s*:?\s*", re.IGNORECASE)
 
@@ -242,8 +246,13 @@ def _family(text: str, families: list[str]) -> str | None:
 
 
 def _identifiers(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Identifiers by property, written as the matcher writes them (``identifier_pairs``):
+    "IMO 9191278" becomes "9191278", "kkbc kp py" becomes "KKBCKPPY"."""
+    props = dict(IDENTIFIER_PROPS)
+    if record.get("schema") == "Airplane":
+        props.update(AIRPLANE_PROPS)
     return unique_pairs(
-        (scheme, value)
-        for prop, scheme in IDENTIFIER_PROPS.items()
-        for value in _props(record, prop)
+        pair
+        for prop, scheme in props.items()
+        for pair in identifier_pairs(scheme, _props(record, prop))
     )

@@ -21,11 +21,15 @@ from pathlib import Path
 from bot.lists.types import (
     IMO_RE,
     MMSI_RE,
+    MSN_RE,
+    SWIFT_RE,
+    TAIL_NUMBER_RE,
     ListFormatError,
     ParsedList,
     comma_family,
     country_code,
     file_digest,
+    identifier_pairs,
     is_short_acronym,
     mtime_version,
     squash,
@@ -33,6 +37,7 @@ from bot.lists.types import (
     unique_names,
     unique_pairs,
 )
+from bot.matching.identifiers import looks_like_registration
 from bot.matching.model import Entity, EntityType, Name, NameKind
 
 EMPTY = "-0-"
@@ -332,7 +337,7 @@ def _entity(source: str, row: _Row) -> Entity:
         names=_names(f[1], entity_type, row.aliases, items),
         programs=split_programs(f[3]),
         countries=_countries(row, items),
-        identifiers=_identifiers(entity_type, f[5], remarks),
+        identifiers=_identifiers(entity_type, f[5], remarks, f[1]),
         remarks=_remarks_text(f, remarks),
     )
 
@@ -399,15 +404,29 @@ def _countries(row: _Row, items: list[str]) -> tuple[str, ...]:
 
 
 def _identifiers(
-    entity_type: EntityType, call_sign: str, remarks: str
+    entity_type: EntityType, call_sign: str, remarks: str, primary: str = ""
 ) -> tuple[tuple[str, str], ...]:
-    """IMO, MMSI and call sign; IMO numbers on non-vessels are the owner's *company* number."""
+    """Call sign, IMO, MMSI, SWIFT/BIC, aircraft registration and serial number (MSN).
+
+    IMO numbers on non-vessels are the owner's *company* number. OFAC names most aircraft by
+    their registration ("EP-MNX", "YV3360") and a few by their serial number ("MSN 391"), so
+    an aircraft's primary name is also kept as the identifier it is.
+    """
     scheme = "imo" if entity_type is EntityType.VESSEL else "imo_company"
     pairs: list[tuple[str, str]] = []
     if call_sign:
         pairs.append(("call_sign", call_sign))
-    pairs.extend((scheme, number) for number in IMO_RE.findall(remarks))
-    pairs.extend(("mmsi", number) for number in MMSI_RE.findall(remarks))
+    pairs.extend(identifier_pairs(scheme, IMO_RE.findall(remarks)))
+    pairs.extend(identifier_pairs("mmsi", MMSI_RE.findall(remarks)))
+    pairs.extend(identifier_pairs("swift", SWIFT_RE.findall(remarks)))
+    if entity_type is EntityType.AIRCRAFT:
+        name = primary.strip().upper()
+        if looks_like_registration(name):
+            pairs.append(("aircraft", name))
+        elif name.startswith("MSN "):
+            pairs.extend(identifier_pairs("msn", [name[4:]]))
+    pairs.extend(identifier_pairs("aircraft", TAIL_NUMBER_RE.findall(remarks)))
+    pairs.extend(identifier_pairs("msn", MSN_RE.findall(remarks)))
     return unique_pairs(pairs)
 
 

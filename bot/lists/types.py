@@ -17,6 +17,9 @@ from pathlib import Path
 
 import countrynames
 
+from bot.matching.identifiers import SCHEMES as TEXT_SCHEMES
+from bot.matching.identifiers import normalise as normalise_identifier
+from bot.matching.identifiers import valid_imo
 from bot.matching.model import Entity, EntityType, Name, NameKind
 
 SOURCES = ("ofac-sdn", "ofac-cons", "un", "opensanctions")
@@ -106,14 +109,26 @@ def is_ship_imo(number: str) -> bool:
     Only a hint: UN entry KPe.020's company number happens to pass, so callers combine this
     with the entity type or name.
     """
-    if len(number) != 7 or not number.isdigit():
-        return False
-    digits = [int(d) for d in number]
-    return sum(d * w for d, w in zip(digits[:6], range(7, 1, -1))) % 10 == digits[6]
+    return valid_imo(number)
 
 
 IMO_RE = re.compile(r"\bIMO\b[^0-9;]{0,16}?(\d{5,7})\b")
 MMSI_RE = re.compile(r"\bMMSI\b[^0-9;]{0,4}?(\d{9})\b")
+# "SWIFT/BIC KKBCKPPY" (OFAC), "SWIFT: DCBKKPPY" and "SWIFT/BIC: KUDBKPPY" (UN).
+SWIFT_RE = re.compile(r"\bSWIFT(?:/BIC)?\b\s*:?\s*([A-Z0-9]{8}(?:[A-Z0-9]{3})?)\b")
+# OFAC aircraft remarks; a *previous* tail number may since have been given to another aircraft.
+TAIL_NUMBER_RE = re.compile(r"(?<!Previous )\bAircraft Tail Number ([A-Z0-9][A-Z0-9-]*[A-Z0-9])")
+MSN_RE = re.compile(r"\bSerial Number \(MSN\) ([A-Z0-9][A-Z0-9-]*[A-Z0-9])")
+
+
+def identifier_pairs(scheme: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    """(scheme, value) pairs, empty values dropped. Values of the schemes the matcher finds in
+    text (IMO, MMSI, SWIFT/BIC, aircraft registration and MSN) are written as it writes them
+    (``bot.matching.identifiers.normalise``), so a list's identifier and the same identifier in
+    an article meet; others (passports, tax numbers) stay as the list writes them."""
+    normalised = scheme in TEXT_SCHEMES or scheme == "imo_company"
+    pairs = ((scheme, normalise_identifier(scheme, v) if normalised else squash(v)) for v in values)
+    return [(s, v) for s, v in pairs if v]
 
 ORG_WORDS = re.compile(
     r"\b(CO|CORP|CORPORATION|COMPANY|LTD|LIMITED|LLC|INC|JV|GROUP|SHIPPING|SHPG|MARITIME|"

@@ -19,12 +19,15 @@ from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
 from bot.lists.types import (
     IMO_RE,
+    MMSI_RE,
     ORG_WORDS,
+    SWIFT_RE,
     ListFormatError,
     ParsedList,
     comma_family,
     country_code,
     file_digest,
+    identifier_pairs,
     is_ship_imo,
     is_short_acronym,
     mtime_version,
@@ -305,8 +308,14 @@ def _countries(record: ET.Element) -> tuple[str, ...]:
 
 
 def _identifiers(entity_type: EntityType, comments: str) -> tuple[tuple[str, str], ...]:
+    """IMO numbers (a ship's, or on a shipping firm its *company* number), MMSI numbers and the
+    SWIFT/BIC codes the DPRK banks' comments give ("SWIFT: DCBKKPPY", "SWIFT/BIC: KUDBKPPY")."""
     scheme = "imo" if entity_type is EntityType.VESSEL else "imo_company"
-    return unique_pairs((scheme, number) for number in IMO_RE.findall(comments))
+    return unique_pairs([
+        *identifier_pairs(scheme, IMO_RE.findall(comments)),
+        *identifier_pairs("mmsi", MMSI_RE.findall(comments)),
+        *identifier_pairs("swift", SWIFT_RE.findall(comments)),
+    ])
 
 
 def _remarks(record: ET.Element, comments: str) -> str:
