@@ -28,13 +28,15 @@ from bot.ingest.urlguard import refuse_blocked
 from bot.ingest.http import Fetcher, FetchPolicy, quiet_http_logs
 from bot.lists import ListFormatError, ParsedList, load_list
 from bot.lists.download import download_lists, list_policy
-from bot.evaluation import EvalInputError, evaluate, group_by_id, read_jsonl, read_labels, render_report, report_dict
-from bot.matching.engine import Matcher
+from bot.corpus import labels_of, read_corpus
+from bot.evaluation import EvalInputError, Label, evaluate, group_by_id, read_jsonl, read_labels, render_report, report_dict
+from bot.matching.engine import Matcher, replace_scorer
 from bot.matching.model import Document, Severity
 from bot.report import render_text, scan_result
 from bot.rulecheck import run_examples
 from bot.rulefiles import RuleFileError, load_rules
 from bot.settings import Settings
+from bot.tg.health import BotStopped
 from bot.demo import SAMPLES_SITE, serve_directory
 from bot.feedconfig import parse_duration, read_feeds_file, read_opml, write_opml
 from bot.ingest.extractor import Extractor
@@ -44,7 +46,7 @@ from bot.sinks import AlertSink, ConsoleSink, JsonlSink
 from db.alerts import alert_dict, alert_sources, recent_alerts, store_alerts, store_article
 from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
 from db.models import Feed, utcnow
-from db.engine import session_scope
+from db.engine import hide_password, safe_url, session_scope
 from db.lists import ListShrankError, import_list, list_sources, load_entities
 from bot.tuning import apply_to_rules
 from db.review import ReviewError, add_change, false_positive_tallies, list_changes, mark_alert, tuning_changes
@@ -81,8 +83,9 @@ def _settings() -> Settings:
 def _open(settings: Settings) -> App:
     try:
         return App.open(settings)
-    except Exception as error:  # the database URL or file is unusable: say so plainly
-        typer.echo(f"error: cannot open the database {settings.resolved_database_url!r}: {error}", err=True)
+    except Exception as error:  # the database URL or file is unusable: say so plainly, password hidden
+        url = settings.resolved_database_url
+        typer.echo(f"error: cannot open the database {safe_url(url)}: {hide_password(str(error), url)}", err=True)
         raise typer.Exit(2) from error
 
 
@@ -258,18 +261,27 @@ def rules_check(directory: Annotated[Optional[Path], typer.Argument(help="Rules 
 
 @app.command("eval")
 def eval_command(
-    articles: Annotated[Path, typer.Option("--articles", help="JSON lines: id, title, text.")],
-    labels: Annotated[Path, typer.Option("--labels", help="JSON lines: id, is_positive, entities, regime, rationale.")],
+    articles: Annotated[Optional[Path], typer.Option("--articles", help="JSON lines: id, title, text.")] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="JSON lines: id, is_positive, entities, regime, rationale.")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Labelled corpus: a JSON-lines file or folder holding article and label together.")] = None,
+    part: Annotated[str, typer.Option("--part", help="With --corpus: fit, validation or all.")] = "all",
+    summary: Annotated[bool, typer.Option("--summary", help="Figures only, no mistake shown (how the validation part is looked at).")] = False,
+    scorer: Annotated[str, typer.Option("--scorer", help="fitted (the bundled weights) or rules (each rule's own severity, the hand-tuned behaviour).")] = "fitted",
     format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
     list_files: Annotated[Optional[list[Path]], typer.Option("--list", help="Use these list files instead of the database's.")] = None,
 ) -> None:
     """Measure detection on labelled articles: precision, recall, F1, and every mistake explained."""
     if format not in {"text", "json"}:
         raise _fail("--format must be text or json")
+    if part not in {"fit", "validation", "all"}:
+        raise _fail("--part must be fit, validation or all")
+    if scorer not in {"fitted", "rules"}:
+        raise _fail("--scorer must be fitted or rules")
+    if (corpus is not None and (articles or labels)) or (corpus is None and (articles is None or labels is None)):
+        raise _fail("give either --corpus, or --articles and --labels")
     settings = _settings()
     try:
-        article_rows = group_by_id(read_jsonl(articles))
-        label_rows = read_labels(labels)
+        article_rows, label_rows = _eval_inputs(articles, labels, corpus, part)
     except (EvalInputError, OSError) as error:
         raise _fail(str(error)) from error
     try:
@@ -278,13 +290,26 @@ def eval_command(
             matcher = Matcher(load_rules(settings.rules_dir), [e for p in parsed for e in p.entities])
         else:
             matcher = _open(settings).matcher()
+        if scorer == "rules":
+            matcher = replace_scorer(matcher, None)
         report = evaluate(matcher, article_rows, label_rows)
     except (ListFormatError, RuleFileError, EvalInputError) as error:
         raise _fail(str(error)) from error
+    data = report_dict(report, details=not summary)
     if format == "json":
-        typer.echo(json.dumps(report_dict(report), ensure_ascii=False))
+        typer.echo(json.dumps(data, ensure_ascii=False))
     else:
-        typer.echo(render_report(report))
+        typer.echo(render_report(report, details=not summary))
+
+
+def _eval_inputs(
+    articles: Path | None, labels: Path | None, corpus: Path | None, part: str
+) -> tuple[dict[str, Any], list[Label]]:
+    if corpus is not None:
+        cases = read_corpus(corpus, part)  # type: ignore[arg-type]
+        return group_by_id(cases), labels_of(cases)
+    assert articles is not None and labels is not None
+    return group_by_id(read_jsonl(articles)), read_labels(labels)
 
 
 # --- review -----------------------------------------------------------------------------------
@@ -554,16 +579,18 @@ def run(
     except RuleFileError as error:
         raise _fail(str(error)) from error
     seconds = parse_duration(duration) if duration else None
-    report = asyncio.run(_run(application, settings, once=once, seconds=seconds))
+    report, bot_failure = asyncio.run(_run(application, settings, once=once, seconds=seconds))
     typer.echo(
         f"polled {report.polled} feeds ({report.failed} failed, {report.not_modified} not modified): "
         f"{report.new_items} new entries, {report.articles} articles, {report.new_alerts} new alerts, "
         f"{report.joined_alerts} alerts with a new source",
         err=True,
     )
+    if bot_failure is not None:  # e.g. the token was rejected: status 4
+        raise _fail(str(bot_failure), bot_failure.exit_code)
 
 
-async def _run(application: App, settings: Settings, *, once: bool, seconds: int | None) -> CycleReport:
+async def _run(application: App, settings: Settings, *, once: bool, seconds: int | None) -> tuple[CycleReport, BotStopped | None]:
     sinks: list[AlertSink] = [ConsoleSink()]
     if settings.alerts_jsonl:
         sinks.append(JsonlSink(settings.alerts_jsonl))
@@ -580,15 +607,41 @@ async def _run(application: App, settings: Settings, *, once: bool, seconds: int
             pipeline = Pipeline(application, fetcher, sinks, hooks=hooks, extra_alerts=extra, extractor=extractor)
             scheduler = Scheduler(pipeline)
             if once:
-                return await scheduler.run_once()
-            tasks = [asyncio.create_task(telegram(application, settings, stop))] if telegram else []
+                return await scheduler.run_once(), None
+            tasks = [_bot_task(telegram(application, settings, stop), stop)] if telegram else []
             try:
-                return await scheduler.run(stop)
+                report = await scheduler.run(stop)
             finally:
                 stop.set()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            return report, _bot_failure(outcomes)
     finally:
         extractor.close()
+
+
+def _bot_task(bot: Any, stop: asyncio.Event) -> asyncio.Task[None]:
+    """The bot beside the scheduler; if it ends with an error (a rejected token), the whole run stops."""
+    task: asyncio.Task[None] = asyncio.create_task(bot, name="telegram")
+
+    def stop_on_error(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            stop.set()
+
+    task.add_done_callback(stop_on_error)
+    return task
+
+
+def _bot_failure(outcomes: list[Any]) -> BotStopped | None:
+    """What ended the bot, which ``gather(return_exceptions=True)`` would otherwise drop."""
+    from bot.tg.redact import redact
+
+    for outcome in outcomes:
+        if isinstance(outcome, BotStopped):
+            return outcome
+        if isinstance(outcome, Exception):
+            log.error("the Telegram bot stopped unexpectedly", exc_info=outcome)
+            return BotStopped(f"the Telegram bot stopped unexpectedly: {type(outcome).__name__}: {redact(str(outcome))[:300]}")
+    return None
 
 
 def _telegram_parts(application: App, settings: Settings) -> tuple[list[Any], list[Any], Any]:
@@ -662,7 +715,7 @@ def db_upgrade() -> None:
     """Apply database migrations (also done automatically by every command)."""
     settings = _settings()
     _open(settings)
-    typer.echo(f"database at {settings.resolved_database_url} is up to date")
+    typer.echo(f"database at {safe_url(settings.resolved_database_url)} is up to date")
 
 
 def main() -> None:

@@ -197,8 +197,9 @@ def _count(report: Report, outcome: Outcome) -> None:
 # --- reporting -------------------------------------------------------------------------------
 
 
-def report_dict(report: Report) -> dict[str, Any]:
-    return {
+def report_dict(report: Report, details: bool = True) -> dict[str, Any]:
+    """The figures, and unless ``details`` is off every mistake with its alerts."""
+    data: dict[str, Any] = {
         "articles": len(report.outcomes),
         "overall": report.overall.as_dict(),
         "recall_by_regime": {k: v.as_dict() for k, v in sorted(report.recall_by_regime.items())},
@@ -208,13 +209,15 @@ def report_dict(report: Report) -> dict[str, Any]:
             "found": report.entities_found,
             "recall": round(report.entity_recall, 4),
         },
-        "mistakes": [_mistake(o) for o in report.outcomes if o.kind in {"fp", "fn"}],
-        "missed_entities": [
+    }
+    if details:
+        data["mistakes"] = [_mistake(o) for o in report.outcomes if o.kind in {"fp", "fn"}]
+        data["missed_entities"] = [
             {"id": o.label.id, "missed": sorted(set(o.listed_entities) - set(o.found_entities))}
             for o in report.outcomes
             if set(o.listed_entities) - set(o.found_entities)
-        ],
-    }
+        ]
+    return data
 
 
 def _mistake(outcome: Outcome) -> dict[str, Any]:
@@ -239,8 +242,8 @@ def _mistake(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def render_report(report: Report) -> str:
-    data = report_dict(report)
+def render_report(report: Report, details: bool = True) -> str:
+    data = report_dict(report, details)
     overall = data["overall"]
     lines = [
         f"articles: {data['articles']}   possible violation = a high or medium alert",
@@ -253,7 +256,7 @@ def render_report(report: Report) -> str:
     lines += [f"  {k}: {v['precision']:.3f} ({v['tp']} of {v['tp'] + v['fp']})" for k, v in data["precision_by_regime"].items()]
     entity = data["entity_recall"]
     lines.append(f"entity recall (labelled listed parties found): {entity['recall']:.3f} ({entity['found']} of {entity['listed']})")
-    for mistake in data["mistakes"]:
+    for mistake in data.get("mistakes", []):
         kind = "FALSE POSITIVE" if mistake["kind"] == "fp" else "FALSE NEGATIVE"
         lines.append(f"\n{kind} {mistake['id']}: {mistake['title']}")
         lines.append(f"  label: {mistake['label_regime'] or 'negative'}: {mistake['rationale']}")
@@ -263,7 +266,7 @@ def render_report(report: Report) -> str:
             lines.append(f"  alert {alert['rule']} ({alert['severity']}, {alert['regime']}, score {alert['score']:.2f})")
             lines += [f"    > {text}" for text in alert["evidence"][:3]]
             lines += [f"    why: {text}" for text in alert["explanation"]]
-    for missed in data["missed_entities"]:
+    for missed in data.get("missed_entities", []):
         lines.append(f"missed listed entities in {missed['id']}: {', '.join(missed['missed'])}")
     return "\n".join(lines)
 

