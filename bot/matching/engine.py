@@ -107,6 +107,7 @@ class Matcher:
         self.terms = TermIndex(rules.terms)
         self.countries = CountryFinder()
         self._selected: dict[tuple[str, str, int], bool] = {}
+        self._required: dict[str, set[str]] = {}  # rule id -> selections its condition needs
 
     @property
     def names_indexed(self) -> int:
@@ -227,7 +228,9 @@ class Matcher:
 
     def _evaluate(self, rule: Rule, analysis: Analysis) -> list[Alert]:
         findings: dict[str, list[_Finding]] = {}
-        required = required_names(rule.condition)
+        required = self._required.get(rule.id)
+        if required is None:
+            required = self._required[rule.id] = required_names(rule.condition)
         for name in sorted(rule.selections, key=lambda n: n not in required):
             findings[name] = self._findings(rule.selections[name], analysis)
             if name in required and not findings[name]:

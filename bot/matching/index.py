@@ -71,6 +71,8 @@ class IndexedName:
     name: Name
     tokens: tuple[NameToken, ...]
     required: frozenset[int]  # token positions that must all be found
+    required_words: tuple[tuple[int, str], ...]  # (vid, word) of the required non-weak tokens
+    required_vids: frozenset[int]  # their vids, for one subset test per article
     optional_misses: int  # how many further non-weak tokens may be missing
     acronym: bool
     ordered: bool  # company and vessel names keep their word order; people's names need not
@@ -225,6 +227,8 @@ class NameIndex:
             name=name,
             tokens=tuple(tokens),
             required=frozenset(required),
+            required_words=tuple((tokens[r].vid, tokens[r].norm) for r in sorted(required) if not tokens[r].weak),
+            required_vids=frozenset(tokens[r].vid for r in required if not tokens[r].weak),
             optional_misses=misses,
             acronym=acronym,
             ordered=etype is not EntityType.PERSON,

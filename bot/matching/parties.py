@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .identifiers import IdentifierMention, find_identifiers
@@ -75,11 +75,18 @@ def _align_all(
     for position in odd_words(tokens, token_matches):
         odd[sentence_of_token[position]].append(position)
     shapes = {sentence: _Shapes.of(tokens[p].norm for p in positions) for sentence, positions in odd.items()}
+    everywhere = _Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
+    hideable: dict[str, bool] = {}  # absent word -> may hide in the article (names share words)
     for nid, anchors in index.candidates(token_matches, tokens).items():
         name = index.names[nid]
-        absent = _absent(name, present)
-        if len(absent) > 2:
-            continue  # words the name cannot do without appear nowhere in the article
+        missing = name.required_vids - present  # one C-level set operation for the common case
+        absent: list[str] = []
+        if missing:
+            if len(missing) > 2:
+                continue  # words the name cannot do without appear nowhere in the article
+            absent = [word for vid, word in name.required_words if vid in missing]
+            if not all(_memo(hideable, word, everywhere.may_hide) for word in absent):
+                continue
         group = index.groups[name.group]
         checked: dict[int, bool] = {}
         for anchor in anchors:
@@ -102,35 +109,48 @@ def _align_all(
     return list(found.values())
 
 
-def _absent(name: IndexedName, present: set[int]) -> list[str]:
-    """Required words of the name that the article never writes as listed."""
-    return [name.tokens[r].norm for r in name.required if not name.tokens[r].weak and name.tokens[r].vid not in present]
+def _memo(cache: dict[str, bool], word: str, test: Callable[[str], bool]) -> bool:
+    found = cache.get(word)
+    if found is None:
+        found = cache[word] = test(word)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class _Shapes:
-    """The odd words of one sentence, by first letter and length, for a quick "could the
-    absent name word hide in one of them?" test before any letter-by-letter comparison."""
+    """The odd words of a sentence (or article), by first letter and length and by their first
+    and last three letters, for a quick "could the absent name word hide in one of them?" test
+    before any letter-by-letter comparison. Every look-up is one dictionary get."""
 
-    lengths: dict[str, set[int]]
-    long_words: tuple[str, ...]
+    lengths: dict[str, frozenset[int]]  # first two letters, or first and last letter -> lengths
+    starts: dict[str, int]  # first three letters of a long word -> its greatest length
+    ends: dict[str, int]  # last three letters of a long word -> its greatest length
 
     @classmethod
     def of(cls, words: Iterable[str]) -> _Shapes:
         lengths: dict[str, set[int]] = defaultdict(set)
-        long_words = []
+        starts: dict[str, int] = {}
+        ends: dict[str, int] = {}
         for word in words:
-            lengths[word[0]].add(len(word))
+            # one typing mistake (never on the first letter) keeps the first two letters or
+            # the first and last letter: either key finds the misspelt word
+            lengths[word[:2]].add(len(word))
+            lengths[word[0] + "$" + word[-1]].add(len(word))
             if len(word) >= JOINED_MIN_LEN:
-                long_words.append(word)
-        return cls(dict(lengths), tuple(long_words))
+                starts[word[:3]] = max(starts.get(word[:3], 0), len(word))
+                ends[word[-3:]] = max(ends.get(word[-3:], 0), len(word))
+        return cls({k: frozenset(v) for k, v in lengths.items()}, starts, ends)
 
     def may_hide(self, word: str) -> bool:
         """Misspelt (same first letter, about as long) or run together with a neighbour (a
         longer word sharing its start or end)."""
-        if len(word) >= ALIGN_FUZZY_MIN_LEN and any(abs(n - len(word)) <= 2 for n in self.lengths.get(word[0], ())):
-            return True
-        return any(len(w) >= len(word) + 2 and (w.startswith(word[:3]) or w.endswith(word[-3:])) for w in self.long_words)
+        size = len(word)
+        if size >= ALIGN_FUZZY_MIN_LEN:
+            for key in (word[:2], word[0] + "$" + word[-1]):
+                for n in self.lengths.get(key, ()):
+                    if -2 <= n - size <= 2:
+                        return True
+        return self.starts.get(word[:3], 0) >= size + 2 or self.ends.get(word[-3:], 0) >= size + 2
 
 
 def _country_tokens(tokens: Sequence[Token], countries: Sequence[CountryMention]) -> set[int]:
