@@ -74,7 +74,8 @@ class CountryFinder:
         exact = {form for form in entry.get("case_sensitive", []) or []}
         ambiguous = {form for form in entry.get("ambiguous", []) or []}
         own: set[str] = set()
-        for kind, key in (("name", "names"), ("code", "codes"), ("demonym", "demonyms"), ("capital", "capitals")):
+        kinds = (("name", "names"), ("code", "codes"), ("demonym", "demonyms"), ("capital", "capitals"), ("port", "ports"))
+        for kind, key in kinds:
             forms = list(entry.get(key, []) or [])
             if kind == "name" and entry.get("name"):
                 forms.insert(0, entry["name"])

@@ -192,7 +192,7 @@ class Matcher:
             ]
         if selection.countries:
             return [
-                _Finding(c.sentence, c.span, 0.9 if c.form == "capital" else 1.0, c.code, country=c)
+                _Finding(c.sentence, c.span, 0.9 if c.form in ("capital", "port") else 1.0, c.code, country=c)
                 for c in analysis.countries
                 if c.code in selection.countries and (selection.role is None or c.role == selection.role)
             ]
@@ -299,6 +299,7 @@ class Matcher:
             "fallback": 1.0 if rule.fallback else 0.0,
             "party": max((m.score for m in evidence), default=0.0),
             "party_regime": 1.0 if any(self._regime_of([g]) == alert.regime for g in evidence_groups) else 0.0,
+            "party_country": 1.0 if any(g.linked_countries & {c.code for c in alert.countries} for g in evidence_groups) else 0.0,
             "identifier": 1.0 if any(f.name == "identifier" for m in evidence for f in m.features) else 0.0,
             "country": 1.0 if any(c.code in self.rules.country_regimes for c in alert.countries) else 0.0,
             "role": 1.0 if any(c.role for c in alert.countries) else 0.0,

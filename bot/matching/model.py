@@ -135,7 +135,7 @@ class CountryMention:
     matched: str
     span: Span
     sentence: int
-    form: str  # "name" | "code" | "demonym" | "capital"
+    form: str  # "name" | "code" | "demonym" | "capital" | "port"
     role: str | None = None  # "origin" | "destination" | None
 
 

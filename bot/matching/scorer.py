@@ -12,9 +12,10 @@ Signals are values in 0..1:
 ``rule_high``, ``mention``, ``fallback``
     what kind of rule fired: a specific violation rule, a rule about any listed party, or a
     mere mention.
-``party``, ``party_regime``, ``identifier``
+``party``, ``party_regime``, ``party_country``, ``identifier``
     the best listed party in the evidence (its match score), whether its own sanctions program
-    is the alert's regime, and whether it was named by an IMO/MMSI/SWIFT identifier.
+    is the alert's regime, whether it belongs to the sanctioned country the evidence names, and
+    whether it was named by an IMO/MMSI/SWIFT identifier.
 ``country``, ``role``
     a sanctioned country in the evidence, and whether the sentence says it is the origin or
     destination.
@@ -49,7 +50,7 @@ from .model import Alert, Feature, Severity
 # whether it reports a breach (measured: those signals helped on the corpus and hurt on real news).
 DOC_CLASSES = ("enforcement", "breach")
 SIGNAL_NAMES: tuple[str, ...] = (
-    "rule_high", "mention", "fallback", "party", "party_regime", "identifier", "country", "role",
+    "rule_high", "mention", "fallback", "party", "party_regime", "party_country", "identifier", "country", "role",
     "one_sentence", "windows", "lead", "term_groups",
     *(f"ev_{cls}" for cls in CLASSES), *(f"doc_{cls}" for cls in DOC_CLASSES),
 )

@@ -24,7 +24,7 @@ from tests.conftest import require_shared
 
 LISTS = ("names", "codes", "demonyms", "capitals")
 REQUIRED_KEYS = {"name", *LISTS, "ambiguous"}
-OPTIONAL_KEYS = {"case_sensitive"}
+OPTIONAL_KEYS = {"case_sensitive", "ports"}
 
 # Forms that keep a leading "The" because it is part of a town's name.
 THE_FORMS = {"The Hague", "The Valley"}

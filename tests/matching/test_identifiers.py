@@ -228,12 +228,6 @@ def test_dprk_vessel_by_imo_dealing_is_a_possible_violation(real_matcher: Matche
     assert [(f.name, f.value, f.detail) for f in vessel.features] == [("identifier", 1.0, "IMO 8660313")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules: no rule yet takes a designated party's own program as the regime of a banned "
-    "export when the sentence names no country (issue 10, 'a listed vessel loading coal at a "
-    "North Korean port'); the vessel itself is found by its IMO number (test above)",
-)
 def test_listed_dprk_vessel_by_imo_loading_coal_at_nampo(real_matcher: Matcher) -> None:
     alerts = real_matcher.scan(Document("The tanker (IMO 8660313) loaded coal at Nampo."))
     assert any(a.severity.is_violation and "ofac-sdn:23729" in {m.entity.key for m in a.entities} for a in alerts)
