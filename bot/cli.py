@@ -43,7 +43,7 @@ from bot.ingest.extractor import Extractor
 from bot.pipeline import Pipeline
 from bot.scheduler import CycleReport, Scheduler
 from bot.sinks import AlertSink, ConsoleSink, JsonlSink
-from db.alerts import alert_dict, alert_sources, recent_alerts, store_alerts, store_article
+from db.alerts import ScannedText, alert_dict, alert_sources, recent_alerts, store_alerts, store_article, store_scans
 from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
 from db.models import Feed, utcnow
 from db.engine import hide_password, safe_url, session_scope
@@ -103,6 +103,7 @@ def scan(
     format: Annotated[str, typer.Option("--format", "-f", help="text (for people) or json (one object per input per line).")] = "text",
     store: Annotated[bool, typer.Option(help="Store articles and alerts in the database.")] = True,
     fail_on: Annotated[Optional[str], typer.Option(help="Exit with status 3 if an alert of this severity or higher fired.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Inputs stored per transaction (1: one transaction each).")] = 100,
 ) -> None:
     """Scan articles for possible sanctions violations and print the alerts."""
     if format not in {"text", "json"}:
@@ -116,6 +117,7 @@ def scan(
         raise _fail(str(error)) from error
     failed = 0
     worst = -1
+    batch: list[tuple[ScanInput, dict[str, Any]]] = []
     for item in _read_inputs(inputs, settings):
         if isinstance(item, str):
             typer.echo(f"error: {item}", err=True)
@@ -124,20 +126,36 @@ def scan(
         analysis = matcher.analyze(Document(item.text, item.title))
         alerts = matcher.alerts(analysis)
         cut = (len(analysis.text), analysis.total_chars) if analysis.cut else None
-        result = scan_result(item.source, item.title, alerts, cut)
-        if store:
-            with session_scope(application.engine) as session:
-                article, _ = store_article(session=session, source=item.source, text=item.text, title=item.title, url=item.url)
-                store_alerts(session=session, article=article, alerts=result["alerts"])
+        batch.append((item, scan_result(item.source, item.title, alerts, cut)))
         worst = max([worst, *(a.severity.rank for a in alerts)])
-        if format == "json":
-            typer.echo(json.dumps(result, ensure_ascii=False))
-        else:
-            typer.echo(render_text(result, bold=sys.stdout.isatty()))
+        if len(batch) >= batch_size or not store:
+            _store_and_print(application, batch, store=store, format=format)
+            batch = []
+    _store_and_print(application, batch, store=store, format=format)
     if failed:
         raise typer.Exit(2)
     if threshold is not None and worst >= threshold.rank:
         raise typer.Exit(3)
+
+
+def _store_and_print(application: App, batch: list[tuple[ScanInput, dict[str, Any]]], *, store: bool, format: str) -> None:
+    """Store a batch of scanned inputs in one transaction, then print their results: what is
+    printed is stored. A batch of one takes the per-article path (``store_article``,
+    ``store_alerts``); larger ones ``store_scans``, which stores the same rows in a few statements."""
+    if store and len(batch) == 1:
+        item, result = batch[0]
+        with session_scope(application.engine) as session:
+            article, _ = store_article(session=session, source=item.source, text=item.text, title=item.title, url=item.url)
+            store_alerts(session=session, article=article, alerts=result["alerts"])
+    elif store and batch:
+        scans = [ScannedText(item.source, item.text, item.title, item.url, result["alerts"]) for item, result in batch]
+        with session_scope(application.engine) as session:
+            store_scans(session=session, scans=scans)
+    for _, result in batch:
+        if format == "json":
+            typer.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            typer.echo(render_text(result, bold=sys.stdout.isatty()))
 
 
 def _read_inputs(inputs: list[str], settings: Settings) -> list[ScanInput | str]:

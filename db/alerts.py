@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
 
 from db.models import Alert, AlertEntity, AlertSource, Article, Story, utcnow
 from db.unique import insert_or_ignore
@@ -56,7 +57,35 @@ def store_article(
         existing = _article_with(session, digest)
     if existing is not None:
         return existing, False
-    article = Article(
+    article = _article_row(
+        source=source, text=text, digest=digest, title=title, url=url, url_key=url_key, outlet=outlet,
+        published_at=published_at, story_id=story_id, simhash=simhash,
+    )
+    new_id = insert_or_ignore(session, article)
+    if new_id is None:  # a concurrent writer stored it first: the row holding the key won
+        winner = _article_at(session, url_key) if url_key else _article_with(session, digest, url_key_null=True)
+        assert winner is not None, "an ignored insert leaves the row that holds its key"
+        return winner, False
+    stored = session.get(Article, new_id)
+    assert stored is not None
+    return stored, True
+
+
+def _article_row(
+    *,
+    source: str,
+    text: str,
+    digest: str,
+    title: str = "",
+    url: str | None = None,
+    url_key: str | None = None,
+    outlet: str = "",
+    published_at: datetime | None = None,
+    story_id: int | None = None,
+    simhash: int | None = None,
+) -> Article:
+    """A new article row, fields cut to their columns (the one place that shapes it)."""
+    return Article(
         source=source[:2048],
         url=url,
         url_key=url_key,
@@ -68,14 +97,6 @@ def store_article(
         story_id=story_id,
         simhash=signed64(simhash) if simhash is not None else None,
     )
-    new_id = insert_or_ignore(session, article)
-    if new_id is None:  # a concurrent writer stored it first: the row holding the key won
-        winner = _article_at(session, url_key) if url_key else _article_with(session, digest, url_key_null=True)
-        assert winner is not None, "an ignored insert leaves the row that holds its key"
-        return winner, False
-    stored = session.get(Article, new_id)
-    assert stored is not None
-    return stored, True
 
 
 def _article_at(session: Session, url_key: str) -> Article | None:
@@ -151,6 +172,134 @@ def add_source(*, session: Session, alert_id: int, article_id: int) -> bool:
     """Record that an article tells an alert's story; False if it was already recorded (by us
     or, at the same moment, by another process: the pair is a unique key)."""
     return insert_or_ignore(session, AlertSource(alert_id=alert_id, article_id=article_id)) is not None
+
+
+# --- many scanned texts at once ---------------------------------------------------------------
+
+_INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# pg_advisory_xact_lock key held while a batch of scans is stored: "sbscanst".
+PG_SCAN_LOCK = 0x73627363616E7374
+
+
+@dataclass(frozen=True)
+class ScannedText:
+    """One scanned input to store: the article's fields and its alerts in the JSON contract's shape."""
+
+    source: str
+    text: str
+    title: str = ""
+    url: str | None = None
+    alerts: Sequence[dict[str, Any]] = ()
+
+
+def store_scans(*, session: Session, scans: Sequence[ScannedText]) -> list[StoredScan]:
+    """Store many scanned texts and their alerts with a few statements; one ``StoredScan`` each.
+
+    The rows, keys and sources are those of ``store_article`` (the text is the identity, as for
+    a file) then ``store_alerts`` called for each text in turn, ids aside: a text stored before
+    or earlier in the batch is that article, each (article, rule, regime) is one alert, each
+    (alert, article) pair one source. Every row goes in with ``INSERT ... ON CONFLICT DO
+    NOTHING`` and the rows holding the keys are read back, so processes storing the same texts
+    at the same moment still store each once.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # Two batches inserting the same keys in different orders would each wait for the other's
+        # uncommitted rows (a deadlock): batches take turns, as SQLite's writers always do.
+        session.execute(select(func.pg_advisory_xact_lock(PG_SCAN_LOCK)))
+    digests = [content_hash(scan.text) for scan in scans]
+    articles = _articles_with(session, digests)
+    unseen: dict[str, ScannedText] = {}  # the first of each text not stored yet, in order
+    for digest, scan in zip(digests, scans):
+        if digest not in articles:
+            unseen.setdefault(digest, scan)
+    _insert_many_or_ignore(
+        session, [_article_row(source=scan.source, text=scan.text, digest=digest, title=scan.title, url=scan.url) for digest, scan in unseen.items()]
+    )
+    articles.update(_articles_with(session, list(unseen), url_key_null=True))  # ours, or a concurrent writer's
+
+    keyed = [[(_dedup_key(f"article:{articles[digest].id}", data), data) for data in scan.alerts] for digest, scan in zip(digests, scans)]
+    alerts = _alerts_keyed(session, [key for pairs in keyed for key, _ in pairs])
+    unseen_alerts: dict[str, Alert] = {}
+    for digest, pairs in zip(digests, keyed):
+        for key, data in pairs:
+            if key not in alerts and key not in unseen_alerts:
+                unseen_alerts[key] = _alert_row(articles[digest].id or 0, key, data)
+    created = {row.id for row in _insert_many_or_ignore(session, list(unseen_alerts.values()))}
+    alerts.update(_alerts_keyed(session, list(unseen_alerts)))
+    session.add_all(
+        AlertEntity(alert_id=alerts[key].id or 0, entity_key=e["key"], caption=e["name"][:512], matched=e["matched"][:512], score=e["score"])
+        for key, row in unseen_alerts.items()
+        if alerts[key].id in created
+        for e in row.entities
+    )
+    pairs_in_order = dict.fromkeys((alerts[key].id or 0, articles[digest].id or 0) for digest, pairs in zip(digests, keyed) for key, _ in pairs)
+    added = {
+        (row.alert_id, row.article_id)
+        for row in _insert_many_or_ignore(session, [AlertSource(alert_id=alert, article_id=article) for alert, article in pairs_in_order], "alert_id", "article_id")
+    }
+    session.flush()
+
+    results: list[StoredScan] = []
+    told: set[int] = set()  # created alerts already reported as new
+    counted: set[tuple[int, int]] = set()  # (alert, article) pairs already reported
+    for digest, pairs in zip(digests, keyed):
+        article = articles[digest]
+        rows: list[Alert] = []
+        new: list[Alert] = []
+        joined: list[Alert] = []
+        for key, _ in pairs:
+            alert = alerts[key]
+            pair = (alert.id or 0, article.id or 0)
+            if alert.id in created and alert.id not in told:
+                told.add(alert.id or 0)
+                counted.add(pair)
+                new.append(alert)
+            elif pair in added and pair not in counted:
+                counted.add(pair)
+                joined.append(alert)
+            rows.append(alert)
+        results.append(StoredScan(article, rows, new, joined))
+    return results
+
+
+def _articles_with(session: Session, digests: Sequence[str], *, url_key_null: bool = False) -> dict[str, Article]:
+    """``_article_with`` for many texts: content hash -> the first article with it."""
+    found: dict[str, Article] = {}
+    for chunk in _chunks(list(dict.fromkeys(digests)), 1000):
+        query = select(Article).where(Article.content_hash.in_(chunk))  # type: ignore[attr-defined]
+        if url_key_null:
+            query = query.where(Article.url_key.is_(None))  # type: ignore[union-attr]
+        for article in session.execute(query.order_by(Article.id)).scalars():  # type: ignore[arg-type]
+            found.setdefault(article.content_hash, article)
+    return found
+
+
+def _alerts_keyed(session: Session, keys: Sequence[str]) -> dict[str, Alert]:
+    found: dict[str, Alert] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys)), 1000):
+        for alert in session.execute(select(Alert).where(Alert.dedup_key.in_(chunk))).scalars():  # type: ignore[attr-defined]
+            found[alert.dedup_key] = alert
+    return found
+
+
+def _insert_many_or_ignore(session: Session, rows: Sequence[SQLModel], *returning: str) -> list[Any]:
+    """``insert_or_ignore`` for many new rows of one table, in order, with multi-row statements;
+    the ``returning`` columns (default: ``id``) of the rows inserted, none of the ignored ones."""
+    if not rows:
+        return []
+    table = rows[0].__table__  # type: ignore[attr-defined]
+    columns = [column.key for column in table.columns if column.key != "id"]
+    values = [{column: getattr(row, column) for column in columns} for row in rows]
+    insert = _INSERTS[session.get_bind().dialect.name]
+    session.flush()  # pending ORM rows first, so they count as existing
+    # One statement, compiled once and cached; given many parameter sets, SQLAlchemy sends them
+    # as multi-row VALUES ("insertmanyvalues", batches within the drivers' parameter limits).
+    statement = insert(table).on_conflict_do_nothing().returning(*(table.c[name] for name in returning or ("id",)))
+    return list(session.execute(statement, values).all())
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def alert_sources(*, session: Session, alert_id: int) -> list[Article]:
