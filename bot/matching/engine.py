@@ -41,12 +41,11 @@ from .model import (
 from .normalize import Token, tokenize
 from .parties import PartyMention, find_parties
 from .rules import ListSelector, Rule, RuleSet, Selection, evaluate, positive_names, required_names
-from .scorer import DOC_CLASSES, Scorer, assess
+from .scorer import DOC_CLASSES, WEAK_MENTION_SCORE, Scorer, assess
 from .terms import TermIndex
 from .text import Sentence, split_sentences
 
 MAX_EVIDENCE = 4
-WEAK_MENTION_SCORE = 0.85  # mentions below this are reported as "info", not "low"
 NEAR_FACTOR = 0.9  # a rule satisfied across sentences is a little less certain than in one
 DEFAULT_MAX_CHARS = 200_000  # about 30,000 words: ten long articles; a 5 MB page costs 20 s
 

@@ -291,7 +291,8 @@ def _coreferences(
             group, score = hit
             feature = Feature("coreference", 1.0, "short form of a party named in full earlier")
             score = round(score * COREFERENCE_FACTOR * similarity, 3)
-            mentions.append(_one_word_mention(group, text, tokens[position], sentence_of_token[position], score, feature))
+            token = tokens[position]
+            mentions.append(_span_mention(group, text, Span(token.start, token.end), sentence_of_token[position], score, feature))
             break
     return mentions
 
@@ -345,7 +346,7 @@ def _identifiers(
         sentence = sentence_of_token[max(0, bisect_right(starts, mention.start) - 1)]
         feature = Feature("identifier", 1.0, mention.detail(key))
         span = Span(mention.start, mention.end)
-        mentions.append(_identifier_mention(group, text, span, sentence, feature))
+        mentions.append(_span_mention(group, text, span, sentence, 1.0, feature))
     return mentions
 
 
@@ -369,25 +370,9 @@ def _named_there(named: Sequence[PartyMention], group: EntityGroup, mention: Ide
     )
 
 
-def _identifier_mention(
-    group: EntityGroup, text: str, span: Span, sentence: int, feature: Feature
-) -> PartyMention:
-    """A mention by an identifier ("9191278", "EP-MNX"): the highlight covers the value only."""
-    match = EntityMatch(
-        entity=group.entity,
-        name=group.entity.names[0],
-        matched=text[span.start : span.end],
-        span=span,
-        sentence=sentence,
-        score=1.0,
-        features=(feature,),
-    )
-    return PartyMention(group=group, match=match)
-
-
-def _one_word_mention(group: EntityGroup, text: str, token: Token, sentence: int, score: float, feature: Feature) -> PartyMention:
-    """A mention by one word that stands for a party named otherwise (a surname)."""
-    span = Span(token.start, token.end)
+def _span_mention(group: EntityGroup, text: str, span: Span, sentence: int, score: float, feature: Feature) -> PartyMention:
+    """A mention by a word or value that stands for a party named otherwise (a surname, an
+    identifier such as "9191278" or "EP-MNX"): the highlight covers that word or value only."""
     match = EntityMatch(
         entity=group.entity,
         name=group.entity.names[0],

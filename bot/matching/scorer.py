@@ -55,7 +55,7 @@ SIGNAL_NAMES: tuple[str, ...] = (
     *(f"ev_{cls}" for cls in CLASSES), *(f"doc_{cls}" for cls in DOC_CLASSES),
 )
 WEIGHTS_RESOURCE = "scorer.yaml"
-WEAK_MENTION_SCORE = 0.85
+WEAK_MENTION_SCORE = 0.85  # a mention below this match score is "info", not "low"
 
 
 @dataclass(frozen=True)

@@ -76,24 +76,22 @@ def ofac_set(sdn: Callable[[bytes], bytes]) -> Builder:
     return build
 
 
-def un_file(transform: Callable[[bytes], bytes]) -> Builder:
-    def build(sanctions: Path, scratch: Path) -> list[str]:
-        data = (sanctions / "un" / "UN_consolidated_2026-02-27.xml").read_bytes()
-        path = scratch / "consolidated.xml"
-        path.write_bytes(transform(data))
-        return [str(path)]
+def one_file(real: str, name: str) -> Callable[[Callable[[bytes], bytes]], Builder]:
+    """Builders of ``name`` from the real file ``real`` (under the shared sanctions folder)."""
 
-    return build
+    def with_transform(transform: Callable[[bytes], bytes]) -> Builder:
+        def build(sanctions: Path, scratch: Path) -> list[str]:
+            path = scratch / name
+            path.write_bytes(transform((sanctions / real).read_bytes()))
+            return [str(path)]
+
+        return build
+
+    return with_transform
 
 
-def ftm_file(transform: Callable[[bytes], bytes]) -> Builder:
-    def build(sanctions: Path, scratch: Path) -> list[str]:
-        data = (sanctions / "opensanctions" / "yente_entities.delta_2024-07.json").read_bytes()
-        path = scratch / "entities.delta.json"
-        path.write_bytes(transform(data))
-        return [str(path)]
-
-    return build
+un_file = one_file("un/UN_consolidated_2026-02-27.xml", "consolidated.xml")
+ftm_file = one_file("opensanctions/yente_entities.delta_2024-07.json", "entities.delta.json")
 
 
 def first_lines(count: int) -> Callable[[bytes], bytes]:
