@@ -19,7 +19,6 @@ Words are matched on normalised tokens, by exact form or by stem (``stem*``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 from .normalize import Token
 
@@ -60,21 +59,31 @@ def _compile(words: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...]]:
 _COMPILED = {cls: _compile(words) for cls, words in CUE_WORDS.items()}
 
 
-@lru_cache(maxsize=100_000)
+_WORD_CUES: dict[str, frozenset[str]] = {}  # news repeats its words: each is classed once
+_NONE: frozenset[str] = frozenset()
+
+
 def word_cues(norm: str) -> frozenset[str]:
-    """The cue classes one normalised word belongs to (cached: news repeats its words)."""
-    found = set()
-    for cls, (exact, stems) in _COMPILED.items():
-        if norm in exact or any(norm.startswith(stem) for stem in stems):
-            found.add(cls)
-    return frozenset(found)
+    """The cue classes one normalised word belongs to."""
+    found = _WORD_CUES.get(norm)
+    if found is None:
+        if len(_WORD_CUES) > 200_000:
+            _WORD_CUES.clear()
+        found = _WORD_CUES[norm] = frozenset(
+            cls for cls, (exact, stems) in _COMPILED.items()
+            if norm in exact or any(norm.startswith(stem) for stem in stems)
+        ) or _NONE
+    return found
 
 
 def sentence_cues(tokens: Sequence[Token], sentence_of_token: Sequence[int], sentences: int) -> list[frozenset[str]]:
     """The cue classes of every sentence, in one pass over the tokens."""
     cues: list[set[str]] = [set() for _ in range(sentences)]
+    known = _WORD_CUES.get
     for token, sentence in zip(tokens, sentence_of_token):
-        found = word_cues(token.norm)
+        found = known(token.norm)
+        if found is None:
+            found = word_cues(token.norm)
         if found:
             cues[sentence] |= found
     return [frozenset(c) for c in cues]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -409,22 +410,19 @@ def bounded(text: str, limit: int) -> str:
 
 
 def _sentence_of_tokens(sentences: Sequence[Sentence], tokens: Sequence[Token]) -> list[int]:
-    """Sentence index of every token, in one walk over both (they are in text order)."""
-    result = []
-    current = 0
-    starts = [s.start for s in sentences] + [1 << 62]
-    for token in tokens:
-        while token.start >= starts[current + 1]:
-            current += 1
-        result.append(current)
-    return result
+    """Sentence index of every token (a token before the first sentence counts as in it)."""
+    starts = [s.start for s in sentences]
+    return [max(0, bisect_right(starts, token.start) - 1) for token in tokens]
 
 
 def _sentence_bounds(count: int, sentence_of_token: Sequence[int]) -> list[tuple[int, int]]:
-    bounds = [(0, -1)] * count
-    for position, sentence in enumerate(sentence_of_token):
-        lo, hi = bounds[sentence]
-        bounds[sentence] = (position if hi < lo else lo, position)
+    """First and last token of every sentence ((0, -1) for a sentence without tokens); the
+    token sentences are in order, so each bound is one binary search."""
+    bounds = []
+    for sentence in range(count):
+        lo = bisect_left(sentence_of_token, sentence)
+        hi = bisect_right(sentence_of_token, sentence, lo) - 1
+        bounds.append((lo, hi) if hi >= lo else (0, -1))
     return bounds
 
 

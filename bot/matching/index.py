@@ -24,15 +24,15 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from rapidfuzz.distance import OSA
 
 from .model import Entity, EntityType, Name, NameKind
 from .normalize import Token, skeleton, tokenize
-from .refdata import ORG_WEAK_WORDS, STOPWORDS, program_countries, zipf
+from .refdata import ORG_WEAK_WORDS, STOPWORDS, program_countries, rarer_than, zipf
 
 KEY_MAX_NAMES = 40  # a token shared by more names than this does not anchor a search
 FUZZY_MIN_LEN = 5  # shorter skeletons only match exactly: "Kim" must not find "Kin"
@@ -341,6 +341,11 @@ class NameIndex:
                     anchors[nid].append(position)
         return anchors
 
+    @property
+    def words(self) -> list[str]:
+        """Every listed word by its vid (read-only by convention: the engine's hot loops index it)."""
+        return self._vocab_norms
+
     def joined(self, norm: str) -> list[tuple[int, int, int]]:
         """(name, position, position) of the adjacent name words that ``norm`` writes as one."""
         return self._joined.get(skeleton(norm), []) if norm.isalpha() else []
@@ -596,15 +601,21 @@ def odd_words(tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, 
     A misspelt or run-together name can only hide in such a word ("Commdoities", "Cholsu");
     an article has a handful, so letter-by-letter comparisons stay cheap.
     """
-    odd = []
-    for position, token in enumerate(tokens):
-        if not token.cap or len(token.norm) < ALIGN_FUZZY_MIN_LEN - 1 or not token.norm.isalpha():
-            continue
-        if any(similarity == EXACT for _, similarity in token_matches[position] or ()):
-            continue  # a listed word spelt as listed means itself
-        if zipf(token.norm) < ALIGN_FUZZY_MAX_ZIPF:
-            odd.append(position)
-    return odd
+    rare = _rare_for_typos()
+    return [
+        position
+        for position, token in enumerate(tokens)
+        if token.cap
+        and len(token.norm) >= ALIGN_FUZZY_MIN_LEN - 1
+        and token.norm.isalpha()
+        and not any(similarity == EXACT for _, similarity in token_matches[position] or ())  # listed as written
+        and rare(token.norm)
+    ]
+
+
+@lru_cache(maxsize=1)
+def _rare_for_typos() -> Callable[[str], bool]:
+    return rarer_than(ALIGN_FUZZY_MAX_ZIPF)
 
 
 def _may_be_joined(token: Token, matches: tuple[tuple[int, float], ...] | None) -> bool:

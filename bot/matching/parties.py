@@ -10,7 +10,7 @@ name stands right before it (Richard Wagner, Captain Virginia A. Wagner).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -76,17 +76,16 @@ def _align_all(
         odd[sentence_of_token[position]].append(position)
     shapes = {sentence: _Shapes.of(tokens[p].norm for p in positions) for sentence, positions in odd.items()}
     everywhere = _Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
-    hideable: dict[str, bool] = {}  # absent word -> may hide in the article (names share words)
+    hideable: dict[int, bool] = {}  # absent word -> may hide in the article (names share words)
+    names, words = index.names, index.words
     for nid, anchors in index.candidates(token_matches, tokens).items():
-        name = index.names[nid]
+        name = names[nid]
         missing = name.required_vids - present  # one C-level set operation for the common case
         absent: list[str] = []
         if missing:
-            if len(missing) > 2:
+            if len(missing) > 2 or not _may_all_hide(missing, hideable, words, everywhere):
                 continue  # words the name cannot do without appear nowhere in the article
-            absent = [word for vid, word in name.required_words if vid in missing]
-            if not all(_memo(hideable, word, everywhere.may_hide) for word in absent):
-                continue
+            absent = [words[vid] for vid in missing]
         group = index.groups[name.group]
         checked: dict[int, bool] = {}
         for anchor in anchors:
@@ -109,11 +108,16 @@ def _align_all(
     return list(found.values())
 
 
-def _memo(cache: dict[str, bool], word: str, test: Callable[[str], bool]) -> bool:
-    found = cache.get(word)
-    if found is None:
-        found = cache[word] = test(word)
-    return found
+def _may_all_hide(missing: Iterable[int], known: dict[int, bool], words: Sequence[str], shapes: _Shapes) -> bool:
+    """Whether every absent name word may hide, misspelt, in the article; asked of hundreds of
+    names per article that share their words, so each word is tested once."""
+    for vid in missing:
+        found = known.get(vid)
+        if found is None:
+            found = known[vid] = shapes.may_hide(words[vid])
+        if not found:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +157,18 @@ class _Shapes:
         return self.starts.get(word[:3], 0) >= size + 2 or self.ends.get(word[-3:], 0) >= size + 2
 
 
+def _start(token: Token) -> int:
+    return token.start
+
+
 def _country_tokens(tokens: Sequence[Token], countries: Sequence[CountryMention]) -> set[int]:
     """Article tokens that are part of a country mention ("North" in "North Korea")."""
-    starts = {token.start: i for i, token in enumerate(tokens)}
     inside: set[int] = set()
     for country in countries:
-        i = starts.get(country.span.start)
-        while i is not None and i < len(tokens) and tokens[i].end <= country.span.end:
+        i = bisect_left(tokens, country.span.start, key=_start)
+        if i == len(tokens) or tokens[i].start != country.span.start:
+            continue
+        while i < len(tokens) and tokens[i].end <= country.span.end:
             inside.add(i)
             i += 1
     return inside

@@ -7,6 +7,7 @@ the engine stays a pure function of (text, rules, lists) in everything a caller 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,14 @@ def _frequencies() -> dict[str, float]:
     from wordfreq import get_frequency_dict
 
     return get_frequency_dict("en", wordlist="large")
+
+
+def rarer_than(max_zipf: float) -> Callable[[str], bool]:
+    """A test "is this word's Zipf frequency below ``max_zipf``?" that skips the logarithm:
+    hot loops ask it of every capitalised word of an article."""
+    limit = 10 ** (max_zipf - 9.0)
+    get = _frequencies().get
+    return lambda word: get(word, 0.0) < limit
 
 
 def zipf(word: str) -> float:

@@ -34,7 +34,10 @@ class _Phrase:
     rest: list[str] = field(init=False, compare=False, hash=False, repr=False)  # for one list compare
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rest", list(self.words[1:]))
+        object.__setattr__(self, "rest", list(self.words[2:]))  # after the two it is indexed by
+
+
+_NO_HITS: tuple[list[_Phrase], tuple[tuple[str, str], ...]] = ([], ())
 
 
 def inflections(word: str) -> set[str]:
@@ -58,10 +61,12 @@ class TermIndex:
 
     def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
         self.groups = {name: tuple(terms) for name, terms in groups.items()}
-        self._phrases: dict[str, list[_Phrase]] = defaultdict(list)
+        self._phrases: dict[str, list[_Phrase]] = defaultdict(list)  # one-word terms
+        self._pairs: dict[tuple[str, ...], list[_Phrase]] = defaultdict(list)  # longer, by two words
+        self._pair_starts: set[str] = set()
         self._prefixes: list[tuple[str, str, str]] = []
-        self._prefix_cache: dict[str, tuple[tuple[str, str], ...]] = {}
         self._word_cache: dict[str, tuple[list[_Phrase], tuple[tuple[str, str], ...]]] = {}
+        self._idle: set[str] = set()  # words known to start no term
         for group, terms in self.groups.items():
             for term in terms:
                 self._add(group, term)
@@ -82,7 +87,11 @@ class TermIndex:
         last_forms = {words[-1]} if exact else inflections(words[-1])
         for form in last_forms:
             phrase = _Phrase((*words[:-1], form), group, term)
-            self._phrases[phrase.words[0]].append(phrase)
+            if len(phrase.words) == 1:
+                self._phrases[phrase.words[0]].append(phrase)
+            else:  # by its first two words: "for" starts dozens of phrases, "for the" few
+                self._pairs[phrase.words[:2]].append(phrase)
+                self._pair_starts.add(phrase.words[0])
 
     def find(self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> list[TermMatch]:
         """Every term occurrence, except words that are part of a proper name.
@@ -93,19 +102,24 @@ class TermIndex:
         """
         found: list[TermMatch] = []
         count = len(tokens)
-        named = proper_name_tokens(tokens, sentence_of_token)
         norms = [token.norm for token in tokens]
-        for i, token in enumerate(tokens):
-            phrases, prefixed = self._hits(token.norm)
-            if not phrases and not prefixed:
-                continue
+        hit_positions = [i for i, norm in enumerate(norms) if norm not in self._idle and self._hits(norm) is not _NO_HITS]
+        if not hit_positions:
+            return found
+        named = _ProperNames(tokens, sentence_of_token)
+        pairs = self._pairs
+        for i in hit_positions:
             if i in named:
                 continue
+            token = tokens[i]
+            phrases, prefixed = self._hits(token.norm)
+            if i + 1 < count and token.norm in self._pair_starts:
+                phrases = [*phrases, *pairs.get((token.norm, norms[i + 1]), ())]
             for phrase in phrases:
                 end = i + len(phrase.words)
                 if end > count:
                     continue
-                if len(phrase.words) == 1 or norms[i + 1 : end] == phrase.rest:  # list compare: C speed
+                if len(phrase.words) <= 2 or norms[i + 2 : end] == phrase.rest:  # list compare: C speed
                     if sentence_of_token[end - 1] != sentence_of_token[i]:
                         continue
                     found.append(_match(text, phrase.group, phrase.term, tokens[i], tokens[end - 1], sentence_of_token[i]))
@@ -114,52 +128,69 @@ class TermIndex:
         return found
 
     def _hits(self, norm: str) -> tuple[list[_Phrase], tuple[tuple[str, str], ...]]:
-        """Phrases starting with a word and prefix terms matching it, cached per word."""
+        """Phrases starting with a word and prefix terms matching it, cached per word.
+
+        Most words of an article start no term: they go to a set, so that the scan over the
+        article's words is one set membership test each.
+        """
         cached = self._word_cache.get(norm)
         if cached is None:
-            cached = (self._phrases.get(norm, []), self._prefix_hits(norm))
-            if len(self._word_cache) > 200_000:
+            phrases, prefixed = self._phrases.get(norm, []), self._prefix_hits(norm)
+            if len(self._word_cache) + len(self._idle) > 200_000:
                 self._word_cache.clear()
-            self._word_cache[norm] = cached
+                self._idle.clear()
+            if not phrases and not prefixed and norm not in self._pair_starts:
+                self._idle.add(norm)
+                return _NO_HITS
+            cached = self._word_cache[norm] = (phrases, prefixed)
         return cached
 
     def _prefix_hits(self, norm: str) -> tuple[tuple[str, str], ...]:
-        cached = self._prefix_cache.get(norm)
-        if cached is None:
-            cached = tuple((group, term) for stem, group, term in self._prefixes if norm.startswith(stem))
-            self._prefix_cache[norm] = cached
-        return cached
+        return tuple((group, term) for stem, group, term in self._prefixes if norm.startswith(stem))
 
 
-def proper_name_tokens(tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> set[int]:
-    """Tokens inside multi-word proper names, outside title-case sentences.
+class _ProperNames:
+    """Which tokens are inside multi-word proper names, outside title-case sentences.
 
     A token counts when it is capitalised (not an acronym), not the first of its sentence,
     and a neighbour in the same sentence is capitalised too (not being that sentence's first
-    word). Sentences where most words are capitalised (headlines) are left alone.
+    word). Sentences where most words are capitalised (headlines) are left alone. Asked only
+    of the few words that start a term, and most of those are lower-case: the sentence
+    counts are made only for the sentences that need them.
     """
-    count = len(tokens)
-    capitals: dict[int, int] = {}
-    totals: dict[int, int] = {}
-    word_cap = [t.cap and not t.upper and not t.norm.isdigit() for t in tokens]
-    first = [i == 0 or sentence_of_token[i - 1] != sentence_of_token[i] for i in range(count)]
-    for i in range(count):
-        sentence = sentence_of_token[i]
-        totals[sentence] = totals.get(sentence, 0) + 1
-        if word_cap[i]:
-            capitals[sentence] = capitals.get(sentence, 0) + 1
-    named: set[int] = set()
-    for i in range(count):
-        if not word_cap[i] or first[i]:
-            continue
-        sentence = sentence_of_token[i]
-        if capitals.get(sentence, 0) * 2 > totals[sentence]:
-            continue
-        left = i - 1 >= 0 and word_cap[i - 1] and not first[i - 1]
-        right = i + 1 < count and sentence_of_token[i + 1] == sentence and word_cap[i + 1]
-        if left or right:
-            named.add(i)
-    return named
+
+    def __init__(self, tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> None:
+        self.tokens = tokens
+        self.sentence_of_token = sentence_of_token
+        self._headline: dict[int, bool] = {}
+
+    def __contains__(self, i: int) -> bool:
+        if not self._word_cap(i) or self._first(i):
+            return False
+        sentence = self.sentence_of_token[i]
+        left = i - 1 >= 0 and self._word_cap(i - 1) and not self._first(i - 1)
+        right = i + 1 < len(self.tokens) and self.sentence_of_token[i + 1] == sentence and self._word_cap(i + 1)
+        return (left or right) and not self._is_headline(i, sentence)
+
+    def _word_cap(self, i: int) -> bool:
+        token = self.tokens[i]
+        return token.cap and not token.upper and not token.norm.isdigit()
+
+    def _first(self, i: int) -> bool:
+        return i == 0 or self.sentence_of_token[i - 1] != self.sentence_of_token[i]
+
+    def _is_headline(self, i: int, sentence: int) -> bool:
+        found = self._headline.get(sentence)
+        if found is None:
+            of = self.sentence_of_token
+            lo = hi = i
+            while lo > 0 and of[lo - 1] == sentence:
+                lo -= 1
+            while hi + 1 < len(of) and of[hi + 1] == sentence:
+                hi += 1
+            capitals = sum(1 for k in range(lo, hi + 1) if self._word_cap(k))
+            found = self._headline[sentence] = capitals * 2 > hi - lo + 1
+        return found
 
 
 def _match(text: str, group: str, term: str, first: Token, last: Token, sentence: int) -> TermMatch:
