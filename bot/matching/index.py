@@ -40,6 +40,8 @@ FUZZY_TWO_EDITS_LEN = 10  # from this length two edits are allowed
 FUZZY_MAX_ZIPF = 4.0  # common English words are never "typos" of a name
 ALIGN_FUZZY_MIN_LEN = 4  # inside an alignment, words from this length may carry one typo
 ALIGN_FUZZY_MAX_ZIPF = 3.0  # ... if the word as written is no everyday English word
+SLOT_MIN_LEN = 4  # a word beside the rest of its name may carry one typo from this length (as listed)
+SLOT_PIN_MAX_ZIPF = 3.5  # ... if one of those other words is rarer than this in English
 JOINED_MIN_LEN = 7  # two name words written as one ("Cholsu", "Jongun") from this length
 EXACT, VARIANT = 1.0, 0.95
 NAME_PARTICLES = frozenset("al el bin ibn bint abu de da di del della der van von du la le ter".split())
@@ -73,6 +75,7 @@ class IndexedName:
     required: frozenset[int]  # token positions that must all be found
     required_words: tuple[tuple[int, str], ...]  # (vid, word) of the required non-weak tokens
     required_vids: frozenset[int]  # their vids, for one subset test per article
+    rare_vids: frozenset[int]  # those of words rare in English (what pins a misspelt neighbour)
     optional_misses: int  # how many further non-weak tokens may be missing
     acronym: bool
     ordered: bool  # company and vessel names keep their word order; people's names need not
@@ -229,6 +232,9 @@ class NameIndex:
             required=frozenset(required),
             required_words=tuple((tokens[r].vid, tokens[r].norm) for r in sorted(required) if not tokens[r].weak),
             required_vids=frozenset(tokens[r].vid for r in required if not tokens[r].weak),
+            rare_vids=frozenset(
+                tokens[r].vid for r in required if not tokens[r].weak and _rare_enough_to_pin()(tokens[r].norm)
+            ),
             optional_misses=misses,
             acronym=acronym,
             ordered=etype is not EntityType.PERSON,
@@ -359,12 +365,15 @@ class NameIndex:
         lo: int,
         hi: int,
         odd: Sequence[int] = (),
+        slot: bool = False,
     ) -> Alignment | None:
         """Fit a name around an anchor token within article tokens ``lo..hi`` (one sentence).
 
         ``odd`` are the sentence's capitalised words that are no listed word as written and no
         everyday English word (``odd_words``): the only ones that may be a listed word with a
         typo or two listed words run together, so only they are compared letter by letter.
+        ``slot``: the name is pinned by its other words, so one missing word may be the word
+        standing in its place with one typo, even a short or everyday one (``_slot_token``).
         """
         size = len(name.tokens)
         lo = max(lo, anchor - size - 1)
@@ -375,6 +384,7 @@ class NameIndex:
         misses = 0
         typos = 0  # words found only by the in-alignment comparison: one per name
         joined = self._joined_in(name, odd, tokens) if odd else {}
+        pending: int | None = None  # a required word left for the slot test
         for position, token in enumerate(name.tokens):
             if token.weak or any(p[0] == position for p in picks):
                 continue
@@ -388,11 +398,19 @@ class NameIndex:
                 typos += best is not None
             if best is None:
                 if position in name.required:
-                    return None
+                    if not slot or typos or pending is not None or name.acronym:
+                        return None
+                    pending = position
+                    continue
                 misses += 1
                 continue
             used.add(best[0])
             picks.append((position, best[0], best[1]))
+        if pending is not None:
+            best = _slot_token(pending, name.ordered, name.tokens[pending], picks, used, tokens, lo, hi)
+            if best is None:
+                return None
+            picks.append((pending, best[0], best[1]))
         picks.sort()
         if not picks or misses > name.optional_misses:
             return None
@@ -614,6 +632,11 @@ def odd_words(tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, 
 
 
 @lru_cache(maxsize=1)
+def _rare_enough_to_pin() -> Callable[[str], bool]:
+    return rarer_than(SLOT_PIN_MAX_ZIPF)
+
+
+@lru_cache(maxsize=1)
 def _rare_for_typos() -> Callable[[str], bool]:
     return rarer_than(ALIGN_FUZZY_MAX_ZIPF)
 
@@ -658,6 +681,42 @@ def _typo_token(token: NameToken, anchor: int, odd: Sequence[int], used: set[int
         if best is None or similarity > best[1] or (similarity == best[1] and abs(position - anchor) < abs(best[0] - anchor)):
             best = (position, similarity)
     return best
+
+
+def _slot_token(
+    pending: int, ordered: bool, token: NameToken, picks: Sequence[tuple[int, int, float]], used: set[int], tokens: Sequence[Token], lo: int, hi: int
+) -> tuple[int, float] | None:
+    """The capitalised word right beside the name's other words that is name word ``pending``
+    with one typo.
+
+    Dropping or swapping letters often leaves a short or everyday word ("Havin Ban Limited",
+    "Vinales Tour", "Raid Hijazi"), which the typo test must refuse when it looks across a
+    sentence. Here the name's other words are found and this word stands next to them, where
+    it belongs (on the listed side when only one other word of a company or vessel name is
+    found; people are written in either order): the place is the
+    evidence, so one edit is allowed from four listed letters on. One of the found words must
+    be rare in English, or the place proves little ("Peoples Liberation Army").
+    """
+    if not picks or len(token.norm) < SLOT_MIN_LEN or not token.norm.isalpha():
+        return None
+    rare = _rare_enough_to_pin()
+    if not any(rare(tokens[p[1]].norm) for p in picks):
+        return None  # pinned by everyday words only ("Peoples Liberation Army"): a namesake's risk
+    if len(picks) == 1 and ordered:  # one other word: the missing one stands on its listed side
+        other, article, _ = picks[0]
+        beside = [article - 1 if pending < other else article + 1]
+    else:
+        beside = sorted({p[1] + step for p in picks for step in (-1, 1)} - used)
+    for position in beside:
+        if not lo <= position <= hi:
+            continue
+        article = tokens[position]
+        if not article.cap or not article.norm.isalpha() or abs(len(article.norm) - len(token.norm)) > 1:
+            continue
+        distance = OSA.distance(article.norm, token.norm, score_cutoff=1)
+        if 0 < distance <= 1:
+            return position, VARIANT * (1.0 - distance / max(len(article.norm), len(token.norm)))
+    return None
 
 
 def _foreign_words(

@@ -15,8 +15,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import OSA
+
 from .identifiers import IdentifierMention, find_identifiers
-from .index import ALIGN_FUZZY_MIN_LEN, JOINED_MIN_LEN, Alignment, EntityGroup, IndexedName, NameIndex, odd_words
+from .index import ALIGN_FUZZY_MIN_LEN, JOINED_MIN_LEN, SLOT_MIN_LEN, Alignment, EntityGroup, IndexedName, NameIndex, odd_words
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
 from .normalize import Token
 from .refdata import STOPWORDS, TITLES, zipf
@@ -82,21 +84,29 @@ def _align_all(
         name = names[nid]
         missing = name.required_vids - present  # one C-level set operation for the common case
         absent: list[str] = []
+        slot = False
         if missing:
-            if len(missing) > 2 or not _may_all_hide(missing, hideable, words, everywhere):
-                continue  # words the name cannot do without appear nowhere in the article
+            if len(missing) > 2:
+                continue
+            if not _may_all_hide(missing, hideable, words, everywhere):
+                slot = _slot_possible(name, missing, words)
+                if not slot:
+                    continue  # words the name cannot do without appear nowhere in the article
             absent = [words[vid] for vid in missing]
         group = index.groups[name.group]
         checked: dict[int, bool] = {}
         for anchor in anchors:
             sentence = sentence_of_token[anchor]
-            if absent:
+            if slot:
+                if not _misspelt_beside(absent[0], anchor, tokens):
+                    continue
+            elif absent:
                 if sentence not in checked:
                     checked[sentence] = sentence in shapes and all(shapes[sentence].may_hide(word) for word in absent)
                 if not checked[sentence]:
                     continue
             lo, hi = sentence_bounds[sentence]
-            alignment = index.align(name, anchor, tokens, token_matches, lo, hi, odd.get(sentence, ()))
+            alignment = index.align(name, anchor, tokens, token_matches, lo, hi, odd.get(sentence, ()), slot)
             if alignment is None:
                 continue
             key = (nid, alignment.first, alignment.last)
@@ -118,6 +128,27 @@ def _may_all_hide(missing: Iterable[int], known: dict[int, bool], words: Sequenc
         if not found:
             return False
     return True
+
+
+def _slot_possible(name: IndexedName, missing: frozenset[int] | set[int], words: Sequence[str]) -> bool:
+    """One required word missing from a name whose other words are present, one of them no
+    everyday word: worth aligning where a misspelt word stands beside them (``index._slot_token``)."""
+    if len(missing) != 1 or len(name.required_vids) < 2 or name.acronym or not name.rare_vids - missing:
+        return False
+    (vid,) = missing
+    word = words[vid]
+    return len(word) >= SLOT_MIN_LEN and word.isalpha()
+
+
+def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
+    """A capitalised word next to the anchor is ``word`` with one typo: the only place the slot
+    test of the alignment will look, checked before paying for an alignment."""
+    for position in (anchor - 1, anchor + 1):
+        if 0 <= position < len(tokens):
+            token = tokens[position]
+            if token.cap and abs(len(token.norm) - len(word)) <= 1 and OSA.distance(token.norm, word, score_cutoff=1) == 1:
+                return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from bot.namecheck import NameRecall, measure
 from bot.variants import KINDS, natural, variants
 
 FLOORS = {  # recall among names found when spelt as listed (see bot.namecheck)
-    "swap": 0.92,
-    "drop": 0.80,
+    "swap": 0.94,
+    "drop": 0.88,
     "double": 0.95,
-    "substitute": 0.92,
+    "substitute": 0.94,
     "two-edits": 0.85,
     "join": 0.86,
     "transliteration": 0.93,
@@ -62,4 +62,4 @@ def test_recall_per_variant_kind(recall: NameRecall, kind: str) -> None:
 
 
 def test_one_typo_recall(recall: NameRecall) -> None:
-    assert recall.one_edit(recall.given_exact).recall >= 0.93
+    assert recall.one_edit(recall.given_exact).recall >= 0.95

@@ -168,3 +168,43 @@ def test_every_match_explains_itself(matcher: Matcher) -> None:
     similarity = mention.match.features[0]
     assert "ryongbong~ryonbong" in similarity.detail
     assert 0.7 <= mention.match.score < 1.0
+
+
+# --- a misspelt word standing beside the rest of its name ("slot" typos) -----------------------
+
+HAVIN = Entity(key="test:havin", source="test", list_id="20", type=EntityType.ORGANIZATION,
+               names=(Name("HAVIN BANK LIMITED", NameKind.PRIMARY),))
+HIJAZI = Entity(key="test:hijazi", source="test", list_id="21", type=EntityType.PERSON,
+                names=(Name("HIJAZI, Riad", NameKind.PRIMARY),))
+PLA = Entity(key="test:pla", source="test", list_id="22", type=EntityType.ORGANIZATION,
+             names=(Name("PEOPLE'S LIBERATION ARMY", NameKind.PRIMARY),))
+
+
+@pytest.fixture(scope="module")
+def slot_matcher() -> Matcher:
+    return Matcher(RuleSet(rules=(), terms={}, parties=(), list_selectors={}), [HAVIN, HIJAZI, PLA])
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "matched"),
+    [
+        # a dropped letter leaves an everyday or short word, found only beside the rare one
+        ("Payments went through Havin Ban Limited in London.", "test:havin", "Havin Ban Limited"),
+        # a swap that makes an English word ("raid"), in the listed position before the surname
+        ("Investigators said Raid Hijazi had organised the transfers.", "test:hijazi", "Raid Hijazi"),
+    ],
+)
+def test_a_misspelt_word_beside_the_rest_of_its_name_is_found(slot_matcher: Matcher, text: str, key: str, matched: str) -> None:
+    assert found(slot_matcher, text).get(key) == matched
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Payments went through Havin and the Ban Limited fund.", "test:havin"),  # not beside it
+        ("Reporters met Hijazi, and Raid was mentioned later.", "test:hijazi"),  # not adjacent
+        ("Peoples Liberation Army units moved south.", "test:pla"),  # pinned by everyday words
+    ],
+)
+def test_a_slot_typo_needs_its_place_and_a_rare_neighbour(slot_matcher: Matcher, text: str, key: str) -> None:
+    assert key not in found(slot_matcher, text)
