@@ -47,7 +47,7 @@ from db.alerts import ScannedText, alert_dict, alert_sources, recent_alerts, sto
 from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
 from db.models import Feed, utcnow
 from db.engine import hide_password, safe_url, session_scope
-from db.lists import ListShrankError, import_list, list_sources, load_entities
+from db.lists import ListShrankError, import_list, list_sources, list_status, load_entities
 from bot.tuning import apply_to_rules
 from db.review import ReviewError, add_change, false_positive_tallies, list_changes, mark_alert, tuning_changes
 
@@ -236,6 +236,58 @@ def _import_lists(application: App, parsed_lists: list[ParsedList], max_shrink: 
                 typer.echo(f"  warning: {warning}", err=True)
             if len(parsed.warnings) > 10:
                 typer.echo(f"  ... and {len(parsed.warnings) - 10} more warnings", err=True)
+
+
+@lists_app.command("sync")
+def lists_sync(
+    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only this source (repeatable); may name one switched off.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download and import even if unchanged, and past the shrink guard.")] = False,
+) -> None:
+    """Download every configured list source and import what changed; re-screen recent articles.
+
+    A source that fails keeps its version in force; the exit status is 1 if any failed.
+    """
+    from bot.listsync import configured_sources, sync_and_rescreen
+    from db.delivery import outbox_hook
+
+    settings = _settings()
+    try:
+        sources = configured_sources(settings, source or ())
+    except ListFormatError as error:
+        raise _fail(str(error)) from error
+    application = _open(settings)
+    report = asyncio.run(sync_and_rescreen(application, settings, sources, force=force, hooks=[outbox_hook]))
+    for outcome in report.outcomes:
+        typer.echo(outcome.line(), err=outcome.status == "failed")
+    if report.rescreened:
+        typer.echo(f"re-screened {report.rescreened} articles of the last {settings.list_rescreen_days} days: "
+                   f"{len(report.new_alerts)} new alerts")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@lists_app.command("status")
+def lists_status(format: Annotated[str, typer.Option("--format", "-f", help="text or json (one object per line).")] = "text") -> None:
+    """Each list: version, entity and name counts, last import, last sync and last error."""
+    from bot.listsync import configured_sources
+
+    settings = _settings()
+    try:
+        configured = [s.id for s in configured_sources(settings)]
+    except ListFormatError as error:
+        raise _fail(str(error)) from error
+    with session_scope(_open(settings).engine) as session:
+        rows = list_status(session=session, sources=configured)
+    for row in rows:
+        if format == "json":
+            typer.echo(json.dumps(row.as_json()))
+            continue
+        synced = f"synced {row.last_sync:%Y-%m-%d %H:%M} UTC" if row.last_sync else "never synced"
+        version = f"version {row.version}" if row.version else "not imported"
+        line = f"{row.source}: {version}, {row.entities} entities, {row.names} names, {synced}"
+        if row.last_error:
+            line += f"; LAST SYNC FAILED {row.last_error_at:%Y-%m-%d %H:%M} UTC: {row.last_error}"
+        typer.echo(line)
 
 
 @lists_app.command("show")

@@ -53,6 +53,7 @@ def _entity(match: EntityMatch, in_evidence: bool) -> dict[str, Any]:
         "source": entity.source,
         "id": entity.list_id,
         "key": entity.key,
+        "list_version": entity.version,
         "type": entity.type.value,
         "programs": list(entity.programs),
         "alias": match.name.text,

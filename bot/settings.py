@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     feeds_file: Path | None = None
     list_max_shrink: float = Field(default=0.2, ge=0.0, le=1.0)
     list_max_bytes: int = 512 * 1024 * 1024
+    list_sources_file: Path | None = None  # extra or overriding list sources (bot/lists/sources.yaml schema)
+    list_sources: Annotated[tuple[str, ...] | None, NoDecode] = None  # ids to sync; default: those enabled
+    list_sync_interval_h: float = Field(default=24.0, ge=0.0)  # `run` syncs the lists this often; 0: never
+    list_rescreen_days: int = Field(default=30, ge=0)  # a list update re-screens this many days of articles
     match_max_chars: int = Field(default=200_000, ge=1_000)
 
     # Fetching
@@ -64,6 +68,13 @@ class Settings(BaseSettings):
     scan_max_chars: int = 50_000
 
     log_level: str = "INFO"
+
+    @field_validator("list_sources", mode="before")
+    @classmethod
+    def _parse_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip()) or None
+        return value
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod

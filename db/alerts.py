@@ -385,6 +385,7 @@ def _alert_row(article_id: int, key: str, data: dict[str, Any]) -> Alert:
         terms=data.get("terms", []),
         evidence=data["evidence"],
         explanation=data.get("explanation", []),
+        found_by=data.get("found_by", "scan"),
     )
 
 
@@ -410,6 +411,7 @@ def alert_dict(alert: Alert, article: Article, sources: Sequence[Article] | None
         "evidence": alert.evidence,
         "explanation": alert.explanation,
         "rule_file": alert.rule_source,
+        "found_by": alert.found_by,
         "sources": [
             {"url": a.url or a.source, "title": a.title, "outlet": a.outlet} for a in (sources or [article])
         ],

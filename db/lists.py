@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
 from bot.lists import ParsedList
 from bot.matching.model import Entity, EntityType, Name, NameKind
-from db.models import EntityName, ListedEntity, ListSource, utcnow
+from db.models import EntityName, ListedEntity, ListSource, ListSync, utcnow
 
 
 DEFAULT_MAX_SHRINK = 0.2
@@ -44,6 +45,7 @@ class ImportResult:
     added: int
     removed: int
     unchanged: bool
+    changed_keys: frozenset[str] = frozenset()  # new entries and entries with new names or identifiers
 
 
 def import_list(
@@ -65,7 +67,8 @@ def import_list(
         return ImportResult(parsed.source, parsed.version, current.entity_count, 0, 0, True)
     if current is not None and not force:
         check_shrink(parsed.source, current.entity_count, len(parsed.entities), max_shrink)
-    old_keys = set(session.exec(select(ListedEntity.key).where(ListedEntity.source == parsed.source)).scalars())  # type: ignore[call-overload]
+    old = _fingerprints(session, parsed.source)
+    old_keys = set(old)
     session.exec(delete(ListedEntity).where(ListedEntity.source == parsed.source))  # type: ignore[call-overload]
     session.flush()
     _add_entities(session, parsed.entities)
@@ -80,6 +83,7 @@ def import_list(
     session.add(current)
     session.flush()
     new_keys = {entity.key for entity in parsed.entities}
+    changed = frozenset(e.key for e in parsed.entities if old.get(e.key) != _fingerprint_of(e))
     return ImportResult(
         parsed.source,
         parsed.version,
@@ -87,7 +91,28 @@ def import_list(
         added=len(new_keys - old_keys),
         removed=len(old_keys - new_keys),
         unchanged=False,
+        changed_keys=changed,
     )
+
+
+def _fingerprint_of(entity: Entity) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """What a re-screen cares about: the names (as stored, cut to the column) and identifiers."""
+    return frozenset(n.text[:512] for n in entity.names), frozenset(tuple(pair) for pair in entity.identifiers)  # type: ignore[misc]
+
+
+def _fingerprints(session: Session, source: str) -> dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]]:
+    """Each stored entity of a source by key, with its names and identifiers."""
+    names: dict[int, set[str]] = defaultdict(set)
+    rows = session.execute(
+        select(EntityName.entity_id, EntityName.name).join(ListedEntity, ListedEntity.id == EntityName.entity_id).where(ListedEntity.source == source)  # type: ignore[arg-type]
+    )
+    for entity_id, name in rows:
+        names[entity_id].add(name)
+    entities = session.execute(select(ListedEntity.id, ListedEntity.key, ListedEntity.identifiers).where(ListedEntity.source == source))
+    return {
+        key: (frozenset(names.get(row_id, ())), frozenset((scheme, value) for scheme, value in identifiers))
+        for row_id, key, identifiers in entities
+    }
 
 
 def check_shrink(source: str, old: int, new: int, max_shrink: float) -> None:
@@ -144,6 +169,8 @@ def load_entities(*, session: Session) -> list[Entity]:
     )
     for entity_id, text, kind, family in name_rows:
         names[entity_id].append(Name(text, NameKind(kind), family))
+    versions = {source: f"{version}/{sha[:8]}" for source, version, sha in
+                session.execute(select(ListSource.source, ListSource.version, ListSource.sha256))}
     entities = []
     rows = session.execute(
         select(
@@ -172,6 +199,7 @@ def load_entities(*, session: Session) -> list[Entity]:
                 identifiers=tuple((scheme, value) for scheme, value in identifiers),
                 same_as=tuple(same_as),
                 remarks=remarks,
+                version=versions.get(source, ""),
             )
         )
     return entities
@@ -181,3 +209,100 @@ def lists_fingerprint(*, session: Session) -> str:
     """Changes whenever any list changes: the key under which a built index may be reused."""
     rows = session.execute(select(ListSource.source, ListSource.sha256).order_by(ListSource.source))
     return ";".join(f"{source}={sha}" for source, sha in rows)
+
+
+# --- sync state ---------------------------------------------------------------------------------
+
+
+def sync_state(*, session: Session, source: str) -> ListSync:
+    """The source's sync record (a new, unsaved one before its first sync)."""
+    found = session.exec(select(ListSync).where(ListSync.source == source)).scalars().first()  # type: ignore[call-overload]
+    return found if found is not None else ListSync(source=source)
+
+
+def record_sync(
+    *,
+    session: Session,
+    source: str,
+    error: str = "",
+    validators: dict[str, dict[str, str]] | None = None,
+    body_sha256: str | None = None,
+    changed: bool = False,
+) -> None:
+    """Write one attempt's outcome: a success keeps the new validators and hash and clears the
+    error; a failure keeps everything of the last good sync and records why."""
+    state = sync_state(session=session, source=source)
+    now = utcnow()
+    state.last_attempt_at = now
+    if error:
+        state.last_error, state.last_error_at = error[:4000], now
+    else:
+        state.last_error = ""
+        state.last_success_at = now
+        if validators is not None:
+            state.validators = validators
+        if body_sha256 is not None:
+            state.body_sha256 = body_sha256
+        if changed:
+            state.last_change_at = now
+    session.add(state)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class ListStatus:
+    """One line of ``lists status``: the list in force and its last sync."""
+
+    source: str
+    version: str
+    entities: int
+    names: int
+    imported_at: datetime | None
+    last_sync: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "version": self.version,
+            "entities": self.entities,
+            "names": self.names,
+            "imported_at": _iso(self.imported_at),
+            "last_sync": _iso(self.last_sync),
+            "last_error": self.last_error or None,
+            "last_error_at": _iso(self.last_error_at),
+        }
+
+
+def list_status(*, session: Session, sources: Sequence[str] = ()) -> list[ListStatus]:
+    """Every list in force or configured (``sources``), with its counts and its last sync."""
+    in_force = {row.source: row for row in list_sources(session=session)}
+    syncs = {row.source: row for row in session.exec(select(ListSync)).scalars()}  # type: ignore[call-overload]
+    names = dict(
+        session.execute(
+            select(ListedEntity.source, func.count(EntityName.id))
+            .join(EntityName, EntityName.entity_id == ListedEntity.id)  # type: ignore[arg-type]
+            .group_by(ListedEntity.source)
+        ).all()
+    )
+    result = []
+    for source in sorted(set(in_force) | set(syncs) | set(sources)):
+        listed, sync = in_force.get(source), syncs.get(source)
+        result.append(
+            ListStatus(
+                source=source,
+                version=listed.version if listed else "",
+                entities=listed.entity_count if listed else 0,
+                names=int(names.get(source, 0)),
+                imported_at=listed.imported_at if listed else None,
+                last_sync=sync.last_success_at if sync else None,
+                last_error=sync.last_error if sync else "",
+                last_error_at=sync.last_error_at if sync else None,
+            )
+        )
+    return result
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -74,6 +74,27 @@ class ListSource(SQLModel, table=True):
     imported_at: datetime = _ts()
 
 
+class ListSync(SQLModel, table=True):
+    """What the last downloads of a configured list source brought, kept even when they failed.
+
+    ``validators`` are each URL's ETag and Last-Modified for the next conditional GET;
+    ``body_sha256`` is the hash of the files last imported, so an unchanged download costs no
+    parse. A failure sets ``last_error`` and leaves the list in force (``list_source``) as it was.
+    """
+
+    __tablename__ = "list_sync"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(unique=True, max_length=64)
+    validators: dict[str, dict[str, str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    body_sha256: str = Field(default="", max_length=64)
+    last_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_change_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    last_error_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
 class ListedEntity(SQLModel, table=True):
     __tablename__ = "listed_entity"
 
@@ -158,6 +179,7 @@ class Alert(SQLModel, table=True):
     terms: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     explanation: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    found_by: str = Field(default="scan", max_length=32)  # "scan", or "list-update" (a re-screen)
     created_at: datetime = _ts()
 
 

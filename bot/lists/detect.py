@@ -13,14 +13,16 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.lists.eu import is_eu_root, parse_eu
 from bot.lists.ftm import parse_ftm, read_lines
 from bot.lists.ofac import PRIMARY_COLUMNS, file_role, parse_ofac
 from bot.lists.types import ListFormatError, ParsedList
+from bot.lists.uk import is_uk_csv, is_uk_xml_root, parse_uk
 from bot.lists.un import ROOT_TAG, check_prolog, parse_un, root_tag
 
 SNIFF_BYTES = 8192
 LIST_SUFFIXES = (".csv", ".xml", ".json", ".jsonl", ".ndjson")
-FORMATS = ("ofac", "un", "ftm")
+FORMATS = ("ofac", "un", "eu", "uk", "ftm")
 
 _HTML_RE = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
 _MAGIC = {b"\x1f\x8b": "a gzip archive", b"PK\x03\x04": "a zip archive", b"%PDF": "a PDF"}
@@ -48,6 +50,10 @@ def load_list(paths: Sequence[Path]) -> list[ParsedList]:
             results.extend(parse_ofac(members, roles))
         elif kind == "ftm":
             results.append(parse_ftm(members))
+        elif kind == "eu":
+            results.extend(parse_eu(path) for path in members)
+        elif kind == "uk":
+            results.extend(parse_uk(path) for path in members)
         else:
             results.extend(parse_un(path) for path in members)
     return results
@@ -72,7 +78,7 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 
 def detect_format(path: Path) -> str:
-    """``"ofac"``, ``"un"`` or ``"ftm"`` for a file (or an OFAC folder), else ListFormatError."""
+    """``"ofac"``, ``"un"``, ``"eu"``, ``"uk"`` or ``"ftm"`` for a file (or an OFAC folder), else ListFormatError."""
     if path.is_dir():
         return "ofac"
     with path.open("rb") as handle:
@@ -102,10 +108,14 @@ def detect_format(path: Path) -> str:
 def _xml_format(path: Path) -> str:
     check_prolog(path)
     name = root_tag(path)  # parsed, so a DOCTYPE anywhere before the root is refused
-    if name != ROOT_TAG:
-        raise ListFormatError(path, f"XML root <{name}> is not a known list "
-                              f"(the UN Consolidated List has <{ROOT_TAG}>)", 1)
-    return "un"
+    if name == ROOT_TAG:
+        return "un"
+    if is_eu_root(name):
+        return "eu"
+    if is_uk_xml_root(name):
+        return "uk"
+    raise ListFormatError(path, f"XML root <{name}> is not a known list (the UN Consolidated List "
+                          f"has <{ROOT_TAG}>, the EU financial sanctions list <export>, the UK Sanctions List <Designations>)", 1)
 
 
 def _csv_format(path: Path, head: bytes) -> str:
@@ -114,6 +124,8 @@ def _csv_format(path: Path, head: bytes) -> str:
         raise ListFormatError(path, "a binary file, not a list", 1)
     if file_role(path):
         return "ofac"
+    if is_uk_csv(head):
+        return "uk"
     lines = head.decode("utf-8", errors="replace").splitlines()
     first = next((line for line in lines if line.strip()), "")
     row = next(csv.reader(io.StringIO(first)), [])

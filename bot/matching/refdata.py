@@ -7,6 +7,7 @@ the engine stays a pure function of (text, rules, lists) in everything a caller 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -77,11 +78,26 @@ PROGRAM_COUNTRIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def program_countries(program: str) -> tuple[str, ...]:
-    """Countries a program tag is about (OFAC "DPRK3" -> KP, UN "Iran" -> IR), or ()."""
+    """Countries a program tag is about (OFAC "DPRK3" -> KP, UN "Iran" -> IR), or ().
+
+    The EU and UK lists name their regimes by country ("EU:PRK", "UK:Russia", "UK:Iran
+    (Nuclear)"), tagged by their parsers with the list's prefix.
+    """
+    if program.startswith(("EU:", "UK:")):
+        return _regime_country(program[3:])
     for prefix, codes in PROGRAM_COUNTRIES:
         if program == prefix or program.startswith(prefix + "-") or (prefix.isupper() and program.startswith(prefix) and program[len(prefix):].isdigit()):
             return codes
     return ()
+
+
+@lru_cache(maxsize=1024)
+def _regime_country(regime: str) -> tuple[str, ...]:
+    import countrynames
+
+    name = re.sub(r"\s*\(.*?\)\s*", " ", regime).strip().removeprefix("The ").strip()
+    code = countrynames.to_code(name)
+    return (code,) if code else ()
 
 
 @lru_cache(maxsize=1)

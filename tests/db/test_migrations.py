@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import column as sa_column, table as sa_table, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
@@ -130,8 +130,13 @@ def insert(connection: Connection, row: SQLModel) -> int:
     """Insert a model's row with plain SQL (the ORM would want today's columns); its id."""
     table = row.__table__  # type: ignore[attr-defined]
     present = {column["name"] for column in inspect(connection).get_columns(table.name)}
-    values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id" and column.name in present}
-    return int(connection.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
+    columns = [column for column in table.columns if column.key != "id" and column.name in present]
+    values = {column.key: column.type.bind_processor(connection.dialect)(getattr(row, column.key))
+              if column.type.bind_processor(connection.dialect) else getattr(row, column.key) for column in columns}
+    # a bare table of the columns that exist at this revision: the model's defaults for newer
+    # columns must not be sent
+    then = sa_table(table.name, *(sa_column(c.name) for c in columns), sa_column("id"))
+    return int(connection.execute(then.insert().values(values).returning(then.c.id)).scalar_one())
 
 
 def alert(article_id: int, key: str) -> Alert:
