@@ -28,6 +28,7 @@ from bot.ingest.urlguard import refuse_blocked
 from bot.ingest.http import Fetcher, FetchPolicy, quiet_http_logs
 from bot.lists import ListFormatError, ParsedList, load_list
 from bot.lists.download import download_lists, list_policy
+from bot.listsync import sync_periodically
 from bot.corpus import labels_of, read_corpus
 from bot.evaluation import EvalInputError, Label, evaluate, group_by_id, read_jsonl, read_labels, render_report, report_dict
 from bot.matching.engine import Matcher, replace_scorer
@@ -639,7 +640,8 @@ def run(
 ) -> None:
     """Watch the feeds: poll, fetch pages, match, store, announce. Ctrl-C stops cleanly.
 
-    With TELEGRAM_BOT_TOKEN set, the Telegram bot runs in the same process.
+    With TELEGRAM_BOT_TOKEN set, the Telegram bot runs in the same process; the sanctions lists
+    are synced every LIST_SYNC_INTERVAL_H hours (not with --once).
     """
     settings = _settings()
     application = _open(settings)
@@ -679,11 +681,14 @@ async def _run(application: App, settings: Settings, *, once: bool, seconds: int
             if once:
                 return await scheduler.run_once(), None
             tasks = [_bot_task(telegram(application, settings, stop), stop)] if telegram else []
+            lists_task = asyncio.create_task(sync_periodically(application, settings, stop, hooks), name="list-sync")
             try:
                 report = await scheduler.run(stop)
             finally:
                 stop.set()
+                lists_task.cancel()  # a download in flight is dropped; the version in force stays
                 outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(lists_task, return_exceptions=True)
             return report, _bot_failure(outcomes)
     finally:
         extractor.close()

@@ -38,6 +38,7 @@ from bot.rescreen import AlertHook, rescreen
 from bot.settings import Settings
 from db.engine import session_scope
 from db.lists import ListShrankError, import_list, record_sync, sync_state
+from db.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -276,3 +277,47 @@ async def sync_and_rescreen(
     report = await asyncio.to_thread(rescreen, app, keys, days=settings.list_rescreen_days, hooks=hooks,
                                      why=f"the list update ({updated})")
     return SyncReport(outcomes, report.articles, report.new_alerts)
+
+
+async def sync_periodically(app: App, settings: Settings, stop: asyncio.Event, hooks: Sequence[AlertHook] = ()) -> None:
+    """``run``'s list schedule: sync every LIST_SYNC_INTERVAL_H hours, the first time when the
+    oldest source's last attempt is that old (at once on a fresh database); 0 switches it off.
+    A failing sync is logged and tried again at the next turn; it never stops the watch."""
+    interval = settings.list_sync_interval_h * 3600
+    if interval <= 0:
+        return
+    while not stop.is_set():
+        try:
+            sources = configured_sources(settings)
+            wait = max(0.0, _next_due(app, sources, interval) - utcnow().timestamp())
+        except ListFormatError:
+            log.exception("list sources are misconfigured; list sync is off until the next start")
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+            return  # stopped while waiting
+        except TimeoutError:
+            pass
+        try:
+            report = await sync_and_rescreen(app, settings, sources, hooks=hooks)
+        except Exception:  # a bug in one sync must not end the watch; the next turn tries again
+            log.exception("list sync failed")
+            await _pause(stop, min(interval, 3600))
+            continue
+        for outcome in report.outcomes:
+            (log.warning if outcome.status == FAILED else log.info)("list sync: %s", outcome.line())
+
+
+def _next_due(app: App, sources: Sequence[ListSourceConfig], interval: float) -> float:
+    with session_scope(app.engine) as session:
+        attempts = [sync_state(session=session, source=s.id).last_attempt_at for s in sources]
+    if not attempts or any(a is None for a in attempts):
+        return 0.0
+    return min(a.timestamp() for a in attempts if a is not None) + interval
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -33,7 +33,7 @@ from bot.settings import Settings
 from bot.tg.auth import AdminCache
 from bot.tg.delivery import DeliveryWorker
 from bot.tg.deps import Deps, ScanLimits, deps
-from bot.tg.handlers import basic, feeds, history, review, scan, subscription, watch
+from bot.tg.handlers import basic, feeds, history, lists, review, scan, subscription, watch
 from bot.tg.handlers.common import COMMANDS
 from bot.tg.health import TelegramHealth, server_of
 from bot.tg.heartbeat import HeartbeatRequest
@@ -133,6 +133,7 @@ def _register(application: Application) -> None:  # type: ignore[type-arg]
     add(CommandHandler("export", history.export, block=False))
     add(CommandHandler("scan", scan.scan, block=False))
     add(CommandHandler("feeds", feeds.feeds))
+    add(CommandHandler("lists", lists.lists))
     add(CallbackQueryHandler(review.review_button, pattern=r"^rv:"))
     add(CallbackQueryHandler(review.mute_button, pattern=r"^mu:"))
     add(CallbackQueryHandler(watch.stop_watching_button, pattern=r"^uw:"))

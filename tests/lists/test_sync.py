@@ -189,3 +189,19 @@ def test_a_broken_download_keeps_the_version_in_force(
     after = status()[source]
     assert (after["entities"], after["version"], after["names"]) == (before["entities"], before["version"], before["names"])
     assert why in after["last_error"] and after["last_error_at"]
+
+
+def test_run_syncs_the_lists_on_its_schedule(
+    configured: Path, site: tuple[LoopbackServer, Files], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh database: `run` syncs at once, then waits LIST_SYNC_INTERVAL_H for the next turn."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'run.sqlite'}")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LIST_SYNC_INTERVAL_H", "24")
+    monkeypatch.setenv("LIST_SOURCES", "un")
+    result = runner.invoke(app, ["run", "--duration", "8s"])
+    assert result.exit_code == 0, result.output
+    rows = status()
+    served = site[1].bodies["/un/consolidated.xml"].decode("utf-8")
+    assert rows["un"]["entities"] == served.count("<INDIVIDUAL>") + served.count("<ENTITY>")
+    assert rows["un"]["last_sync"] and set(rows) == {"un"}
