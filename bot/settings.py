@@ -69,6 +69,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @field_validator("feeds_file", "list_sources_file", "alerts_jsonl", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """``FEEDS_FILE=`` as .env.example writes it means no file, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("list_sources", mode="before")
     @classmethod
     def _parse_names(cls, value: object) -> object:
