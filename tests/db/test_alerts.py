@@ -147,7 +147,8 @@ def test_alert_dict(engine: Engine, scanned: list[dict[str, Any]]) -> None:
     by_rule = {alert.rule_id: alert_dict(alert, art) for alert, art in history}
     for data in scanned:
         result = by_rule[data["rule"]]
-        assert set(result) == set(data) | {"id", "created_at", "sources"}
+        assert set(result) == set(data) | {"id", "created_at", "sources", "found_by"}
+        assert result["found_by"] == "scan"  # not a list update's re-screen
         assert {k: v for k, v in result.items() if k in data} == data  # everything survives the JSON columns
         assert result["id"] in {a.id for a in stored.alerts}
         created = datetime.fromisoformat(result["created_at"])
