@@ -263,6 +263,8 @@ def lists_sync(
     if report.rescreened:
         typer.echo(f"re-screened {report.rescreened} articles of the last {settings.list_rescreen_days} days: "
                    f"{len(report.new_alerts)} new alerts")
+    if report.watch_notices:
+        typer.echo(f"{len(report.watch_notices)} watchlist notice(s): a watched name is now listed")
     if report.failed:
         raise typer.Exit(1)
 

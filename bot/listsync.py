@@ -34,7 +34,7 @@ from bot.lists.download import LIST_ACCEPT, file_name, list_policy
 from bot.lists.ofac import parse_ofac
 from bot.lists.sources import ListSourceConfig, load_sources
 from bot.lists.types import ListFormatError, ParsedList
-from bot.rescreen import AlertHook, rescreen
+from bot.rescreen import AlertHook, rescreen, tell_watchers
 from bot.settings import Settings
 from db.engine import session_scope
 from db.lists import ListShrankError, import_list, record_sync, sync_state
@@ -56,6 +56,7 @@ class SyncOutcome:
     added: int = 0
     removed: int = 0
     changed_keys: frozenset[str] = frozenset()
+    added_keys: frozenset[str] = frozenset()
     error: str = ""
     warnings: tuple[str, ...] = ()
 
@@ -122,7 +123,7 @@ async def sync_source(
     if result.unchanged:
         return SyncOutcome(source.id, UNCHANGED, parsed.version, result.entities)
     return SyncOutcome(source.id, UPDATED, parsed.version, result.entities, result.added, result.removed,
-                       result.changed_keys, warnings=parsed.warnings)
+                       result.changed_keys, result.added_keys, warnings=parsed.warnings)
 
 
 def parse_source(source: ListSourceConfig, files: Sequence[Path]) -> ParsedList:
@@ -241,6 +242,7 @@ class SyncReport:
     outcomes: list[SyncOutcome]
     rescreened: int = 0
     new_alerts: list[int] = field(default_factory=list)
+    watch_notices: list[int] = field(default_factory=list)  # alerts telling watchers of a new listing
 
     @property
     def failed(self) -> list[SyncOutcome]:
@@ -274,9 +276,11 @@ async def sync_and_rescreen(
     if not keys:
         return SyncReport(outcomes)
     updated = ", ".join(f"{o.source} {o.version}" for o in outcomes if o.changed_keys)
-    report = await asyncio.to_thread(rescreen, app, keys, days=settings.list_rescreen_days, hooks=hooks,
-                                     why=f"the list update ({updated})")
-    return SyncReport(outcomes, report.articles, report.new_alerts)
+    why = f"the list update ({updated})"
+    report = await asyncio.to_thread(rescreen, app, keys, days=settings.list_rescreen_days, hooks=hooks, why=why)
+    added = frozenset().union(*(o.added_keys for o in outcomes))
+    notices = await asyncio.to_thread(tell_watchers, app, added, hooks=hooks, why=why)
+    return SyncReport(outcomes, report.articles, report.new_alerts, notices)
 
 
 async def sync_periodically(app: App, settings: Settings, stop: asyncio.Event, hooks: Sequence[AlertHook] = ()) -> None:

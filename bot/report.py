@@ -24,7 +24,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "regime": alert.regime,
         "references": [ref.text for ref in alert.references],
         "reference_links": [{"text": ref.text, "url": ref.url} for ref in alert.references],
-        "entities": [_entity(match, i < alert.evidence_parties) for i, match in enumerate(alert.entities)],
+        "entities": [entity_to_dict(match, i < alert.evidence_parties) for i, match in enumerate(alert.entities)],
         "countries": [
             {"code": c.code, "matched": c.matched, "role": c.role, "form": c.form, "start": c.span.start, "end": c.span.end}
             for c in alert.countries
@@ -44,7 +44,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _entity(match: EntityMatch, in_evidence: bool) -> dict[str, Any]:
+def entity_to_dict(match: EntityMatch, in_evidence: bool) -> dict[str, Any]:
+    """One party of an alert in the published JSON schema (with the list version it came from)."""
     entity = match.entity
     return {
         "name": entity.caption,

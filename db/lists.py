@@ -46,6 +46,7 @@ class ImportResult:
     removed: int
     unchanged: bool
     changed_keys: frozenset[str] = frozenset()  # new entries and entries with new names or identifiers
+    added_keys: frozenset[str] = frozenset()  # new entries only
 
 
 def import_list(
@@ -92,6 +93,7 @@ def import_list(
         removed=len(old_keys - new_keys),
         unchanged=False,
         changed_keys=changed,
+        added_keys=frozenset(new_keys - old_keys),
     )
 
 

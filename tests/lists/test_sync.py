@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sqlalchemy import select
+
 from bot.cli import app
+from db.chats import add_watch, subscribe
+from db.engine import open_database, session_scope
+from db.models import Alert, Chat, Delivery
 from tests.conftest import ROOT, require_shared
 from tests.ingest.servers import Handler, LoopbackServer, serve
 
@@ -152,6 +157,12 @@ def test_a_new_designation_reaches_an_article_stored_before_it(
     scanned = runner.invoke(app, ["scan", "--format", "json", str(article)])
     assert scanned.exit_code == 0, scanned.output
     assert json.loads(scanned.output)["alerts"] == []  # not listed yet: no alert
+    engine = open_database(f"sqlite:///{configured / 'sync.sqlite'}")
+    with session_scope(engine) as session:  # one chat watches the name before it is listed
+        subscribe(session=session, tg_chat_id=501, by="test")
+        add_watch(session=session, tg_chat_id=501, name="Zelkova Horizon")
+        subscribe(session=session, tg_chat_id=502, by="test")
+        add_watch(session=session, tg_chat_id=502, name="Mulberry Tide Trading")
     real = (sanctions / "un" / "UN_consolidated_2026-02-27.xml").read_bytes()
     files.publish("/un/consolidated.xml", real.replace(b"</ENTITIES>", NEW_UN_ENTITY + b"</ENTITIES>", 1))
     result = runner.invoke(app, ["lists", "sync", "--source", "un"])
@@ -163,6 +174,13 @@ def test_a_new_designation_reaches_an_article_stored_before_it(
     assert found and {e["key"] for a in found for e in a["entities"]} >= {"un:KPe.999"}, alerts.output
     assert all(e["list_version"].startswith("2026-02-27/") for a in found for e in a["entities"] if e["key"] == "un:KPe.999")
     assert status()["un"]["entities"] == 1004
+    assert "1 watchlist notice" in result.output, result.output
+    with session_scope(engine) as session:
+        told = session.execute(select(Chat.tg_chat_id, Alert.title, Alert.found_by).join(Delivery, Delivery.chat_id == Chat.id)
+                               .join(Alert, Alert.id == Delivery.alert_id).where(Alert.rule_id == "watchlist")).all()
+    assert told == [(501, "Watchlist: Zelkova Horizon is now listed", "list-update")]  # not 502
+    again = runner.invoke(app, ["lists", "sync", "--source", "un", "--force"])
+    assert again.exit_code == 0 and "watchlist notice" not in again.output, again.output  # told once
 
 
 @pytest.mark.parametrize(
