@@ -29,6 +29,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.matching.refdata import YAML_LOADER
 from bot.matching.model import Entity, EntityType, Name, NameKind, Reference, Severity
 from bot.matching.rules import (
     ConditionError,
@@ -212,8 +213,8 @@ class _Located:
 def _read(path: Path) -> _Located:
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=YAML_LOADER)
+        data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - the safe loader, in C
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         line = mark.line + 1 if mark else 0

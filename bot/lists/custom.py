@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.matching.refdata import YAML_LOADER
 from bot.lists.types import (
     ListFormatError,
     ParsedList,
@@ -184,7 +185,7 @@ def _csv_record(path: Path, line: int, row: dict[str, str]) -> _Record:
 def _read_yaml(path: Path) -> tuple[str | None, list[_Record]]:
     text = _decode_yaml(path)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         raise ListFormatError(path, f"YAML syntax error: {error.problem}",

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bot.matching.refdata import YAML_LOADER
 from bot.lists.types import ListFormatError
 
 BUNDLED = Path(__file__).with_name("sources.yaml")
@@ -65,7 +66,7 @@ def _switched(source: ListSourceConfig, enabled: bool) -> ListSourceConfig:
 def _read(path: Path) -> list[ListSourceConfig]:
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=YAML_LOADER)
     except OSError as error:
         raise ListFormatError(path, f"cannot read the list sources file: {error.strerror or error}") from error
     except yaml.MarkedYAMLError as error:

@@ -123,8 +123,13 @@ def zipf(word: str) -> float:
     return max(0.0, math.log10(frequency) + 9.0)
 
 
+# libyaml's safe loader when PyYAML was built with it (the wheels are): the rule files and the
+# engine's data load in a tenth of the time; the pure-Python one otherwise, same results.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @lru_cache(maxsize=None)
 def load_yaml(name: str) -> Any:
     """A YAML file from the engine's package data, parsed once."""
     with (DATA_DIR / name).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=YAML_LOADER)  # noqa: S506 - the safe loader, in C

@@ -42,6 +42,8 @@ from typing import Any
 
 import yaml
 
+from .refdata import YAML_LOADER
+
 from .cues import CLASSES
 from .model import Alert, Feature, Severity
 
@@ -80,7 +82,7 @@ class Scorer:
     def bundled(cls) -> Scorer:
         """The fitted table shipped with the engine."""
         text = resources.files("bot.matching").joinpath("data", WEIGHTS_RESOURCE).read_text(encoding="utf-8")
-        return cls.from_dict(yaml.safe_load(text))
+        return cls.from_dict(yaml.load(text, Loader=YAML_LOADER))  # noqa: S506 - the safe loader, in C
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scorer:
