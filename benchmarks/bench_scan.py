@@ -9,16 +9,19 @@ that every file is a distinct article, the write-heavy case), imports the OFAC 2
 the UN list into a fresh SQLite database, and then times, each in its own process and on its own
 copy of that database:
 
-* ``sanctions-bot scan FILE... --format json --batch-size N`` (batched writes), and
-* the same with ``--batch-size 1``: one transaction per file, the code path ``scan`` had before;
-* the same with ``--no-store``: matching and printing only, the ceiling for any way of storing.
+* ``sanctions-bot scan FILE... --format json --batch-size N``: batched writes, matching on every
+  core, the matcher read from the cache a warm-up run filled (``batched``);
+* the same building the matcher (``MATCHER_CACHE=false``: ``batched_no_cache``);
+* the way ``scan`` ran before: ``--batch-size 1`` (one transaction per file), ``--jobs 1``, no
+  matcher cache (``per_file``, the baseline);
+* ``--no-store``: matching and printing only, the ceiling for any way of storing.
 
-Prints one JSON object; for each run (``batched``, ``per_file``, ``no_store``):
+Prints one JSON object; for each run (``batched``, ``batched_no_cache``, ``per_file``, ``no_store``):
 
 ``articles_per_s``            files / (whole command: start-up, matcher build, scan, store)
 ``articles_per_s_scanning``   files / (time after the matcher was built), the one-off start-up and
                               index build left out (its end is the ``matcher built`` log line)
-``seconds``, ``build_s``      the whole command; start-up and matcher build
+``seconds``, ``build_s``      the whole command; start-up and matcher build (or cache read)
 ``stored``                    articles, alerts and alert sources left in the database
 ``store_s``                   seconds spent storing: the run's time minus the ``no_store`` run's
 
@@ -52,7 +55,7 @@ from db.lists import import_list  # noqa: E402
 from db.models import Alert, AlertSource, Article  # noqa: E402
 
 CLI = ROOT / ".venv" / "bin" / "sanctions-bot"
-_BUILT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO bot\.app: matcher built", re.MULTILINE)
+_BUILT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO bot\.app: matcher (?:built|read from the cache)", re.MULTILINE)
 
 
 def real_texts(data: Path) -> list[str]:
@@ -104,13 +107,18 @@ def stored(path: Path) -> dict[str, object]:
         engine.dispose()
 
 
-def time_scan(files: list[Path], database: Path, batch_size: int | None, cwd: Path) -> dict[str, object]:
-    """One ``scan`` of every file in its own process; ``batch_size`` None: ``--no-store``."""
+def time_scan(files: list[Path], database: Path, batch_size: int | None, cwd: Path, *, old: bool = False, cache: bool = True) -> dict[str, object]:
+    """One ``scan`` of every file in its own process; ``batch_size`` None: ``--no-store``.
+
+    ``old``: the way ``scan`` ran before (one process, no matcher cache); ``cache``: whether
+    the matcher may come from ``DATA_DIR/cache`` (filled by a warm-up run before the timed ones).
+    """
     # One hash seed for every run, so that runs print the same JSON (an alert's terms come in
     # set iteration order) and their stored results can be compared.
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "INFO", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "INFO", "PYTHONHASHSEED": "0",
+           "DATA_DIR": str(cwd / "data"), "MATCHER_CACHE": "true" if cache and not old else "false"}
     store = ["--no-store"] if batch_size is None else ["--batch-size", str(batch_size)]
-    argv = [str(CLI), "scan", *map(str, files), "--format", "json", *store]
+    argv = [str(CLI), "scan", *map(str, files), "--format", "json", *store, *(["--jobs", "1"] if old else [])]
     started_wall = time.time()
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
@@ -150,14 +158,22 @@ def main() -> None:
         import_s = time.perf_counter() - started
         report: dict[str, object] = {"files": len(files), "lists_import_s": round(import_s, 1), "cpus": os.cpu_count()}
         report["load_average_before"] = [round(value, 2) for value in os.getloadavg()]
-        runs: dict[str, int | None] = {"batched": args.batch_size, **({} if args.skip_baseline else {"per_file": 1}), "no_store": None}
+        runs: dict[str, tuple[int | None, dict[str, bool]]] = {
+            "batched": (args.batch_size, {}),
+            **({} if args.skip_baseline else {"per_file": (1, {"old": True})}),
+            "batched_no_cache": (args.batch_size, {"cache": False}),
+            "no_store": (None, {}),
+        }
         timings: dict[str, list[dict[str, object]]] = {name: [] for name in runs}
         stores = {}
+        warm = folder / "warm.sqlite"
+        shutil.copy(template, warm)
+        time_scan(files[:1], warm, None, folder)  # fills the matcher cache, as any earlier command would
         for _ in range(args.repeat):  # interleaved, so a burst of load hits every configuration alike
-            for name, batch_size in runs.items():
+            for name, (batch_size, how) in runs.items():
                 database = folder / f"{name}.sqlite"
                 shutil.copy(template, database)
-                timings[name].append(time_scan(files, database, batch_size, folder))
+                timings[name].append(time_scan(files, database, batch_size, folder, **how))
                 if batch_size is not None:
                     stores[name] = stored(database)
         for name, runs_of in timings.items():
@@ -171,8 +187,8 @@ def main() -> None:
                 "alerts": len(counts["alerts"]),  # type: ignore[arg-type]
                 "sources": counts["sources"],
             }
-        if len(stores) == 2:
-            report["same_store"] = stores["batched"] == stores["per_file"]
+        if "per_file" in stores:
+            report["same_store"] = stores["batched"] == stores["per_file"] == stores["batched_no_cache"]
             report["speed_up"] = round(report["per_file"]["seconds"] / report["batched"]["seconds"], 2)  # type: ignore[index]
         report["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
     print(json.dumps(report))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from bot import matchercache
 from bot.matching.engine import Matcher
 from bot.matching.rules import RuleSet
 from bot.rulefiles import load_rules
@@ -47,6 +48,10 @@ class App:
     _fingerprint: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def _cache_dir(self) -> Path | None:
+        return self.settings.data_dir / "cache" if self.settings.matcher_cache else None
+
     @classmethod
     def open(cls, settings: Settings) -> "App":
         return cls(settings=settings, engine=open_database(settings.resolved_database_url))
@@ -67,21 +72,33 @@ class App:
             with session_scope(self.engine) as session:
                 fingerprint = "|".join(
                     (
+                        str(self.settings.rules_dir.resolve()),
                         rules_fingerprint(self.settings.rules_dir),
                         lists_fingerprint(session=session),
                         f"tuning={tuning_version(session=session)}",
+                        f"max_chars={self.settings.match_max_chars}",
                     )
                 )
                 if self._matcher is not None and fingerprint == self._fingerprint:
                     return self._matcher
-                changes = tuning_changes(session=session)
-                entities = apply_to_entities(load_entities(session=session), changes)
-            rules = apply_to_rules(load_rules(self.settings.rules_dir), changes)
-            self._matcher = Matcher(rules, entities, max_chars=self.settings.match_max_chars)
+                cached = matchercache.load(self._cache_dir, fingerprint) if self._cache_dir else None
+                if cached is None:
+                    changes = tuning_changes(session=session)
+                    entities = apply_to_entities(load_entities(session=session), changes)
+            if cached is None:
+                rules = apply_to_rules(load_rules(self.settings.rules_dir), changes)
+                self._matcher = Matcher(rules, entities, max_chars=self.settings.match_max_chars)
+                if self._cache_dir:
+                    matchercache.save(self._cache_dir, fingerprint, self._matcher)
+                how = "built"
+            else:
+                self._matcher, how = cached, "read from the cache"
             self._fingerprint = fingerprint
             # The index is hundreds of thousands of long-lived objects: keep the cyclic garbage
-            # collector from rescanning them on every collection (steadier scan times).
-            gc.collect()
+            # collector from rescanning them on every collection (steadier scan times). A
+            # build leaves garbage to collect first; a read from the cache leaves none.
+            if cached is None:
+                gc.collect()
             gc.freeze()
-            log.info("matcher built: %d rules, %d names indexed", len(rules.rules), self._matcher.names_indexed)
+            log.info("matcher %s: %d rules, %d names indexed", how, len(self._matcher.rules.rules), self._matcher.names_indexed)
             return self._matcher

@@ -42,6 +42,7 @@ from bot.demo import SAMPLES_SITE, serve_directory
 from bot.feedconfig import parse_duration, read_feeds_file, read_opml, write_opml
 from bot.ingest.extractor import Extractor
 from bot.pipeline import Pipeline
+from bot.scanpool import scanned, workers_for
 from bot.scheduler import CycleReport, Scheduler
 from bot.sinks import AlertSink, ConsoleSink, JsonlSink
 from db.alerts import ScannedText, alert_dict, alert_sources, recent_alerts, store_alerts, store_article, store_scans
@@ -105,6 +106,7 @@ def scan(
     store: Annotated[bool, typer.Option(help="Store articles and alerts in the database.")] = True,
     fail_on: Annotated[Optional[str], typer.Option(help="Exit with status 3 if an alert of this severity or higher fired.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Inputs stored per transaction (1: one transaction each).")] = 100,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Matching processes (0: one per core from 40 inputs on).")] = 0,
 ) -> None:
     """Scan articles for possible sanctions violations and print the alerts."""
     if format not in {"text", "json"}:
@@ -116,22 +118,21 @@ def scan(
         matcher = application.matcher()
     except RuleFileError as error:
         raise _fail(str(error)) from error
-    failed = 0
+    items = _read_inputs(inputs, settings)
+    for error in (item for item in items if isinstance(item, str)):
+        typer.echo(f"error: {error}", err=True)
+    readable = [item for item in items if not isinstance(item, str)]
+    failed = len(items) - len(readable)
     worst = -1
     batch: list[tuple[ScanInput, dict[str, Any]]] = []
-    for item in _read_inputs(inputs, settings):
-        if isinstance(item, str):
-            typer.echo(f"error: {item}", err=True)
-            failed += 1
-            continue
-        analysis = matcher.analyze(Document(item.text, item.title))
-        alerts = matcher.alerts(analysis)
-        cut = (len(analysis.text), analysis.total_chars) if analysis.cut else None
-        batch.append((item, scan_result(item.source, item.title, alerts, cut)))
-        worst = max([worst, *(a.severity.rank for a in alerts)])
-        if len(batch) >= batch_size or not store:
-            _store_and_print(application, batch, store=store, format=format)
-            batch = []
+    workers = workers_for(len(readable), jobs)
+    with scanned(matcher, ((i.source, i.text, i.title) for i in readable), workers) as results:
+        for item, result in zip(readable, results):
+            batch.append((item, result))
+            worst = max([worst, *(Severity(a["severity"]).rank for a in result["alerts"])])
+            if len(batch) >= batch_size or not store:
+                _store_and_print(application, batch, store=store, format=format)
+                batch = []
     _store_and_print(application, batch, store=store, format=format)
     if failed:
         raise typer.Exit(2)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     list_sync_interval_h: float = Field(default=24.0, ge=0.0)  # `run` syncs the lists this often; 0: never
     list_rescreen_days: int = Field(default=30, ge=0)  # a list update re-screens this many days of articles
     match_max_chars: int = Field(default=200_000, ge=1_000)
+    matcher_cache: bool = True  # keep the built matcher under DATA_DIR/cache (commands start faster)
 
     # Fetching
     allow_private_urls: bool = False

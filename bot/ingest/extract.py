@@ -31,8 +31,6 @@ from datetime import date
 from typing import Any
 
 import charset_normalizer
-import trafilatura
-from trafilatura.settings import use_config
 
 from .errors import ExtractError
 from .urls import canonical_url, resolve_link
@@ -94,7 +92,13 @@ class ExtractedArticle:
 
 @functools.cache
 def _config() -> ConfigParser:
-    """trafilatura settings, built once: no signal-based timeout (worker-thread safe)."""
+    """trafilatura settings, built once: no signal-based timeout (worker-thread safe).
+
+    trafilatura is imported here, when the first page is extracted, not when the module is:
+    it takes a fifth of a second, which every command (a ``scan`` of plain files) paid.
+    """
+    from trafilatura.settings import use_config
+
     config = use_config()
     config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
     return config
@@ -234,6 +238,8 @@ def extract_article(
 
 
 def _bare_extraction(text: str, url: str | None) -> Any:
+    import trafilatura
+
     return trafilatura.bare_extraction(
         text,
         url=url,
