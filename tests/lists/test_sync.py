@@ -7,7 +7,9 @@ download must leave the version in force and say why in `lists status`.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import re
 import threading
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from bot.cli import app
 from db.chats import add_watch, subscribe
 from db.engine import open_database, session_scope
+from db.lists import load_entities
 from db.models import Alert, Chat, Delivery
 from tests.conftest import ROOT, require_shared
 from tests.ingest.servers import Handler, LoopbackServer, serve
@@ -134,8 +137,17 @@ def test_first_sync_imports_every_source_with_the_files_counts(configured: Path,
     assert rows["ofac-sdn"]["version"] == "2026-11-30"  # the server's Last-Modified: the CSV has no date
     for row in rows.values():
         assert row["last_sync"] and row["last_error"] is None and row["names"] >= row["entities"]
-    assert rows["ofac-sdn"]["names"] > 8976 + 11_000  # primaries plus most of alt.csv's 11,910 aliases
-    assert rows["ofac-cons"]["entities"] > 0 and rows["opensanctions"]["entities"] > 0
+    assert rows["ofac-cons"]["entities"] == 442 and rows["opensanctions"]["entities"] > 0
+    with session_scope(open_database(f"sqlite:///{configured / 'sync.sqlite'}")) as session:
+        entities = {e.key: e for e in load_entities(session=session)}
+    dprk = [e for e in entities.values() if e.source == "un" and "DPRK" in e.programs]
+    assert len(dprk) == 155
+    alt = (sanctions / "ofac" / "sdn_2021-07" / "alt.csv").read_text(encoding="latin-1")
+    aliases = [row for row in csv.reader(io.StringIO(alt)) if len(row) >= 4]  # the file ends with Ctrl-Z
+    assert len(aliases) == 11_910
+    stored = {(key, n.text.casefold()) for key, e in entities.items() for n in e.names}
+    missing = [row for row in aliases if (f"ofac-sdn:{row[0]}", row[3].strip().casefold()) not in stored]
+    assert missing == []  # every alias of alt.csv, joined to its entry
 
 
 def test_unchanged_lists_cost_a_conditional_get_and_no_import(configured: Path, site: tuple[LoopbackServer, Files]) -> None:
