@@ -479,7 +479,7 @@ def _windows(
             hits = [f for s in range(first, last + 1) for f in by_sentence[name].get(s, ())]
             if hits:
                 inside[name] = hits
-        if evaluate(rule.condition, lambda n: n in inside):
+        if evaluate(rule.condition, inside.__contains__):  # bound now, not a closure over the loop
             window = _Window(first, last, {n: inside[n] for n in positive if n in inside and n not in document_wide})
             if window.findings and not any(w.first <= first and last <= w.last for w in windows):
                 windows.append(window)
