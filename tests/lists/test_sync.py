@@ -86,7 +86,10 @@ def site(sanctions: Path) -> Iterator[tuple[LoopbackServer, Files]]:
         "/ofac/CONS_ALT.CSV": sanctions / "ofac" / "cons_non_sdn_2025-12" / "cons_alt.csv",
         "/ofac/CONS_ADD.CSV": sanctions / "ofac" / "cons_non_sdn_2025-12" / "cons_add.csv",
         "/un/consolidated.xml": sanctions / "un" / "UN_consolidated_2026-02-27.xml",
-        "/os/entities.ftm.json": sanctions / "opensanctions" / "yente_entities.delta_2024-07.json",
+        "/os/entities.ftm.json": sanctions / "opensanctions" / "yente_t1_entities.ftm.json",
+        "/os/delta.json": sanctions / "opensanctions" / "yente_entities.delta_2024-07.json",
+        "/ofac-2025/ALT.CSV": sanctions / "ofac" / "2025-01" / "alt.csv",
+        "/ofac-2025/ADD.CSV": sanctions / "ofac" / "2025-01" / "add.csv",
     }
     with serve() as server:
         for path, real in published.items():
@@ -105,7 +108,7 @@ def configured(tmp_path_factory: pytest.TempPathFactory, site: tuple[LoopbackSer
   - {{id: ofac-sdn, format: ofac, urls: ["{url('/ofac/SDN.CSV')}", "{url('/ofac/ALT.CSV')}", "{url('/ofac/ADD.CSV')}"]}}
   - {{id: ofac-cons, format: ofac, urls: ["{url('/ofac/CONS_PRIM.CSV')}", "{url('/ofac/CONS_ALT.CSV')}", "{url('/ofac/CONS_ADD.CSV')}"]}}
   - {{id: un, format: un, urls: ["{url('/un/consolidated.xml')}"]}}
-  - {{id: opensanctions, format: ftm, urls: ["{url('/os/entities.ftm.json')}"]}}
+  - {{id: opensanctions, format: ftm, urls: ["{url('/os/entities.ftm.json')}", "{url('/os/delta.json')}"]}}
 """, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", f"sqlite:///{folder / 'sync.sqlite'}")
@@ -193,6 +196,29 @@ def test_a_new_designation_reaches_an_article_stored_before_it(
     assert told == [(501, "Watchlist: Zelkova Horizon is now listed", "list-update")]  # not 502
     again = runner.invoke(app, ["lists", "sync", "--source", "un", "--force"])
     assert again.exit_code == 0 and "watchlist notice" not in again.output, again.output  # told once
+
+
+def test_new_alias_and_address_files_update_the_entries_they_touch(
+    configured: Path, site: tuple[LoopbackServer, Files], sanctions: Path
+) -> None:
+    """OFAC's 2025 alias and address files served beside the 2021 SDN file: the entries gain
+    names (re-screened), none is lost, and aliases of entries not in this SDN file are warned of."""
+    _, files = site
+    before = status()["ofac-sdn"]
+    for name in ("ALT", "ADD"):
+        files.publish(f"/ofac/{name}.CSV", files.bodies[f"/ofac-2025/{name}.CSV"])
+    try:
+        result = runner.invoke(app, ["lists", "sync", "--source", "ofac-sdn"])
+    finally:
+        for name in ("ALT", "ADD"):
+            files.publish(f"/ofac/{name}.CSV", (sanctions / "ofac" / "sdn_2021-07" / f"{name.lower()}.csv").read_bytes())
+    assert result.exit_code == 0, result.output
+    assert "ofac-sdn: updated" in result.output and "+0 -0" in result.output, result.output
+    changed = int(re.search(r"(\d+) new or changed", result.output).group(1))  # type: ignore[union-attr]
+    assert changed > 100  # 410 entries of the 2021 set have other names in the 2025 alias file
+    after = status()["ofac-sdn"]
+    assert after["entities"] == before["entities"] == 8976 and after["names"] != before["names"]
+    assert runner.invoke(app, ["lists", "sync", "--source", "ofac-sdn"]).exit_code == 0  # back to 2021
 
 
 @pytest.mark.parametrize(
