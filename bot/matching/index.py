@@ -624,6 +624,7 @@ def odd_words(tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, 
         position
         for position, token in enumerate(tokens)
         if token.cap
+        and not token.caseless  # a transliterated word of a script without capitals is no sign of a name
         and len(token.norm) >= ALIGN_FUZZY_MIN_LEN - 1
         and token.norm.isalpha()
         and not any(similarity == EXACT for _, similarity in token_matches[position] or ())  # listed as written
@@ -642,8 +643,9 @@ def _rare_for_typos() -> Callable[[str], bool]:
 
 
 def _may_be_joined(token: Token, matches: tuple[tuple[int, float], ...] | None) -> bool:
-    """A capitalised long word that is no listed word as written (it may be near one)."""
-    if not token.cap or len(token.norm) < JOINED_MIN_LEN:
+    """A capitalised long word that is no listed word as written (it may be near one); a word of
+    a script without capitals ("하지만", "however", read as "hajiman") is not taken for a name."""
+    if not token.cap or token.caseless or len(token.norm) < JOINED_MIN_LEN:
         return False
     return not any(similarity == EXACT for _, similarity in matches or ())
 
@@ -711,7 +713,7 @@ def _slot_token(
         if not lo <= position <= hi:
             continue
         article = tokens[position]
-        if not article.cap or not article.norm.isalpha() or abs(len(article.norm) - len(token.norm)) > 1:
+        if not article.cap or article.caseless or not article.norm.isalpha() or abs(len(article.norm) - len(token.norm)) > 1:
             continue
         distance = OSA.distance(article.norm, token.norm, score_cutoff=1)
         if 0 < distance <= 1:

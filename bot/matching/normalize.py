@@ -45,6 +45,7 @@ class Token(NamedTuple):
     upper: bool  # all letters upper-case and more than one letter (KOMID, DPRK)
     possessive: bool
     dotted: bool  # written with dots (U.S., N.)
+    caseless: bool = False  # a script without capitals (Hangul, Han, Arabic): "cap" says nothing
 
 
 @lru_cache(maxsize=200_000)
@@ -78,21 +79,21 @@ def tokenize(text: str) -> list[Token]:
             cache[surface] = info
         if not info[0]:
             continue
-        norm, length, cap, upper, possessive, dotted = info
+        norm, length, cap, upper, possessive, dotted, caseless = info
         start = match.start()
         end = start + length
         if not cap and start == prev_end + 1 and text[prev_end] == "-":
             cap = prev_cap  # Jong-un: the hyphenated part belongs to a capitalised name
         prev_end, prev_cap = end, cap
-        append(make(Token, (norm, start, end, cap, upper, possessive, dotted)))
+        append(make(Token, (norm, start, end, cap, upper, possessive, dotted, caseless)))
     return tokens
 
 
-_SURFACE_CACHE: dict[str, tuple[str, int, bool, bool, bool, bool]] = {}
+_SURFACE_CACHE: dict[str, tuple[str, int, bool, bool, bool, bool, bool]] = {}
 
 
-def _surface(surface: str) -> tuple[str, int, bool, bool, bool, bool]:
-    """(norm, length of the name part, cap, upper, possessive, dotted) of one surface form."""
+def _surface(surface: str) -> tuple[str, int, bool, bool, bool, bool, bool]:
+    """(norm, length of the name part, cap, upper, possessive, dotted, caseless) of one surface form."""
     dotted = surface.endswith(".")
     possessive = False
     length = len(surface)
@@ -109,11 +110,12 @@ def _surface(surface: str) -> tuple[str, int, bool, bool, bool, bool]:
             word = word.translate(_STRIP_QUOTES)
     norm = fold(word) if word else ""
     if not norm:
-        return ("", 0, False, False, False, False)
+        return ("", 0, False, False, False, False, False)
     first = word[0]
     cap = not first.islower()  # upper-case, digits, and scripts without case (CJK)
     upper = len(word) > 1 and word.isupper()
-    return (norm, length, cap, upper, possessive, dotted)
+    caseless = first.isalpha() and not first.isupper() and not first.islower()
+    return (norm, length, cap, upper, possessive, dotted, caseless)
 
 
 _STRIP_QUOTES = str.maketrans("", "", _QUOTE_CHARS)

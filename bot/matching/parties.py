@@ -146,7 +146,7 @@ def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
     for position in (anchor - 1, anchor + 1):
         if 0 <= position < len(tokens):
             token = tokens[position]
-            if token.cap and abs(len(token.norm) - len(word)) <= 1 and OSA.distance(token.norm, word, score_cutoff=1) == 1:
+            if token.cap and not token.caseless and abs(len(token.norm) - len(word)) <= 1 and OSA.distance(token.norm, word, score_cutoff=1) == 1:
                 return True
     return False
 

@@ -208,3 +208,21 @@ def test_a_misspelt_word_beside_the_rest_of_its_name_is_found(slot_matcher: Matc
 )
 def test_a_slot_typo_needs_its_place_and_a_rare_neighbour(slot_matcher: Matcher, text: str, key: str) -> None:
     assert key not in found(slot_matcher, text)
+
+
+# --- scripts without capitals ---------------------------------------------------------------------
+
+HAJJI = Entity(key="test:hajji", source="test", list_id="30", type=EntityType.PERSON,
+               names=(Name("Hajji Iman", NameKind.PRIMARY),))
+KIM_HANGUL = Entity(key="test:kim-hangul", source="test", list_id="31", type=EntityType.PERSON,
+                    names=(Name("KIM Jong Un", NameKind.PRIMARY), Name("김정은")))
+
+
+def test_a_word_of_a_caseless_script_is_not_taken_for_a_misspelt_name() -> None:
+    """Hangul has no capitals, so every word of it looked capitalised: "하지만" ("however", read
+    "hajiman") was found as "Hajji Iman" written as one word. A name written in such a script
+    is still found when it is spelt as listed."""
+    matcher = Matcher(RuleSet(rules=(), terms={}, parties=(), list_selectors={}), [HAJJI, KIM_HANGUL])
+    assert found(matcher, "하지만 그는 말했다. 하지만 이것은 문제다.") == {}
+    assert found(matcher, "Reporters met Hajjiiman in Mosul.") == {"test:hajji": "Hajjiiman"}  # Latin: still joined
+    assert found(matcher, "김정은 위원장이 말했다.") == {"test:kim-hangul": "김정은"}
