@@ -428,9 +428,16 @@ def collector_paused() -> Iterator[None]:
 
 
 def _sentence_of_tokens(sentences: Sequence[Sentence], tokens: Sequence[Token]) -> list[int]:
-    """Sentence index of every token (a token before the first sentence counts as in it)."""
-    starts = [s.start for s in sentences]
-    return [max(0, bisect_right(starts, token.start) - 1) for token in tokens]
+    """Sentence index of every token (a token before the first sentence counts as in it): one
+    binary search per sentence, then runs of equal numbers, instead of a search per token."""
+    token_starts = [token.start for token in tokens]
+    ends = [bisect_left(token_starts, sentence.start) for sentence in sentences[1:]] + [len(tokens)]
+    result: list[int] = []
+    done = 0
+    for index, end in enumerate(ends):
+        result.extend([index] * (end - done))
+        done = max(done, end)
+    return result
 
 
 def _sentence_bounds(count: int, sentence_of_token: Sequence[int]) -> list[tuple[int, int]]:

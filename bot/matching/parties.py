@@ -88,7 +88,7 @@ def _align_all(
         if missing:
             if len(missing) > 2:
                 continue
-            if not _may_all_hide(missing, hideable, words, everywhere):
+            if not _may_all_hide(missing, hideable, words, everywhere):  # most stop here
                 slot = _slot_possible(name, missing, words)
                 if not slot:
                     continue  # words the name cannot do without appear nowhere in the article
