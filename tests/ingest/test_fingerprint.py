@@ -60,11 +60,20 @@ def test_helpers() -> None:
     assert resemblance(STORY, STORY) == 1.0 and resemblance(STORY, "") == 0.0
 
 
-def test_long_text_is_fast() -> None:
-    text = " ".join(f"word{i % 3000} other{i % 17}" for i in range(10_000))
-    started = time.perf_counter()
-    simhash64(text)
-    assert time.perf_counter() - started < 0.5
+def test_long_text_is_linear() -> None:
+    """Speed belongs in benchmarks; what a test can hold on any machine is the shape: ten times
+    the text costs about ten times the time (a quadratic fingerprint would cost a hundred)."""
+    short = " ".join(f"word{i % 3000} other{i % 17}" for i in range(2_000))
+    long = " ".join(f"word{i % 3000} other{i % 17}" for i in range(20_000))
+    timings = []
+    for text in (short, long):
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            simhash64(text)
+            best = min(best, time.perf_counter() - started)
+        timings.append(best)
+    assert timings[1] < timings[0] * 40
 
 
 @pytest.mark.shared

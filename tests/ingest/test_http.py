@@ -255,21 +255,25 @@ async def test_too_large_is_raised_when_truncation_is_refused(server: LoopbackSe
 
 # ---- time limits -------------------------------------------------------------------------------
 async def test_server_that_never_answers_times_out(server: LoopbackServer) -> None:
+    """Without the timeout the fetch would wait for ever (the server never answers): any bound
+    proves it; a generous one cannot flake on a loaded machine."""
     url = server.route("/silent", never_answer())
     async with fetcher(timeout_s=0.5, retries=0) as f:
         started = time.monotonic()
         with pytest.raises(FetchTimeout):
             await f.fetch(url)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 15
+    assert len(server.requests_to("/silent")) == 1
 
 
 async def test_total_deadline_bounds_retries_of_a_silent_server(server: LoopbackServer) -> None:
+    """Counted in attempts, not seconds: five retries of a 0.6 s timeout would be six requests;
+    the 1.5 s deadline leaves room for three at most, however loaded the machine is."""
     url = server.route("/silent", never_answer())
     async with fetcher(timeout_s=0.6, deadline_s=1.5, retries=5) as f:
-        started = time.monotonic()
         with pytest.raises(FetchTimeout):
             await f.fetch(url)
-    assert time.monotonic() - started < 2.5
+    assert 1 <= len(server.requests_to("/silent")) <= 3
 
 
 async def test_trickling_server_is_stopped_by_the_deadline(server: LoopbackServer) -> None:
@@ -279,7 +283,8 @@ async def test_trickling_server_is_stopped_by_the_deadline(server: LoopbackServe
         started = time.monotonic()
         with pytest.raises(FetchTimeout, match="deadline"):
             await f.fetch(url)
-    assert 1.4 < time.monotonic() - started < 3
+    assert time.monotonic() - started > 1.4  # a lower bound: load only adds time
+    assert time.monotonic() - started < 15  # the trickle itself would go on far longer
 
 
 # ---- retries -------------------------------------------------------------------------------------
@@ -318,12 +323,12 @@ async def test_retry_after_is_really_waited(server: LoopbackServer) -> None:
 
 async def test_retry_after_beyond_cap_is_reported_not_slept(server: LoopbackServer) -> None:
     url = server.route("/limited", static(b"", {"Retry-After": "3600"}, status=503))
-    async with fetcher() as f:
-        started = time.monotonic()
+    sleeps: list[float] = []
+    async with fetcher(sleeps=sleeps) as f:
         with pytest.raises(HTTPStatusError) as info:
             await f.fetch(url)
     assert info.value.status == 503 and info.value.retry_after == 3600.0
-    assert len(server.requests_to("/limited")) == 1 and time.monotonic() - started < 1
+    assert len(server.requests_to("/limited")) == 1 and sleeps == []  # no wait asked for at all
 
 
 async def test_connection_errors_retry_with_capped_exponential_backoff() -> None:
