@@ -90,6 +90,22 @@ class ExtractedArticle:
     sitename: str | None = None
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
+    """Import trafilatura and build its settings now, outside any time limit.
+
+    The import is deferred until a page is extracted (commands that never extract do not pay
+    for it), but it must not happen inside a timed extraction: a timer that fires mid-import
+    leaves half-initialised modules behind ("module 'urllib3' has no attribute 'util'") and
+    every later page fails. Worker processes call this before their first page; threads share
+    one lock so two first pages cannot import it at once.
+    """
+    with _IMPORT_LOCK:
+        _config()
+
+
 @functools.cache
 def _config() -> ConfigParser:
     """trafilatura settings, built once: no signal-based timeout (worker-thread safe).
@@ -238,6 +254,7 @@ def extract_article(
 
 
 def _bare_extraction(text: str, url: str | None) -> Any:
+    warm_up()
     import trafilatura
 
     return trafilatura.bare_extraction(

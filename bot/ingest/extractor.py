@@ -16,7 +16,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from types import FrameType
 
 from .errors import ExtractError
-from .extract import ExtractedArticle, extract_article
+from .extract import ExtractedArticle, extract_article, warm_up
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -40,7 +40,9 @@ class Extractor:
         if self.workers <= 0:
             return await asyncio.to_thread(extract_article, html, url, encoding=encoding)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+            )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, _extract, html, url, encoding, self.timeout_s)
 
