@@ -116,6 +116,13 @@ class Matcher:
     def names_indexed(self) -> int:
         return self.index.names_indexed
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the per-selection cache: it is keyed by ``id()`` of rule objects,
+        which mean other objects once unpickled."""
+        state = dict(self.__dict__)
+        state["_selected"] = {}
+        return state
+
     def analyze(self, document: Document) -> Analysis:
         """Find countries, terms and parties; only the first ``max_chars`` are read.
 
