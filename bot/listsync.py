@@ -16,7 +16,6 @@ one, never half of each.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import shutil
@@ -33,7 +32,7 @@ from bot.lists.detect import detect_format
 from bot.lists.download import LIST_ACCEPT, file_name, list_policy
 from bot.lists.ofac import parse_ofac
 from bot.lists.sources import ListSourceConfig, load_sources
-from bot.lists.types import ListFormatError, ParsedList
+from bot.lists.types import ListFormatError, ParsedList, file_digest
 from bot.rescreen import AlertHook, rescreen, tell_watchers
 from bot.settings import Settings
 from db.engine import session_scope
@@ -101,7 +100,7 @@ async def sync_source(
     staging = Path(tempfile.mkdtemp(prefix=f"sync-{source.id}-", dir=_ensure(cache_dir)))
     try:
         download = await _download(source, fetcher, staging, cache_dir / source.id, validators if in_force and not force else {})
-        digest = _digest(download.files)
+        digest = file_digest(download.files)  # the hash the parsed list will carry
         if in_force and not force and (download.all_not_modified or digest == last_hash):
             with session_scope(app.engine) as session:
                 record_sync(session=session, source=source.id, validators=download.validators)
@@ -209,13 +208,6 @@ def _date_file(path: Path, last_modified: str | None) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def _digest(files: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.name):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def _cached(folder: Path, urls: Sequence[str]) -> list[Path] | None:
     taken: set[str] = set()
     paths = [folder / file_name(url, taken) for url in urls]
@@ -297,16 +289,13 @@ async def sync_periodically(app: App, settings: Settings, stop: asyncio.Event, h
         except ListFormatError:
             log.exception("list sources are misconfigured; list sync is off until the next start")
             return
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=wait)
-            return  # stopped while waiting
-        except TimeoutError:
-            pass
+        if await _stopped_within(stop, wait):
+            return
         try:
             report = await sync_and_rescreen(app, settings, sources, hooks=hooks)
         except Exception:  # a bug in one sync must not end the watch; the next turn tries again
             log.exception("list sync failed")
-            await _pause(stop, min(interval, 3600))
+            await _stopped_within(stop, min(interval, 3600))
             continue
         for outcome in report.outcomes:
             (log.warning if outcome.status == FAILED else log.info)("list sync: %s", outcome.line())
@@ -320,8 +309,10 @@ def _next_due(app: App, sources: Sequence[ListSourceConfig], interval: float) ->
     return min(a.timestamp() for a in attempts if a is not None) + interval
 
 
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` unless ``stop`` is set first; whether it was."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
-        pass
+        return False
+    return True

@@ -29,8 +29,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.matching.refdata import YAML_LOADER
 from bot.matching.model import Entity, EntityType, Name, NameKind, Reference, Severity
+from bot.matching.refdata import YAML_LOADER
 from bot.matching.rules import (
     ConditionError,
     Example,

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import yaml
 
-from bot.matching.refdata import YAML_LOADER
 from bot.lists.types import (
     ListFormatError,
     ParsedList,
@@ -38,6 +37,7 @@ from bot.lists.types import (
     identifier_pairs,
     is_short_acronym,
     mtime_version,
+    read_utf8,
     squash,
     unique,
     unique_names,
@@ -45,6 +45,7 @@ from bot.lists.types import (
 )
 from bot.matching.identifiers import iso_countries, valid_imo, valid_mmsi
 from bot.matching.model import Entity, EntityType, Name, NameKind
+from bot.matching.refdata import YAML_LOADER
 
 COLUMNS = ("id", "name", "type", "aliases", "countries", "programs", "identifiers", "remarks")
 REQUIRED = ("id", "name", "type")
@@ -134,12 +135,7 @@ def _read_csv(path: Path) -> Iterator[_Record]:
 
 
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ListFormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line) from exc
+    text = read_utf8(path)
     if not text.strip():
         raise ListFormatError(path, "file is empty")
     if text.lstrip().startswith("<"):
@@ -183,7 +179,7 @@ def _csv_record(path: Path, line: int, row: dict[str, str]) -> _Record:
 
 
 def _read_yaml(path: Path) -> tuple[str | None, list[_Record]]:
-    text = _decode_yaml(path)
+    text = read_utf8(path)
     try:
         root = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.MarkedYAMLError as error:
@@ -200,13 +196,6 @@ def _read_yaml(path: Path) -> tuple[str | None, list[_Record]]:
         raise ListFormatError(path, "'entities' must be a list of entities",
                               _line(entities) if entities is not None else _line(root))
     return source, [_yaml_record(path, node) for node in entities.value]
-
-
-def _decode_yaml(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ListFormatError(path, "not UTF-8 text") from exc
 
 
 def _line(node: yaml.Node) -> int:

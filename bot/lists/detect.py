@@ -18,7 +18,8 @@ from bot.lists.ftm import parse_ftm, read_lines
 from bot.lists.ofac import PRIMARY_COLUMNS, file_role, parse_ofac
 from bot.lists.types import ListFormatError, ParsedList
 from bot.lists.uk import is_uk_csv, is_uk_xml_root, parse_uk
-from bot.lists.un import ROOT_TAG, check_prolog, parse_un, root_tag
+from bot.lists.safexml import root_tag
+from bot.lists.un import ROOT_TAG, check_prolog, parse_un
 
 SNIFF_BYTES = 8192
 LIST_SUFFIXES = (".csv", ".xml", ".json", ".jsonl", ".ndjson")

@@ -2,8 +2,8 @@
 ``sanctionEntity`` records under an ``export`` root in the ``http://eu.europa.ec/fpi/fsd/export``
 namespace, nearly all data in attributes.
 
-Streamed like the UN list (``bot.lists.un``): defusedxml's ``iterparse`` with DTDs forbidden, so
-no entity can be declared, expanded or fetched, and each record is cleared once built. Quirks of
+Streamed like the UN list, by ``bot.lists.safexml`` (DTDs forbidden, so no entity can be
+declared, expanded or fetched), and each record is cleared once built. Quirks of
 the real file handled here: ``strong="false"`` and "low quality" name aliases are weak;
 ``countryIso2Code="00"`` ("UNKNOWN") means no country; the ``imo`` identification of a shipping
 *company* is its IMO company number, not a ship's; one record may cite the same programme in
@@ -18,9 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from defusedxml import DefusedXmlException, DTDForbidden
-from defusedxml.ElementTree import DefusedXMLParser, iterparse
-
+from bot.lists import safexml
 from bot.lists.types import (
     IMO_RE,
     MMSI_RE,
@@ -47,7 +45,6 @@ NAMESPACE = "http://eu.europa.ec/fpi/fsd/export"
 NS = f"{{{NAMESPACE}}}"
 ROOT_TAG = f"{NS}export"
 RECORD_TAG = f"{NS}sanctionEntity"
-PROLOG_LIMIT = 64 * 1024
 
 SUBJECT_TYPES = {
     "person": EntityType.PERSON,
@@ -77,7 +74,7 @@ def is_eu_root(tag: str) -> bool:
 
 def parse_eu(path: Path) -> ParsedList:
     """Parse one EU FSF ``xmlFullSanctionsList_1_1`` file."""
-    _check_prolog(path)
+    safexml.check_prolog(path, "the EU list")
     warnings: list[str] = []
     entities: dict[str, Entity] = {}
     generated = ""
@@ -106,52 +103,12 @@ def parse_eu(path: Path) -> ParsedList:
 # Safe streaming
 
 
-def _check_prolog(path: Path) -> None:
-    """Refuse empty files and UTF-16/32 before the parser sees them (the EU publishes UTF-8)."""
-    with path.open("rb") as handle:
-        head = handle.read(PROLOG_LIMIT)
-    if not head.strip():
-        raise ListFormatError(path, "file is empty")
-    if b"\x00" in head:
-        raise ListFormatError(path, "UTF-16/32 XML is not accepted (the EU list is UTF-8)", 1)
-    if re.search(rb"<[A-Za-z_!?]", head) is None:
-        raise ListFormatError(path, f"no XML markup in the first {PROLOG_LIMIT} bytes")
-
-
-def _parse(path: Path, lines: deque[int]) -> Iterator[tuple[str, ET.Element]]:
-    """defusedxml's streaming parser with DTDs forbidden; errors become ``ListFormatError``.
-
-    ``iterparse`` hands out events a 16 KiB chunk late, when expat's position is already past
-    them, so each element's start line is noted in ``lines`` as expat reads it.
-    """
-    parser = DefusedXMLParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    expat = parser.parser
-    events = iterparse(path, events=("start", "end"), parser=parser)
-    build_start = expat.StartElementHandler
-    if build_start is not None:  # set by iterparse for "start" events; without it, no lines
-
-        def start(*args: object) -> object:
-            lines.append(expat.CurrentLineNumber)
-            return build_start(*args)
-
-        expat.StartElementHandler = start
-    try:
-        yield from events
-    except ET.ParseError as exc:
-        line = exc.position[0] if exc.position else None
-        raise ListFormatError(path, f"malformed XML: {_parse_error_reason(exc)}", line) from exc
-    except DefusedXmlException as exc:
-        what = "a DOCTYPE" if isinstance(exc, DTDForbidden) else "an entity declaration"
-        reason = f"XML declares {what}: refused so that no entity can expand"
-        raise ListFormatError(path, reason, expat.CurrentLineNumber) from exc
-
-
 def _records(path: Path) -> Iterator[tuple[str | ET.Element, int | None]]:
     """The root's ``generationDate`` and line first, then each finished ``sanctionEntity`` with
     its start line. Records are cleared once built so memory stays flat."""
     lines: deque[int] = deque()
     starts: list[int | None] = []
-    for event, element in _parse(path, lines):
+    for event, element in safexml.events(path, lines=lines):
         if event == "start":
             starts.append(lines.popleft() if lines else None)
             if len(starts) == 1:
@@ -168,15 +125,6 @@ def _check_root(path: Path, root: ET.Element, line: int | None) -> str:
         reason = f"XML root is <{root.tag}>, expected <export> in namespace {NAMESPACE}"
         raise ListFormatError(path, reason, line)
     return root.get("generationDate", "")
-
-
-def _parse_error_reason(exc: ET.ParseError) -> str:
-    """expat's message without its position; "no element found" (cut between elements) and
-    "unclosed token" (cut inside a tag) only occur at the end of input: a cut-off download."""
-    reason = re.sub(r":\s*line \d+, column \d+$", "", str(exc))
-    if reason.startswith(("no element found", "unclosed token")):
-        return f"{reason} (file truncated?)"
-    return reason
 
 
 # ---------------------------------------------------------------------------------------------

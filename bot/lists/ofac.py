@@ -32,6 +32,7 @@ from bot.lists.types import (
     identifier_pairs,
     is_short_acronym,
     mtime_version,
+    read_utf8,
     squash,
     unique,
     unique_names,
@@ -203,12 +204,7 @@ def read_rows(path: Path, columns: int) -> Iterator[tuple[int, list[str]]]:
 
 
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ListFormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line) from exc
+    text = read_utf8(path)
     complete = text.endswith((CTRL_Z, "\n"))  # OFAC's end marker, or at least a whole last row
     text = text.rstrip("\r\n" + CTRL_Z)
     if not text.strip():

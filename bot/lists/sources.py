@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from bot.matching.refdata import YAML_LOADER
 from bot.lists.types import ListFormatError
+from bot.matching.refdata import YAML_LOADER
 
 BUNDLED = Path(__file__).with_name("sources.yaml")
 FORMATS = ("ofac", "un", "eu", "uk", "ftm", "custom")

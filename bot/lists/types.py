@@ -62,6 +62,17 @@ class ListFormatError(ValueError):
 # Helpers shared by the parsers
 
 
+def read_utf8(path: Path) -> str:
+    """A list file's text (a BOM dropped); bytes that are not UTF-8 are refused with the line
+    they are on, since a list in another encoding would import with mangled names."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ListFormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line) from exc
+
+
 def file_digest(files: Iterable[Path]) -> str:
     """SHA-256 over the files' bytes in name order, so passing the same files in another order
     (or via their directory) gives the same fingerprint."""

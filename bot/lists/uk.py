@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bot.lists import safexml
 from bot.lists.types import (
     IMO_RE,
     ListFormatError,
@@ -34,13 +35,13 @@ from bot.lists.types import (
     is_ship_imo,
     is_short_acronym,
     mtime_version,
+    read_utf8,
     squash,
     tidy_name,
     unique,
     unique_names,
     unique_pairs,
 )
-from bot.lists.un import _parse as parse_xml_events  # the guarded streaming parser
 from bot.matching.model import Entity, EntityType, Name, NameKind
 
 SOURCE = "uk"
@@ -236,12 +237,7 @@ def _finish(path: Path, parties: dict[str, _Party], version: str, what: str) -> 
 
 def _decode(path: Path) -> str:
     """The file as text; a last row without a line end means the download was cut short."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ListFormatError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line) from exc
+    text = read_utf8(path)
     if not text.endswith("\n"):
         line = text.rstrip("\r\n").count("\n") + 1
         raise ListFormatError(path, "the last row has no line end: the file was cut short", line)
@@ -327,7 +323,7 @@ def _parse_xml(path: Path) -> ParsedList:
     version = ""
     depth = 0
     count = 0
-    for event, element in parse_xml_events(path, events=("start", "end")):
+    for event, element in safexml.events(path):
         if event == "start":
             depth += 1
             if depth == 1 and not is_uk_xml_root(element.tag):

@@ -1,10 +1,10 @@
 """The UN Security Council Consolidated List (XML): ``INDIVIDUALS/INDIVIDUAL`` and
 ``ENTITIES/ENTITY`` records under a ``CONSOLIDATED_LIST`` root, without a namespace.
 
-The file is streamed with defusedxml's ``iterparse`` with DTDs forbidden: the parser itself
-stops at a DOCTYPE, wherever it is and whatever precedes it (a comment or processing instruction
-containing ``<x`` once fooled a text scan of the prolog), so no entity can be declared, expanded
-(billion laughs) or fetched from outside.
+The file is streamed by ``bot.lists.safexml`` with DTDs forbidden: the parser itself stops at a
+DOCTYPE, wherever it is and whatever precedes it (a comment or processing instruction containing
+``<x`` once fooled a text scan of the prolog), so no entity can be declared, expanded (billion
+laughs) or fetched from outside.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from defusedxml import DefusedXmlException, DTDForbidden
-from defusedxml.ElementTree import DefusedXMLParser, iterparse
-
+from bot.lists import safexml
 from bot.lists.types import (
     IMO_RE,
     MMSI_RE,
@@ -40,7 +38,6 @@ from bot.lists.types import (
 from bot.matching.model import Entity, EntityType, Name, NameKind
 
 ROOT_TAG = "CONSOLIDATED_LIST"
-PROLOG_LIMIT = 64 * 1024
 
 # Regimes whose names end in a family name; Arabic, Afghan and Somali names (Al-Qaida,
 # Taliban, Iraq, Libya, Yemen, Sudan, Somalia ...) are patronymic chains with no marked surname.
@@ -87,40 +84,7 @@ def parse_un(path: Path) -> ParsedList:
 
 
 def check_prolog(path: Path) -> None:
-    """Refuse empty files and non-ASCII-compatible encodings before the parser sees them.
-
-    The UN publishes UTF-8; a UTF-16 file is refused with a reason rather than a parser error.
-    DTDs are refused by the parser itself (``_records``), not here.
-    """
-    with path.open("rb") as handle:
-        head = handle.read(PROLOG_LIMIT)
-    if not head.strip():
-        raise ListFormatError(path, "file is empty")
-    if b"\x00" in head:
-        raise ListFormatError(path, "UTF-16/32 XML is not accepted (the UN list is UTF-8)", 1)
-    if re.search(rb"<[A-Za-z_!?]", head) is None:
-        raise ListFormatError(path, f"no XML markup in the first {PROLOG_LIMIT} bytes")
-
-
-def root_tag(path: Path) -> str:
-    """The root element's tag, read by the same guarded parser (a DTD is refused here too)."""
-    for element in _parse(path, events=("start",)):
-        return element[1].tag
-    raise ListFormatError(path, "no XML root element")
-
-
-def _parse(path: Path, events: tuple[str, ...]) -> Iterator[tuple[str, ET.Element]]:
-    """defusedxml's streaming parser with DTDs forbidden; errors become ``ListFormatError``."""
-    parser = DefusedXMLParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    try:
-        yield from iterparse(path, events=events, parser=parser)
-    except ET.ParseError as exc:
-        line = exc.position[0] if exc.position else None
-        raise ListFormatError(path, f"malformed XML: {_parse_error_reason(exc)}", line) from exc
-    except DefusedXmlException as exc:
-        what = "a DOCTYPE" if isinstance(exc, DTDForbidden) else "an entity declaration"
-        reason = f"XML declares {what}: refused so that no entity can expand"
-        raise ListFormatError(path, reason, parser.parser.CurrentLineNumber) from exc
+    safexml.check_prolog(path, "the UN list")
 
 
 def _records(path: Path) -> Iterator[ET.Element | str]:
@@ -129,7 +93,7 @@ def _records(path: Path) -> Iterator[ET.Element | str]:
     Elements are cleared once built so memory stays flat however large the list grows.
     """
     depth = 0
-    for event, element in _parse(path, events=("start", "end")):
+    for event, element in safexml.events(path):
         if event == "start":
             depth += 1
             if depth == 1:
@@ -145,15 +109,6 @@ def _check_root(path: Path, root: ET.Element) -> str:
     if root.tag != ROOT_TAG:
         raise ListFormatError(path, f"XML root is <{root.tag}>, expected <{ROOT_TAG}>", 1)
     return root.get("dateGenerated", "")
-
-
-def _parse_error_reason(exc: ET.ParseError) -> str:
-    """expat's message without its own position suffix (the line goes into the error's prefix);
-    "no element found" at the end means the download was cut off."""
-    reason = re.sub(r":\s*line \d+, column \d+$", "", str(exc))
-    if reason.startswith("no element found"):
-        return f"{reason} (file truncated?)"
-    return reason
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,10 +42,9 @@ from typing import Any
 
 import yaml
 
-from .refdata import YAML_LOADER
-
 from .cues import CLASSES
 from .model import Alert, Feature, Severity
+from .refdata import YAML_LOADER
 
 # Article-wide, only the classes that say a breach is being reported: how densely an article
 # speaks of policy, possibilities or denials depends on its style and length far more than on
