@@ -129,16 +129,33 @@ def prepare(database_url: str, chats: list[int], alerts: int, per_alert: int) ->
     with session_scope(engine) as session:
         for index, chat in enumerate(chats):
             chats_db.subscribe(
-                session=session, tg_chat_id=chat, by="bench", chat_type="group" if chat < 0 else "private",
+                session=session,
+                tg_chat_id=chat,
+                by="bench",
+                chat_type="group" if chat < 0 else "private",
                 changes={"min_severity": "info", "regimes": [f"BENCH-{index % regimes:03d}"]},
             )
     template = sample_alert()
     queued = 0
     for number in range(alerts):
-        with session_scope(engine) as session:  # one article, its alert and its outbox rows: one transaction
+        with session_scope(
+            engine
+        ) as session:  # one article, its alert and its outbox rows: one transaction
             url = f"https://bench.example/article/{number}"
-            article, _ = store_article(session=session, source=url, url=url, url_key=url, text=f"Article {number}", title=f"Article {number} & <friends>", outlet="Bench & Co")
-            data = dict(template, regime=f"BENCH-{number % regimes:03d}", title=f"{template['title']} #{number}")
+            article, _ = store_article(
+                session=session,
+                source=url,
+                url=url,
+                url_key=url,
+                text=f"Article {number}",
+                title=f"Article {number} & <friends>",
+                outlet="Bench & Co",
+            )
+            data = dict(
+                template,
+                regime=f"BENCH-{number % regimes:03d}",
+                title=f"{template['title']} #{number}",
+            )
             stored = store_alerts(session=session, article=article, alerts=[data])
             for alert in stored.new_alerts:
                 queued += len(enqueue_alert(session=session, alert=alert))
@@ -154,15 +171,26 @@ def count(database_url: str, status: str) -> int:
     from db.engine import make_engine
     from db.models import Delivery
 
-    engine = _engines.get(database_url) or _engines.setdefault(database_url, make_engine(database_url))
+    engine = _engines.get(database_url) or _engines.setdefault(
+        database_url, make_engine(database_url)
+    )
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(Delivery).where(Delivery.status == status)).scalar_one())  # type: ignore[arg-type]
+        return int(
+            connection.execute(
+                select(func.count()).select_from(Delivery).where(Delivery.status == status)
+            ).scalar_one()
+        )  # type: ignore[arg-type]
 
 
 def start_bot(database_url: str, base_url: str, log: Any) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PTB_TIMEDELTA="true")
     return subprocess.Popen(
-        [sys.executable, __file__, "--bot", database_url, base_url], stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=ROOT
+        [sys.executable, __file__, "--bot", database_url, base_url],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
 
 
@@ -193,18 +221,26 @@ def expected_pairs(database_url: str) -> set[tuple[int, int]]:
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(select(Chat.tg_chat_id, Delivery.alert_id).join(Chat, Chat.id == Delivery.chat_id))  # type: ignore[arg-type]
+            rows = connection.execute(
+                select(Chat.tg_chat_id, Delivery.alert_id).join(Chat, Chat.id == Delivery.chat_id)
+            )  # type: ignore[arg-type]
             return {(int(c), int(a)) for c, a in rows}
     finally:
         engine.dispose()
 
 
 def send_times(emu: Any, since: float = 0.0) -> list[float]:
-    return sorted(c["time"] for c in emu.calls("sendMessage") if c["status"] == 200 and c["time"] >= since)
+    return sorted(
+        c["time"] for c in emu.calls("sendMessage") if c["status"] == 200 and c["time"] >= since
+    )
 
 
 def rate(times: list[float]) -> float:
-    return round((len(times) - 1) / (times[-1] - times[0]), 2) if len(times) > 1 and times[-1] > times[0] else 0.0
+    return (
+        round((len(times) - 1) / (times[-1] - times[0]), 2)
+        if len(times) > 1 and times[-1] > times[0]
+        else 0.0
+    )
 
 
 async def baseline(emu: Any, database_url: str, chats: list[int], limit: int) -> dict[str, Any]:
@@ -225,7 +261,12 @@ async def baseline(emu: Any, database_url: str, chats: list[int], limit: int) ->
     emu.flood_limits(per_second=30, per_chat_per_second=1, per_group_per_minute=20)
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        queue = session.execute(select(Chat.tg_chat_id, Delivery.alert_id).join(Chat, Chat.id == Delivery.chat_id).order_by(Delivery.id).limit(limit)).all()  # type: ignore[arg-type]
+        queue = session.execute(
+            select(Chat.tg_chat_id, Delivery.alert_id)
+            .join(Chat, Chat.id == Delivery.chat_id)
+            .order_by(Delivery.id)
+            .limit(limit)
+        ).all()  # type: ignore[arg-type]
         alerts = load_alerts(session=session, alert_ids={a for _, a in queue})
     engine.dispose()
     limiter = AIORateLimiter(max_retries=10)
@@ -235,7 +276,10 @@ async def baseline(emu: Any, database_url: str, chats: list[int], limit: int) ->
         for chat, alert_id in queue:
             alert = alerts[alert_id]
             await bot.send_message(
-                chat, render_alert(alert), parse_mode=ParseMode.HTML, reply_markup=alert_keyboard(alert),
+                chat,
+                render_alert(alert),
+                parse_mode=ParseMode.HTML,
+                reply_markup=alert_keyboard(alert),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
     elapsed = time.monotonic() - began
@@ -253,9 +297,18 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--alerts", type=int, default=100)
     parser.add_argument("--per-alert", type=int, default=20, help="chats each alert reaches")
-    parser.add_argument("--crash-at", type=float, default=0.4, help="share of messages sent when the bot is killed (0: no crash)")
-    parser.add_argument("--baseline", type=int, default=300, help="messages sent by the baseline (0: none)")
-    parser.add_argument("--bot", nargs=2, metavar=("DATABASE_URL", "BASE_URL"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--crash-at",
+        type=float,
+        default=0.4,
+        help="share of messages sent when the bot is killed (0: no crash)",
+    )
+    parser.add_argument(
+        "--baseline", type=int, default=300, help="messages sent by the baseline (0: none)"
+    )
+    parser.add_argument(
+        "--bot", nargs=2, metavar=("DATABASE_URL", "BASE_URL"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.bot:
         bot_process(*args.bot)
@@ -289,12 +342,17 @@ def main() -> None:
             first.send_signal(signal.SIGKILL)
             first.wait()
             killed_at = time.time()
-            crash = {"killed_after_sent": count(database_url, "sent"), "in_flight_at_kill": count(database_url, "sending")}
+            crash = {
+                "killed_after_sent": count(database_url, "sent"),
+                "in_flight_at_kill": count(database_url, "sending"),
+            }
             second = start_bot(database_url, emu.base_url, log)
         else:
             killed_at, second = began, first
         restarted_at = time.time()
-        wait_until(lambda: count(database_url, "sent") + count(database_url, "failed") >= total, 900)
+        wait_until(
+            lambda: count(database_url, "sent") + count(database_url, "failed") >= total, 900
+        )
         finished = time.time()
         second.send_signal(signal.SIGTERM)
         out, _ = second.communicate(timeout=60)
@@ -310,9 +368,17 @@ def main() -> None:
             crash.update(
                 found_in_chat_on_restart=worker.get("reconcile_found", 0),
                 resent_on_restart=worker.get("reconcile_resent", 0),
-                restart_gap_s=round(min(phase2, default=restarted_at) - max((t for t in times if t < killed_at), default=killed_at), 2),
+                restart_gap_s=round(
+                    min(phase2, default=restarted_at)
+                    - max((t for t in times if t < killed_at), default=killed_at),
+                    2,
+                ),
             )
-        sending_time = (times[-1] - times[0]) - (crash.get("restart_gap_s", 0.0) if crash else 0.0) if len(times) > 1 else 0.0
+        sending_time = (
+            (times[-1] - times[0]) - (crash.get("restart_gap_s", 0.0) if crash else 0.0)
+            if len(times) > 1
+            else 0.0
+        )
         result: dict[str, Any] = {
             "chats": len(chats),
             "groups": sum(1 for c in chats if c < 0),
@@ -335,12 +401,17 @@ def main() -> None:
             "prepare_s": round(prepare_s, 1),
             "crash": crash or None,
             "peak_rss_mb": {
-                "bot_process": max(child.get("peak_rss_mb", 0.0), round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)),
+                "bot_process": max(
+                    child.get("peak_rss_mb", 0.0),
+                    round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+                ),
                 "benchmark": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             },
         }
         if args.baseline:
-            result["baseline_ptb_aioratelimiter"] = asyncio.run(baseline(emu, database_url, chats, args.baseline))
+            result["baseline_ptb_aioratelimiter"] = asyncio.run(
+                baseline(emu, database_url, chats, args.baseline)
+            )
         print(json.dumps(result))
     finally:
         log.close()

@@ -63,8 +63,11 @@ def load_aeb(root: Path | None = None) -> list[tuple[str, bytes, str]]:
     root = root or SHARED / "data" / "articles" / "scrapinghub_aeb"
     truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
     return [
-        (entry["url"], gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes()),
-         entry["articleBody"])
+        (
+            entry["url"],
+            gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes()),
+            entry["articleBody"],
+        )
         for key, entry in sorted(truth.items())
     ]
 
@@ -164,8 +167,11 @@ def snippet_rates(
     }
 
 
-def run_extractor(extractor: Extractor, aeb: list[tuple[str, bytes, str]],
-                  evals: list[tuple[str, bytes, list[str], list[str]]]) -> dict[str, Any]:
+def run_extractor(
+    extractor: Extractor,
+    aeb: list[tuple[str, bytes, str]],
+    evals: list[tuple[str, bytes, list[str], list[str]]],
+) -> dict[str, Any]:
     started = time.perf_counter()
     aeb_pred = [(truth, extractor(html, url)) for url, html, truth in aeb]
     eval_pred = [(extractor(html, url), must, must_not) for url, html, must, must_not in evals]
@@ -213,9 +219,14 @@ def light_edit(text: str, rng: random.Random) -> str:
 def _summary(values: list[int]) -> dict[str, float]:
     ordered = sorted(values)
     pick = lambda q: ordered[int(q * (len(ordered) - 1))]  # noqa: E731
-    return {"min": ordered[0], "median": statistics.median(ordered), "p95": pick(0.95),
-            "max": ordered[-1], "mean": round(statistics.mean(ordered), 2),
-            "sd": round(statistics.pstdev(ordered), 2)}
+    return {
+        "min": ordered[0],
+        "median": statistics.median(ordered),
+        "p95": pick(0.95),
+        "max": ordered[-1],
+        "mean": round(statistics.mean(ordered), 2),
+        "sd": round(statistics.pstdev(ordered), 2),
+    }
 
 
 def fingerprint_separation(texts: list[str], seed: int = 11) -> dict[str, Any]:
@@ -225,8 +236,9 @@ def fingerprint_separation(texts: list[str], seed: int = 11) -> dict[str, Any]:
     light = [hamming(p, simhash64(light_edit(t, rng))) for p, t in zip(prints, texts)]
     heavy_texts = [heavy_edit(t, rng) for t in texts]
     heavy = [hamming(p, simhash64(h)) for p, h in zip(prints, heavy_texts)]
-    different = [hamming(prints[i], prints[j])
-                 for i in range(len(prints)) for j in range(i + 1, len(prints))]
+    different = [
+        hamming(prints[i], prints[j]) for i in range(len(prints)) for j in range(i + 1, len(prints))
+    ]
 
     def share(values: list[int], threshold: int) -> float:
         return round(sum(v <= threshold for v in values) / len(values), 4)

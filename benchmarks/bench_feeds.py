@@ -51,7 +51,6 @@ from db.engine import session_scope  # noqa: E402
 from db.feeds import add_feed  # noqa: E402
 from db.lists import import_list  # noqa: E402
 
-
 CONNECTIONS = 20
 CONCURRENCY = 16
 
@@ -91,15 +90,23 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             return
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             parts = self.path.strip("/").split("/")
             if parts[0] == "f":
                 etag = f'"f{parts[1]}"'
                 if self.headers.get("If-None-Match") == etag:
                     return self._send(304, b"", {"ETag": etag})
-                return self._send(200, site.feed(int(parts[1])), {"Content-Type": "application/rss+xml", "ETag": etag})
+                return self._send(
+                    200,
+                    site.feed(int(parts[1])),
+                    {"Content-Type": "application/rss+xml", "ETag": etag},
+                )
             if parts[0] == "p":
-                return self._send(200, site.page(int(parts[1]), int(parts[2].split(".")[0])), {"Content-Type": "text/html; charset=utf-8"})
+                return self._send(
+                    200,
+                    site.page(int(parts[1]), int(parts[2].split(".")[0])),
+                    {"Content-Type": "text/html; charset=utf-8"},
+                )
             self._send(404, b"")
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -121,7 +128,7 @@ class QuietServer(ThreadingHTTPServer):
         return  # clients hanging up at the end of a run are not news
 
 
-def serve(site: Site, ready: "multiprocessing.Queue[int]") -> None:
+def serve(site: Site, ready: multiprocessing.Queue[int]) -> None:
     server = QuietServer(("127.0.0.1", 0), handler_for(site))
     server.daemon_threads = True
     site.port = server.server_address[1]
@@ -131,10 +138,18 @@ def serve(site: Site, ready: "multiprocessing.Queue[int]") -> None:
 
 async def pipeline_cycles(app: App, feeds: int) -> tuple[float, float, int, int]:
     # The settings' defaults (20 connections); per host too, since every feed is on one host here.
-    policy = FetchPolicy(timeout_s=10, deadline_s=60, max_connections=CONNECTIONS, max_per_host=CONNECTIONS, allow_hosts=frozenset({"localhost"}))
+    policy = FetchPolicy(
+        timeout_s=10,
+        deadline_s=60,
+        max_connections=CONNECTIONS,
+        max_per_host=CONNECTIONS,
+        allow_hosts=frozenset({"localhost"}),
+    )
     extractor = Extractor(workers=os.cpu_count() or 1)  # as `run` does by default
     async with Fetcher.create(policy) as fetcher:
-        scheduler = Scheduler(Pipeline(app, fetcher, [], extractor=extractor), concurrency=CONCURRENCY)
+        scheduler = Scheduler(
+            Pipeline(app, fetcher, [], extractor=extractor), concurrency=CONCURRENCY
+        )
         started = time.perf_counter()
         first = await scheduler.run_once()
         first_s = time.perf_counter() - started
@@ -142,7 +157,11 @@ async def pipeline_cycles(app: App, feeds: int) -> tuple[float, float, int, int]
         second = await scheduler.run_once()
         second_s = time.perf_counter() - started
     extractor.close()
-    assert first.polled == feeds and second.not_modified == feeds, (first.polled, first.failed, second.not_modified)
+    assert first.polled == feeds and second.not_modified == feeds, (
+        first.polled,
+        first.failed,
+        second.not_modified,
+    )
     return first_s, second_s, first.articles, first.new_alerts
 
 
@@ -171,7 +190,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     data = args.shared / "data"
-    truth = json.loads((data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8"))
+    truth = json.loads(
+        (data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8")
+    )
     site = Site([entry["articleBody"] for entry in truth.values()], args.feeds, args.items)
     # The server runs in its own process: in this one it would compete for the GIL with the
     # pipeline it is measuring.
@@ -181,14 +202,25 @@ def main() -> None:
     site.port = ready.get(timeout=30)
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(database_url=f"sqlite:///{tmp}/bench.sqlite", rules_dir=ROOT / "rules", data_dir=Path(tmp))
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/bench.sqlite",
+            rules_dir=ROOT / "rules",
+            data_dir=Path(tmp),
+        )
         app = App.open(settings)
         sanctions = data / "sanctions"
         with session_scope(app.engine) as session:
-            for parsed in load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"]):
+            for parsed in load_list(
+                [
+                    sanctions / "ofac" / "sdn_2021-07" / "sdn.csv",
+                    sanctions / "un" / "UN_consolidated_2026-02-27.xml",
+                ]
+            ):
                 import_list(session=session, parsed=parsed)
             for number in range(args.feeds):
-                add_feed(session=session, url=f"http://localhost:{site.port}/f/{number}", interval_s=600)
+                add_feed(
+                    session=session, url=f"http://localhost:{site.port}/f/{number}", interval_s=600
+                )
         app.matcher()
         gc.collect()
         first_s, second_s, articles, alerts = asyncio.run(pipeline_cycles(app, args.feeds))

@@ -91,7 +91,9 @@ def throughput(matcher: Matcher, documents: list[Document], passes: int) -> tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--passes", type=int, default=3, help="warm passes; the fastest is reported")
+    parser.add_argument(
+        "--passes", type=int, default=3, help="warm passes; the fastest is reported"
+    )
     args = parser.parse_args()
     data = args.shared / "data"
 
@@ -99,7 +101,8 @@ def main() -> None:
     parsed = load_list(list_paths(data / "sanctions"))
     parse_s = time.perf_counter() - started
     by_source = {
-        p.source: {"entities": len(p.entities), "names": sum(len(e.names) for e in p.entities)} for p in parsed
+        p.source: {"entities": len(p.entities), "names": sum(len(e.names) for e in p.entities)}
+        for p in parsed
     }
     warnings = {p.source: len(p.warnings) for p in parsed if p.warnings}
 
@@ -128,7 +131,9 @@ def main() -> None:
     gc.collect()
     gc.freeze()  # as the app does: the index is long-lived, the cyclic collector need not scan it
 
-    truth = json.loads((data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8"))
+    truth = json.loads(
+        (data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8")
+    )
     documents = [Document(entry["articleBody"]) for entry in truth.values()]
     articles_per_s, alerts = throughput(matcher, documents, args.passes)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -57,11 +57,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--baseline-articles", type=int, default=3)
-    parser.add_argument("--passes", type=int, default=5, help="warm passes; the fastest is reported")
+    parser.add_argument(
+        "--passes", type=int, default=5, help="warm passes; the fastest is reported"
+    )
     args = parser.parse_args()
     data = args.shared / "data"
     sanctions = data / "sanctions"
-    parsed = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
+    parsed = load_list(
+        [
+            sanctions / "ofac" / "sdn_2021-07" / "sdn.csv",
+            sanctions / "un" / "UN_consolidated_2026-02-27.xml",
+        ]
+    )
     entities = [entity for parsed_list in parsed for entity in parsed_list.entities]
     started = time.perf_counter()
     matcher = Matcher(load_rules(ROOT / "rules"), entities)
@@ -69,7 +76,9 @@ def main() -> None:
     gc.collect()
     gc.freeze()  # as the app does: the index is long-lived, the cyclic collector need not scan it
 
-    truth = json.loads((data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8"))
+    truth = json.loads(
+        (data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8")
+    )
     articles = [entry["articleBody"] for entry in truth.values()]
     documents = [Document(text) for text in articles]
 
@@ -84,7 +93,9 @@ def main() -> None:
         passes.append(time.perf_counter() - started)
     warm_s = min(passes)  # the least disturbed pass: a shared machine only ever adds time
 
-    names = sorted({" ".join(t.norm for t in tokenize(name.text)) for e in entities for name in e.names})
+    names = sorted(
+        {" ".join(t.norm for t in tokenize(name.text)) for e in entities for name in e.names}
+    )
     sample = articles[: args.baseline_articles]
     started = time.perf_counter()
     for text in sample:

@@ -33,7 +33,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1)
     args = parser.parse_args()
     sanctions = args.shared / "data" / "sanctions"
-    parsed = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
+    parsed = load_list(
+        [
+            sanctions / "ofac" / "sdn_2021-07" / "sdn.csv",
+            sanctions / "un" / "UN_consolidated_2026-02-27.xml",
+        ]
+    )
     entities = [entity for parsed_list in parsed for entity in parsed_list.entities]
     matcher = Matcher(load_rules(ROOT / "rules"), entities)
     started = time.perf_counter()

@@ -55,7 +55,10 @@ from db.lists import import_list  # noqa: E402
 from db.models import Alert, AlertSource, Article  # noqa: E402
 
 CLI = ROOT / ".venv" / "bin" / "sanctions-bot"
-_BUILT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO bot\.app: matcher (?:built|read from the cache)", re.MULTILINE)
+_BUILT = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO bot\.app: matcher (?:built|read from the cache)",
+    re.MULTILINE,
+)
 
 
 def real_texts(data: Path) -> list[str]:
@@ -64,8 +67,14 @@ def real_texts(data: Path) -> list[str]:
     for line in (data / "news" / "articles.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         texts.append(f"{record['title']}\n\n{record['text']}\n")
-    truth = json.loads((data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8"))
-    texts.extend(entry["articleBody"] + "\n" for entry in truth.values() if entry.get("articleBody", "").strip())
+    truth = json.loads(
+        (data / "articles" / "scrapinghub_aeb" / "ground-truth.json").read_text(encoding="utf-8")
+    )
+    texts.extend(
+        entry["articleBody"] + "\n"
+        for entry in truth.values()
+        if entry.get("articleBody", "").strip()
+    )
     return texts
 
 
@@ -81,7 +90,12 @@ def write_files(texts: list[str], count: int, folder: Path) -> list[Path]:
 
 
 def make_database(path: Path, sanctions: Path) -> None:
-    parsed_lists = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
+    parsed_lists = load_list(
+        [
+            sanctions / "ofac" / "sdn_2021-07" / "sdn.csv",
+            sanctions / "un" / "UN_consolidated_2026-02-27.xml",
+        ]
+    )
     engine = open_database(f"sqlite:///{path}")
     try:
         for parsed in parsed_lists:
@@ -96,18 +110,37 @@ def stored(path: Path) -> dict[str, object]:
     engine = make_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as connection:
-            articles = connection.execute(select(Article.source, Article.content_hash, Article.title)).all()
+            articles = connection.execute(
+                select(Article.source, Article.content_hash, Article.title)
+            ).all()
             alerts = connection.execute(
-                select(Article.source, Alert.rule_id, Alert.regime, Alert.severity, Alert.dedup_key.like("article:%"))  # type: ignore[union-attr]
-                .join(Alert, Alert.article_id == Article.id)  # type: ignore[arg-type]
+                select(
+                    Article.source,
+                    Alert.rule_id,
+                    Alert.regime,
+                    Alert.severity,
+                    Alert.dedup_key.like("article:%"),
+                ).join(Alert, Alert.article_id == Article.id)  # type: ignore[union-attr]  # type: ignore[arg-type]
             ).all()
             sources = connection.execute(select(func.count(AlertSource.id))).scalar_one()
-        return {"articles": sorted(map(tuple, articles)), "alerts": sorted(map(tuple, alerts)), "sources": sources}
+        return {
+            "articles": sorted(map(tuple, articles)),
+            "alerts": sorted(map(tuple, alerts)),
+            "sources": sources,
+        }
     finally:
         engine.dispose()
 
 
-def time_scan(files: list[Path], database: Path, batch_size: int | None, cwd: Path, *, old: bool = False, cache: bool = True) -> dict[str, object]:
+def time_scan(
+    files: list[Path],
+    database: Path,
+    batch_size: int | None,
+    cwd: Path,
+    *,
+    old: bool = False,
+    cache: bool = True,
+) -> dict[str, object]:
     """One ``scan`` of every file in its own process; ``batch_size`` None: ``--no-store``.
 
     ``old``: the way ``scan`` ran before (one process, no matcher cache); ``cache``: whether
@@ -115,10 +148,24 @@ def time_scan(files: list[Path], database: Path, batch_size: int | None, cwd: Pa
     """
     # One hash seed for every run, so that runs print the same JSON (an alert's terms come in
     # set iteration order) and their stored results can be compared.
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "INFO", "PYTHONHASHSEED": "0",
-           "DATA_DIR": str(cwd / "data"), "MATCHER_CACHE": "true" if cache and not old else "false"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LOG_LEVEL": "INFO",
+        "PYTHONHASHSEED": "0",
+        "DATA_DIR": str(cwd / "data"),
+        "MATCHER_CACHE": "true" if cache and not old else "false",
+    }
     store = ["--no-store"] if batch_size is None else ["--batch-size", str(batch_size)]
-    argv = [str(CLI), "scan", *map(str, files), "--format", "json", *store, *(["--jobs", "1"] if old else [])]
+    argv = [
+        str(CLI),
+        "scan",
+        *map(str, files),
+        "--format",
+        "json",
+        *store,
+        *(["--jobs", "1"] if old else []),
+    ]
     started_wall = time.time()
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
@@ -128,13 +175,19 @@ def time_scan(files: list[Path], database: Path, batch_size: int | None, cwd: Pa
     results = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(results) == len(files), (len(results), len(files))
     built = _BUILT.search(done.stderr)
-    build_s = datetime.strptime(built.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - started_wall if built else None
+    build_s = (
+        datetime.strptime(built.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - started_wall
+        if built
+        else None
+    )
     figures: dict[str, object] = {
         "batch_size": batch_size,
         "seconds": round(seconds, 2),
         "build_s": round(build_s, 2) if build_s is not None else None,
         "articles_per_s": round(len(files) / seconds, 1),
-        "articles_per_s_scanning": round(len(files) / (seconds - build_s), 1) if build_s is not None else None,
+        "articles_per_s_scanning": round(len(files) / (seconds - build_s), 1)
+        if build_s is not None
+        else None,
     }
     return figures
 
@@ -145,7 +198,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=900)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--skip-baseline", action="store_true", help="time the batched run only")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration; the fastest is reported")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each configuration; the fastest is reported"
+    )
     args = parser.parse_args()
     data = args.shared / "data"
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as temp:
@@ -156,7 +211,11 @@ def main() -> None:
         started = time.perf_counter()
         make_database(template, data / "sanctions")
         import_s = time.perf_counter() - started
-        report: dict[str, object] = {"files": len(files), "lists_import_s": round(import_s, 1), "cpus": os.cpu_count()}
+        report: dict[str, object] = {
+            "files": len(files),
+            "lists_import_s": round(import_s, 1),
+            "cpus": os.cpu_count(),
+        }
         report["load_average_before"] = [round(value, 2) for value in os.getloadavg()]
         runs: dict[str, tuple[int | None, dict[str, bool]]] = {
             "batched": (args.batch_size, {}),
@@ -168,8 +227,12 @@ def main() -> None:
         stores = {}
         warm = folder / "warm.sqlite"
         shutil.copy(template, warm)
-        time_scan(files[:1], warm, None, folder)  # fills the matcher cache, as any earlier command would
-        for _ in range(args.repeat):  # interleaved, so a burst of load hits every configuration alike
+        time_scan(
+            files[:1], warm, None, folder
+        )  # fills the matcher cache, as any earlier command would
+        for _ in range(
+            args.repeat
+        ):  # interleaved, so a burst of load hits every configuration alike
             for name, (batch_size, how) in runs.items():
                 database = folder / f"{name}.sqlite"
                 shutil.copy(template, database)
@@ -181,15 +244,21 @@ def main() -> None:
             report[name] = {**best, "all_seconds": [figures["seconds"] for figures in runs_of]}
         scanning_only = report["no_store"]["seconds"] - report["no_store"]["build_s"]  # type: ignore[index, operator]
         for name, counts in stores.items():
-            report[name]["store_s"] = round(report[name]["seconds"] - report[name]["build_s"] - scanning_only, 2)  # type: ignore[index, operator]
+            report[name]["store_s"] = round(
+                report[name]["seconds"] - report[name]["build_s"] - scanning_only, 2
+            )  # type: ignore[index, operator]
             report[name]["stored"] = {  # type: ignore[index]
                 "articles": len(counts["articles"]),  # type: ignore[arg-type]
                 "alerts": len(counts["alerts"]),  # type: ignore[arg-type]
                 "sources": counts["sources"],
             }
         if "per_file" in stores:
-            report["same_store"] = stores["batched"] == stores["per_file"] == stores["batched_no_cache"]
-            report["speed_up"] = round(report["per_file"]["seconds"] / report["batched"]["seconds"], 2)  # type: ignore[index]
+            report["same_store"] = (
+                stores["batched"] == stores["per_file"] == stores["batched_no_cache"]
+            )
+            report["speed_up"] = round(
+                report["per_file"]["seconds"] / report["batched"]["seconds"], 2
+            )  # type: ignore[index]
         report["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
     print(json.dumps(report))
 

@@ -53,7 +53,7 @@ class App:
         return self.settings.data_dir / "cache" if self.settings.matcher_cache else None
 
     @classmethod
-    def open(cls, settings: Settings) -> "App":
+    def open(cls, settings: Settings) -> App:
         return cls(settings=settings, engine=open_database(settings.resolved_database_url))
 
     def rules(self) -> RuleSet:
@@ -81,7 +81,9 @@ class App:
                 )
                 if self._matcher is not None and fingerprint == self._fingerprint:
                     return self._matcher
-                cached = matchercache.load(self._cache_dir, fingerprint) if self._cache_dir else None
+                cached = (
+                    matchercache.load(self._cache_dir, fingerprint) if self._cache_dir else None
+                )
                 if cached is None:
                     changes = tuning_changes(session=session)
                     entities = apply_to_entities(load_entities(session=session), changes)
@@ -100,5 +102,10 @@ class App:
             if cached is None:
                 gc.collect()
             gc.freeze()
-            log.info("matcher %s: %d rules, %d names indexed", how, len(self._matcher.rules.rules), self._matcher.names_indexed)
+            log.info(
+                "matcher %s: %d rules, %d names indexed",
+                how,
+                len(self._matcher.rules.rules),
+                self._matcher.names_indexed,
+            )
             return self._matcher

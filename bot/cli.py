@@ -17,48 +17,80 @@ import tempfile
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from bot.app import App
-from bot.inputs import InputError, ScanInput, is_url, read_file, read_stdin, read_url
+from bot.corpus import labels_of, read_corpus
+from bot.demo import SAMPLES_SITE, serve_directory
+from bot.evaluation import (
+    EvalInputError,
+    Label,
+    evaluate,
+    group_by_id,
+    read_jsonl,
+    read_labels,
+    render_report,
+    report_dict,
+)
+from bot.feedconfig import parse_duration, read_feeds_file, read_opml, write_opml
 from bot.ingest.errors import BlockedURL, IngestError
-from bot.ingest.urlguard import refuse_blocked
+from bot.ingest.extractor import Extractor
 from bot.ingest.http import Fetcher, FetchPolicy, quiet_http_logs
+from bot.ingest.urlguard import refuse_blocked
+from bot.inputs import InputError, ScanInput, is_url, read_file, read_stdin, read_url
 from bot.lists import ListFormatError, ParsedList, load_list
 from bot.lists.download import download_lists, list_policy
 from bot.listsync import sync_periodically
-from bot.corpus import labels_of, read_corpus
-from bot.evaluation import EvalInputError, Label, evaluate, group_by_id, read_jsonl, read_labels, render_report, report_dict
 from bot.matching.engine import Matcher, replace_scorer
-from bot.matching.model import Document, Severity
-from bot.report import render_text, scan_result
+from bot.matching.model import Severity
+from bot.pipeline import Pipeline
+from bot.report import render_text
 from bot.rulecheck import run_examples
 from bot.rulefiles import RuleFileError, load_rules
-from bot.settings import Settings
-from bot.tg.health import BotStopped
-from bot.demo import SAMPLES_SITE, serve_directory
-from bot.feedconfig import parse_duration, read_feeds_file, read_opml, write_opml
-from bot.ingest.extractor import Extractor
-from bot.pipeline import Pipeline
 from bot.scanpool import scanned, workers_for
 from bot.scheduler import CycleReport, Scheduler
+from bot.settings import Settings
 from bot.sinks import AlertSink, ConsoleSink, JsonlSink
-from db.alerts import ScannedText, alert_dict, alert_sources, recent_alerts, store_alerts, store_article, store_scans
-from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
-from db.models import Feed, utcnow
-from db.engine import hide_password, safe_url, session_scope
-from db.lists import ListShrankError, import_list, list_sources, list_status, load_entities
+from bot.tg.health import BotStopped
 from bot.tuning import apply_to_rules
-from db.review import ReviewError, add_change, false_positive_tallies, list_changes, mark_alert, tuning_changes
+from db.alerts import (
+    ScannedText,
+    alert_dict,
+    alert_sources,
+    recent_alerts,
+    store_alerts,
+    store_article,
+    store_scans,
+)
+from db.engine import hide_password, safe_url, session_scope
+from db.feeds import FeedInputError, SyncResult, add_feed, list_feeds, remove_feed, sync_file_feeds
+from db.lists import ListShrankError, import_list, list_sources, list_status, load_entities
+from db.models import Feed, utcnow
+from db.review import (
+    ReviewError,
+    add_change,
+    false_positive_tallies,
+    list_changes,
+    mark_alert,
+    tuning_changes,
+)
 
-app = typer.Typer(help="Watch the news for possible sanctions violations.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Watch the news for possible sanctions violations.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 lists_app = typer.Typer(help="Import and inspect sanctions lists.", no_args_is_help=True)
 rules_app = typer.Typer(help="Validate rule files and run their examples.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-review_app = typer.Typer(help="Review alerts and tune detection from the verdicts.", invoke_without_command=True)
-feeds_app = typer.Typer(help="Watched feeds: add, remove, list with health, OPML.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Review alerts and tune detection from the verdicts.", invoke_without_command=True
+)
+feeds_app = typer.Typer(
+    help="Watched feeds: add, remove, list with health, OPML.", no_args_is_help=True
+)
 alerts_app = typer.Typer(help="Stored alerts.", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(rules_app, name="rules")
@@ -85,9 +117,14 @@ def _settings() -> Settings:
 def _open(settings: Settings) -> App:
     try:
         return App.open(settings)
-    except Exception as error:  # the database URL or file is unusable: say so plainly, password hidden
+    except (
+        Exception
+    ) as error:  # the database URL or file is unusable: say so plainly, password hidden
         url = settings.resolved_database_url
-        typer.echo(f"error: cannot open the database {safe_url(url)}: {hide_password(str(error), url)}", err=True)
+        typer.echo(
+            f"error: cannot open the database {safe_url(url)}: {hide_password(str(error), url)}",
+            err=True,
+        )
         raise typer.Exit(2) from error
 
 
@@ -101,12 +138,29 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @app.command()
 def scan(
-    inputs: Annotated[list[str], typer.Argument(help="Files, http(s) URLs, or - for standard input.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="text (for people) or json (one object per input per line).")] = "text",
+    inputs: Annotated[
+        list[str], typer.Argument(help="Files, http(s) URLs, or - for standard input.")
+    ],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="text (for people) or json (one object per input per line)."
+        ),
+    ] = "text",
     store: Annotated[bool, typer.Option(help="Store articles and alerts in the database.")] = True,
-    fail_on: Annotated[Optional[str], typer.Option(help="Exit with status 3 if an alert of this severity or higher fired.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Inputs stored per transaction (1: one transaction each).")] = 100,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Matching processes (0: one per core from 40 inputs on).")] = 0,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(help="Exit with status 3 if an alert of this severity or higher fired."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Inputs stored per transaction (1: one transaction each).")
+    ] = 100,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, help="Matching processes (0: one per core from 40 inputs on)."
+        ),
+    ] = 0,
 ) -> None:
     """Scan articles for possible sanctions violations and print the alerts."""
     if format not in {"text", "json"}:
@@ -140,17 +194,24 @@ def scan(
         raise typer.Exit(3)
 
 
-def _store_and_print(application: App, batch: list[tuple[ScanInput, dict[str, Any]]], *, store: bool, format: str) -> None:
+def _store_and_print(
+    application: App, batch: list[tuple[ScanInput, dict[str, Any]]], *, store: bool, format: str
+) -> None:
     """Store a batch of scanned inputs in one transaction, then print their results: what is
     printed is stored. A batch of one takes the per-article path (``store_article``,
     ``store_alerts``); larger ones ``store_scans``, which stores the same rows in a few statements."""
     if store and len(batch) == 1:
         item, result = batch[0]
         with session_scope(application.engine) as session:
-            article, _ = store_article(session=session, source=item.source, text=item.text, title=item.title, url=item.url)
+            article, _ = store_article(
+                session=session, source=item.source, text=item.text, title=item.title, url=item.url
+            )
             store_alerts(session=session, article=article, alerts=result["alerts"])
     elif store and batch:
-        scans = [ScannedText(item.source, item.text, item.title, item.url, result["alerts"]) for item, result in batch]
+        scans = [
+            ScannedText(item.source, item.text, item.title, item.url, result["alerts"])
+            for item, result in batch
+        ]
         with session_scope(application.engine) as session:
             store_scans(session=session, scans=scans)
     for _, result in batch:
@@ -194,8 +255,16 @@ async def _fetch_all(urls: list[str], settings: Settings) -> dict[str, ScanInput
 
 @lists_app.command("import")
 def lists_import(
-    sources: Annotated[list[str], typer.Argument(help="List files, folders or http(s) URLs (format detected).")],
-    force: Annotated[bool, typer.Option("--force", help="Replace a list even if it lost more than LIST_MAX_SHRINK of its entities.")] = False,
+    sources: Annotated[
+        list[str], typer.Argument(help="List files, folders or http(s) URLs (format detected).")
+    ],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a list even if it lost more than LIST_MAX_SHRINK of its entities.",
+        ),
+    ] = False,
 ) -> None:
     """Load sanctions lists (OFAC SDN/consolidated CSV, UN XML, OpenSanctions JSON) into the database."""
     settings = _settings()
@@ -227,13 +296,17 @@ def _list_paths(sources: list[str], folder: Path, settings: Settings) -> list[Pa
     return [Path(source) for source in sources if not is_url(source)] + downloaded
 
 
-def _import_lists(application: App, parsed_lists: list[ParsedList], max_shrink: float, force: bool) -> None:
+def _import_lists(
+    application: App, parsed_lists: list[ParsedList], max_shrink: float, force: bool
+) -> None:
     """Every list in one transaction: one refused list keeps all of them as they were."""
     with session_scope(application.engine) as session:
         for parsed in parsed_lists:
             result = import_list(session=session, parsed=parsed, max_shrink=max_shrink, force=force)
             state = "unchanged" if result.unchanged else f"+{result.added} -{result.removed}"
-            typer.echo(f"{result.source}: {result.entities} entities, version {result.version} ({state})")
+            typer.echo(
+                f"{result.source}: {result.entities} entities, version {result.version} ({state})"
+            )
             for warning in parsed.warnings[:10]:
                 typer.echo(f"  warning: {warning}", err=True)
             if len(parsed.warnings) > 10:
@@ -242,8 +315,18 @@ def _import_lists(application: App, parsed_lists: list[ParsedList], max_shrink: 
 
 @lists_app.command("sync")
 def lists_sync(
-    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only this source (repeatable); may name one switched off.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Download and import even if unchanged, and past the shrink guard.")] = False,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source", "-s", help="Only this source (repeatable); may name one switched off."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Download and import even if unchanged, and past the shrink guard."
+        ),
+    ] = False,
 ) -> None:
     """Download every configured list source and import what changed; re-screen recent articles.
 
@@ -258,12 +341,16 @@ def lists_sync(
     except ListFormatError as error:
         raise _fail(str(error)) from error
     application = _open(settings)
-    report = asyncio.run(sync_and_rescreen(application, settings, sources, force=force, hooks=[outbox_hook]))
+    report = asyncio.run(
+        sync_and_rescreen(application, settings, sources, force=force, hooks=[outbox_hook])
+    )
     for outcome in report.outcomes:
         typer.echo(outcome.line(), err=outcome.status == "failed")
     if report.rescreened:
-        typer.echo(f"re-screened {report.rescreened} articles of the last {settings.list_rescreen_days} days: "
-                   f"{len(report.new_alerts)} new alerts")
+        typer.echo(
+            f"re-screened {report.rescreened} articles of the last {settings.list_rescreen_days} days: "
+            f"{len(report.new_alerts)} new alerts"
+        )
     if report.watch_notices:
         typer.echo(f"{len(report.watch_notices)} watchlist notice(s): a watched name is now listed")
     if report.failed:
@@ -271,7 +358,11 @@ def lists_sync(
 
 
 @lists_app.command("status")
-def lists_status(format: Annotated[str, typer.Option("--format", "-f", help="text or json (one object per line).")] = "text") -> None:
+def lists_status(
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="text or json (one object per line).")
+    ] = "text",
+) -> None:
     """Each list: version, entity and name counts, last import, last sync and last error."""
     from bot.listsync import configured_sources
 
@@ -303,14 +394,20 @@ def lists_show() -> None:
         if not sources:
             typer.echo("no lists imported; use: sanctions-bot lists import FILE...")
         for source in sources:
-            typer.echo(f"{source.source}: {source.entity_count} entities, version {source.version}, imported {source.imported_at:%Y-%m-%d %H:%M} UTC")
+            typer.echo(
+                f"{source.source}: {source.entity_count} entities, version {source.version}, imported {source.imported_at:%Y-%m-%d %H:%M} UTC"
+            )
 
 
 # --- rules ------------------------------------------------------------------------------------
 
 
 @rules_app.command("check")
-def rules_check(directory: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: RULES_DIR).")] = None) -> None:
+def rules_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Rules folder (default: RULES_DIR).")
+    ] = None,
+) -> None:
     """Validate every rule file and run every rule's examples."""
     settings = _settings()
     folder = directory or settings.rules_dir
@@ -335,14 +432,42 @@ def rules_check(directory: Annotated[Optional[Path], typer.Argument(help="Rules 
 
 @app.command("eval")
 def eval_command(
-    articles: Annotated[Optional[Path], typer.Option("--articles", help="JSON lines: id, title, text.")] = None,
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="JSON lines: id, is_positive, entities, regime, rationale.")] = None,
-    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Labelled corpus: a JSON-lines file or folder holding article and label together.")] = None,
-    part: Annotated[str, typer.Option("--part", help="With --corpus: fit, validation or all.")] = "all",
-    summary: Annotated[bool, typer.Option("--summary", help="Figures only, no mistake shown (how the validation part is looked at).")] = False,
-    scorer: Annotated[str, typer.Option("--scorer", help="fitted (the bundled weights) or rules (each rule's own severity, the hand-tuned behaviour).")] = "fitted",
+    articles: Annotated[
+        Path | None, typer.Option("--articles", help="JSON lines: id, title, text.")
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="JSON lines: id, is_positive, entities, regime, rationale."),
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            "--corpus",
+            help="Labelled corpus: a JSON-lines file or folder holding article and label together.",
+        ),
+    ] = None,
+    part: Annotated[
+        str, typer.Option("--part", help="With --corpus: fit, validation or all.")
+    ] = "all",
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="Figures only, no mistake shown (how the validation part is looked at).",
+        ),
+    ] = False,
+    scorer: Annotated[
+        str,
+        typer.Option(
+            "--scorer",
+            help="fitted (the bundled weights) or rules (each rule's own severity, the hand-tuned behaviour).",
+        ),
+    ] = "fitted",
     format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
-    list_files: Annotated[Optional[list[Path]], typer.Option("--list", help="Use these list files instead of the database's.")] = None,
+    list_files: Annotated[
+        list[Path] | None,
+        typer.Option("--list", help="Use these list files instead of the database's."),
+    ] = None,
 ) -> None:
     """Measure detection on labelled articles: precision, recall, F1, and every mistake explained."""
     if format not in {"text", "json"}:
@@ -351,7 +476,9 @@ def eval_command(
         raise _fail("--part must be fit, validation or all")
     if scorer not in {"fitted", "rules"}:
         raise _fail("--scorer must be fitted or rules")
-    if (corpus is not None and (articles or labels)) or (corpus is None and (articles is None or labels is None)):
+    if (corpus is not None and (articles or labels)) or (
+        corpus is None and (articles is None or labels is None)
+    ):
         raise _fail("give either --corpus, or --articles and --labels")
     settings = _settings()
     try:
@@ -361,7 +488,9 @@ def eval_command(
     try:
         if list_files:
             parsed = load_list(list_files)
-            matcher = Matcher(load_rules(settings.rules_dir), [e for p in parsed for e in p.entities])
+            matcher = Matcher(
+                load_rules(settings.rules_dir), [e for p in parsed for e in p.entities]
+            )
         else:
             matcher = _open(settings).matcher()
         if scorer == "rules":
@@ -406,28 +535,44 @@ def review_summary(ctx: typer.Context) -> None:
         changes = list_changes(session=session)
     typer.echo("entities with the most false-positive marks:")
     for tally in entities or []:
-        typer.echo(f"  {tally.false_positives:4d} fp {tally.relevant:4d} ok  {tally.key}  {tally.label}")
+        typer.echo(
+            f"  {tally.false_positives:4d} fp {tally.relevant:4d} ok  {tally.key}  {tally.label}"
+        )
     if not entities:
         typer.echo("  none")
     typer.echo("rules with the most false-positive marks:")
     for tally in rules:
-        typer.echo(f"  {tally.false_positives:4d} fp {tally.relevant:4d} ok  {tally.key}  {tally.label}")
+        typer.echo(
+            f"  {tally.false_positives:4d} fp {tally.relevant:4d} ok  {tally.key}  {tally.label}"
+        )
     if not rules:
         typer.echo("  none")
     typer.echo(f"tuning version {max((c.id or 0 for c in changes), default=0)}; changes:")
     for change in changes:
         what = change.entity_key or change.rule_id or ""
-        extra = f" alias {change.alias!r}" if change.alias else (f" {change.text[:60]!r}" if change.text else "")
+        extra = (
+            f" alias {change.alias!r}"
+            if change.alias
+            else (f" {change.text[:60]!r}" if change.text else "")
+        )
         target = f" of #{change.target_id}" if change.target_id else ""
-        typer.echo(f"  #{change.id} {change.created_at:%Y-%m-%d %H:%M} {change.kind}{target} {what}{extra} by {change.author}: {change.reason}")
+        typer.echo(
+            f"  #{change.id} {change.created_at:%Y-%m-%d %H:%M} {change.kind}{target} {what}{extra} by {change.author}: {change.reason}"
+        )
 
 
 @review_app.command("mark")
 def review_mark(
     alert_id: int,
-    false_positive: Annotated[bool, typer.Option("--false-positive/--relevant", help="The verdict.")] = True,
-    entity: Annotated[Optional[str], typer.Option(help="Entity key the verdict is about (default: the alert).")] = None,
-    author: Annotated[Optional[str], typer.Option(help="Who decides (default: cli:<user>).")] = None,
+    false_positive: Annotated[
+        bool, typer.Option("--false-positive/--relevant", help="The verdict.")
+    ] = True,
+    entity: Annotated[
+        str | None, typer.Option(help="Entity key the verdict is about (default: the alert).")
+    ] = None,
+    author: Annotated[
+        str | None, typer.Option(help="Who decides (default: cli:<user>).")
+    ] = None,
     note: str = "",
 ) -> None:
     """Mark a stored alert as a false positive or as relevant."""
@@ -435,7 +580,14 @@ def review_mark(
     verdict = "false_positive" if false_positive else "relevant"
     try:
         with session_scope(application.engine) as session:
-            mark = mark_alert(session=session, alert_id=alert_id, verdict=verdict, author=_author(author), entity_key=entity, note=note)
+            mark = mark_alert(
+                session=session,
+                alert_id=alert_id,
+                verdict=verdict,
+                author=_author(author),
+                entity_key=entity,
+                note=note,
+            )
             typer.echo(f"alert {alert_id} marked {verdict} (mark {mark.id})")
     except ReviewError as error:
         raise _fail(str(error)) from error
@@ -446,7 +598,9 @@ def _tune(kind: str, author: str | None, reason: str, **fields: object) -> None:
     try:
         _check_target(application, kind, fields)
         with session_scope(application.engine) as session:
-            change = add_change(session=session, kind=kind, author=_author(author), reason=reason, **fields)  # type: ignore[arg-type]
+            change = add_change(
+                session=session, kind=kind, author=_author(author), reason=reason, **fields
+            )  # type: ignore[arg-type]
             typer.echo(f"tuning version {change.id}: {kind} applied")
     except ReviewError as error:
         raise _fail(str(error)) from error
@@ -462,8 +616,12 @@ def _check_target(application: App, kind: str, fields: dict[str, object]) -> Non
         if key not in entities:
             raise ReviewError(f"no listed party {key!r} (see the key in an alert's entities)")
         alias = fields.get("alias")
-        if alias is not None and str(alias).strip().lower() not in {n.text.strip().lower() for n in entities[key].names}:
-            raise ReviewError(f"{key} has no name {alias!r}; its names: {', '.join(n.text for n in entities[key].names)}")
+        if alias is not None and str(alias).strip().lower() not in {
+            n.text.strip().lower() for n in entities[key].names
+        }:
+            raise ReviewError(
+                f"{key} has no name {alias!r}; its names: {', '.join(n.text for n in entities[key].names)}"
+            )
     if kind == "negative_example":
         rule_id = str(fields["rule_id"])
         if rule_id not in {r.id for r in load_rules(application.settings.rules_dir).rules}:
@@ -471,14 +629,21 @@ def _check_target(application: App, kind: str, fields: dict[str, object]) -> Non
 
 
 @review_app.command("suppress")
-def review_suppress(entity_key: str, reason: Annotated[str, typer.Option(help="Why (kept with the change).")], author: Optional[str] = None) -> None:
+def review_suppress(
+    entity_key: str,
+    reason: Annotated[str, typer.Option(help="Why (kept with the change).")],
+    author: str | None = None,
+) -> None:
     """Stop matching a listed party (for example a list entry that is a common word)."""
     _tune("suppress_entity", author, reason, entity_key=entity_key)
 
 
 @review_app.command("demote")
 def review_demote(
-    entity_key: str, alias: str, reason: Annotated[str, typer.Option(help="Why (kept with the change).")], author: Optional[str] = None
+    entity_key: str,
+    alias: str,
+    reason: Annotated[str, typer.Option(help="Why (kept with the change).")],
+    author: str | None = None,
 ) -> None:
     """Make one name of a party weak: it then counts only with support from the article."""
     _tune("demote_alias", author, reason, entity_key=entity_key, alias=alias)
@@ -486,14 +651,21 @@ def review_demote(
 
 @review_app.command("add-example")
 def review_add_example(
-    rule_id: str, text: str, reason: Annotated[str, typer.Option(help="Why (kept with the change).")] = "", author: Optional[str] = None
+    rule_id: str,
+    text: str,
+    reason: Annotated[str, typer.Option(help="Why (kept with the change).")] = "",
+    author: str | None = None,
 ) -> None:
     """Add a text the rule must not fire on; `rules check` runs it with the rule's own examples."""
     _tune("negative_example", author, reason, rule_id=rule_id, text=text)
 
 
 @review_app.command("revert")
-def review_revert(change_id: int, reason: Annotated[str, typer.Option(help="Why.")] = "", author: Optional[str] = None) -> None:
+def review_revert(
+    change_id: int,
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    author: str | None = None,
+) -> None:
     """Undo a tuning change (the undo is itself a new version)."""
     _tune("revert", author, reason, target_id=change_id)
 
@@ -504,7 +676,10 @@ def review_revert(change_id: int, reason: Annotated[str, typer.Option(help="Why.
 @feeds_app.command("add")
 def feeds_add(
     url: str,
-    interval: Annotated[Optional[str], typer.Option(help="Polling interval: 90s, 10m, 1h (default DEFAULT_FEED_INTERVAL_S).")] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(help="Polling interval: 90s, 10m, 1h (default DEFAULT_FEED_INTERVAL_S)."),
+    ] = None,
     title: str = "",
 ) -> None:
     """Watch a feed (RSS, Atom or RDF)."""
@@ -512,11 +687,20 @@ def feeds_add(
     try:
         asyncio.run(refuse_blocked(url, allow_private=settings.allow_private_urls))
     except BlockedURL as error:
-        raise _fail(f"{error}; feeds are fetched under the same address rules as scan (ALLOW_PRIVATE_URLS)") from error
+        raise _fail(
+            f"{error}; feeds are fetched under the same address rules as scan (ALLOW_PRIVATE_URLS)"
+        ) from error
     try:
         seconds = parse_duration(interval) if interval else settings.default_feed_interval_s
         with session_scope(_open(settings).engine) as session:
-            feed = add_feed(session=session, url=url, interval_s=seconds, title=title, origin="cli", added_by=_author(None))
+            feed = add_feed(
+                session=session,
+                url=url,
+                interval_s=seconds,
+                title=title,
+                origin="cli",
+                added_by=_author(None),
+            )
             typer.echo(f"feed {feed.id}: {feed.url} every {_human(feed.interval_s)}")
     except FeedInputError as error:
         raise _fail(str(error)) from error
@@ -532,7 +716,9 @@ def feeds_remove(url_or_id: str) -> None:
 
 
 @feeds_app.command("list")
-def feeds_list(format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text") -> None:
+def feeds_list(
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
     """Watched feeds and their health: last success, last error, entries seen, alerts."""
     with session_scope(_open(_settings()).engine) as session:
         feeds = list_feeds(session=session)
@@ -577,7 +763,7 @@ def _feed_dict(feed: Feed) -> dict[str, object]:
 
 
 @feeds_app.command("import-opml")
-def feeds_import_opml(file: Path, interval: Optional[str] = None) -> None:
+def feeds_import_opml(file: Path, interval: str | None = None) -> None:
     """Watch every feed of an OPML file (as feed readers export them)."""
     settings = _settings()
     try:
@@ -587,12 +773,21 @@ def feeds_import_opml(file: Path, interval: Optional[str] = None) -> None:
         raise _fail(str(error)) from error
     with session_scope(_open(settings).engine) as session:
         for spec in specs:
-            add_feed(session=session, url=spec.url, interval_s=seconds, title=spec.title, origin="opml", added_by=_author(None))
+            add_feed(
+                session=session,
+                url=spec.url,
+                interval_s=seconds,
+                title=spec.title,
+                origin="opml",
+                added_by=_author(None),
+            )
     typer.echo(f"{len(specs)} feeds imported from {file}")
 
 
 @feeds_app.command("export-opml")
-def feeds_export_opml(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None) -> None:
+def feeds_export_opml(
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
     """Write the watched feeds as OPML (to a file, or standard output)."""
     with session_scope(_open(_settings()).engine) as session:
         document = write_opml([(feed.url, feed.title) for feed in list_feeds(session=session)])
@@ -622,7 +817,10 @@ def _sync_feeds_file(application: App, settings: Settings) -> SyncResult | None:
         raise _fail(str(error)) from error
     with session_scope(application.engine) as session:
         return sync_file_feeds(
-            session=session, specs=[(s.url, s.interval_s or settings.default_feed_interval_s, s.title) for s in specs]
+            session=session,
+            specs=[
+                (s.url, s.interval_s or settings.default_feed_interval_s, s.title) for s in specs
+            ],
         )
 
 
@@ -638,8 +836,12 @@ def _human(seconds: int) -> str:
 
 @app.command()
 def run(
-    once: Annotated[bool, typer.Option("--once", help="Poll every feed once and exit (for cron and tests).")] = False,
-    duration: Annotated[Optional[str], typer.Option(help="Stop after this long (e.g. 30s, 10m).")] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every feed once and exit (for cron and tests).")
+    ] = False,
+    duration: Annotated[
+        str | None, typer.Option(help="Stop after this long (e.g. 30s, 10m).")
+    ] = None,
 ) -> None:
     """Watch the feeds: poll, fetch pages, match, store, announce. Ctrl-C stops cleanly.
 
@@ -665,7 +867,9 @@ def run(
         raise _fail(str(bot_failure), bot_failure.exit_code)
 
 
-async def _run(application: App, settings: Settings, *, once: bool, seconds: int | None) -> tuple[CycleReport, BotStopped | None]:
+async def _run(
+    application: App, settings: Settings, *, once: bool, seconds: int | None
+) -> tuple[CycleReport, BotStopped | None]:
     sinks: list[AlertSink] = [ConsoleSink()]
     if settings.alerts_jsonl:
         sinks.append(JsonlSink(settings.alerts_jsonl))
@@ -679,12 +883,16 @@ async def _run(application: App, settings: Settings, *, once: bool, seconds: int
     extractor = Extractor(workers=settings.extractor_workers, timeout_s=settings.extract_timeout_s)
     try:
         async with Fetcher.create(FetchPolicy.from_settings(settings)) as fetcher:
-            pipeline = Pipeline(application, fetcher, sinks, hooks=hooks, extra_alerts=extra, extractor=extractor)
+            pipeline = Pipeline(
+                application, fetcher, sinks, hooks=hooks, extra_alerts=extra, extractor=extractor
+            )
             scheduler = Scheduler(pipeline)
             if once:
                 return await scheduler.run_once(), None
             tasks = [_bot_task(telegram(application, settings, stop), stop)] if telegram else []
-            lists_task = asyncio.create_task(sync_periodically(application, settings, stop, hooks), name="list-sync")
+            lists_task = asyncio.create_task(
+                sync_periodically(application, settings, stop, hooks), name="list-sync"
+            )
             try:
                 report = await scheduler.run(stop)
             finally:
@@ -718,7 +926,9 @@ def _bot_failure(outcomes: list[Any]) -> BotStopped | None:
             return outcome
         if isinstance(outcome, Exception):
             log.error("the Telegram bot stopped unexpectedly", exc_info=outcome)
-            return BotStopped(f"the Telegram bot stopped unexpectedly: {type(outcome).__name__}: {redact(str(outcome))[:300]}")
+            return BotStopped(
+                f"the Telegram bot stopped unexpectedly: {type(outcome).__name__}: {redact(str(outcome))[:300]}"
+            )
     return None
 
 
@@ -738,8 +948,12 @@ def _telegram_parts(application: App, settings: Settings) -> tuple[list[Any], li
 
 @alerts_app.command("list")
 def alerts_list(
-    since: Annotated[Optional[str], typer.Option(help="Only alerts newer than this (1h, 1d, 7d).")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json (one object per line).")] = "text",
+    since: Annotated[
+        str | None, typer.Option(help="Only alerts newer than this (1h, 1d, 7d).")
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="text or json (one object per line).")
+    ] = "text",
     limit: int = 1000,
 ) -> None:
     """Stored alerts, newest first, in the scan schema plus id, created_at and sources."""
@@ -748,12 +962,27 @@ def alerts_list(
     except FeedInputError as error:
         raise _fail(str(error)) from error
     with session_scope(_open(_settings()).engine) as session:
-        rows = [(alert, alert_dict(alert, article, alert_sources(session=session, alert_id=alert.id or 0))) for alert, article in recent_alerts(session=session, since=cutoff, limit=limit)]
+        rows = [
+            (
+                alert,
+                alert_dict(alert, article, alert_sources(session=session, alert_id=alert.id or 0)),
+            )
+            for alert, article in recent_alerts(session=session, since=cutoff, limit=limit)
+        ]
     for _, data in rows:
         if format == "json":
             typer.echo(json.dumps(data, ensure_ascii=False))
         else:
-            typer.echo(f"#{data['id']} {data['created_at'][:16]} " + render_text({"source": data["sources"][0]["url"], "title": data["sources"][0]["title"], "alerts": [data]}))
+            typer.echo(
+                f"#{data['id']} {data['created_at'][:16]} "
+                + render_text(
+                    {
+                        "source": data["sources"][0]["url"],
+                        "title": data["sources"][0]["title"],
+                        "alerts": [data],
+                    }
+                )
+            )
 
 
 # --- demo -------------------------------------------------------------------------------------
@@ -769,7 +998,13 @@ def demo() -> None:
     with serve_directory(SAMPLES_SITE) as base:
         with session_scope(application.engine) as session:
             for name in sorted(p.name for p in (SAMPLES_SITE / "feeds").iterdir()):
-                add_feed(session=session, url=f"{base}/feeds/{name}", interval_s=settings.default_feed_interval_s, title=name, origin="demo")
+                add_feed(
+                    session=session,
+                    url=f"{base}/feeds/{name}",
+                    interval_s=settings.default_feed_interval_s,
+                    title=name,
+                    origin="demo",
+                )
         policy = replace(FetchPolicy.from_settings(settings), allow_hosts=frozenset({"localhost"}))
         report = asyncio.run(_demo(application, policy))
     typer.echo(

@@ -23,7 +23,7 @@ SAMPLES_SITE = PROJECT_ROOT / "samples" / "site"
 class _QuietHandler(SimpleHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are written separately: avoid 40 ms stalls
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

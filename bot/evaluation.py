@@ -142,7 +142,9 @@ def read_labels(path: Path) -> list[Label]:
 # --- measuring -------------------------------------------------------------------------------
 
 
-def evaluate(matcher: Matcher, articles: Mapping[str, Mapping[str, Any]], labels: Sequence[Label]) -> Report:
+def evaluate(
+    matcher: Matcher, articles: Mapping[str, Mapping[str, Any]], labels: Sequence[Label]
+) -> Report:
     """Scan every labelled article and score the predictions."""
     missing = [label.id for label in labels if label.id not in articles]
     if missing:
@@ -150,7 +152,9 @@ def evaluate(matcher: Matcher, articles: Mapping[str, Mapping[str, Any]], labels
     report = Report(outcomes=[])
     for label in labels:
         article = articles[label.id]
-        outcome = _outcome(matcher, label, str(article.get("title", "")), str(article.get("text", "")))
+        outcome = _outcome(
+            matcher, label, str(article.get("title", "")), str(article.get("text", ""))
+        )
         report.outcomes.append(outcome)
         _count(report, outcome)
     return report
@@ -203,7 +207,9 @@ def report_dict(report: Report, details: bool = True) -> dict[str, Any]:
         "articles": len(report.outcomes),
         "overall": report.overall.as_dict(),
         "recall_by_regime": {k: v.as_dict() for k, v in sorted(report.recall_by_regime.items())},
-        "precision_by_regime": {k: v.as_dict() for k, v in sorted(report.precision_by_regime.items())},
+        "precision_by_regime": {
+            k: v.as_dict() for k, v in sorted(report.precision_by_regime.items())
+        },
         "entity_recall": {
             "listed": report.entities_listed,
             "found": report.entities_found,
@@ -251,11 +257,19 @@ def render_report(report: Report, details: bool = True) -> str:
         f"  (tp {overall['tp']}, fp {overall['fp']}, fn {overall['fn']}, tn {overall['tn']})",
         "recall by labelled regime:",
     ]
-    lines += [f"  {k}: {v['recall']:.3f} ({v['tp']} of {v['tp'] + v['fn']})" for k, v in data["recall_by_regime"].items()]
+    lines += [
+        f"  {k}: {v['recall']:.3f} ({v['tp']} of {v['tp'] + v['fn']})"
+        for k, v in data["recall_by_regime"].items()
+    ]
     lines.append("precision by predicted regime:")
-    lines += [f"  {k}: {v['precision']:.3f} ({v['tp']} of {v['tp'] + v['fp']})" for k, v in data["precision_by_regime"].items()]
+    lines += [
+        f"  {k}: {v['precision']:.3f} ({v['tp']} of {v['tp'] + v['fp']})"
+        for k, v in data["precision_by_regime"].items()
+    ]
     entity = data["entity_recall"]
-    lines.append(f"entity recall (labelled listed parties found): {entity['recall']:.3f} ({entity['found']} of {entity['listed']})")
+    lines.append(
+        f"entity recall (labelled listed parties found): {entity['recall']:.3f} ({entity['found']} of {entity['listed']})"
+    )
     for mistake in data.get("mistakes", []):
         kind = "FALSE POSITIVE" if mistake["kind"] == "fp" else "FALSE NEGATIVE"
         lines.append(f"\n{kind} {mistake['id']}: {mistake['title']}")
@@ -263,7 +277,9 @@ def render_report(report: Report, details: bool = True) -> str:
         if not mistake["alerts"]:
             lines.append("  no alert")
         for alert in mistake["alerts"]:
-            lines.append(f"  alert {alert['rule']} ({alert['severity']}, {alert['regime']}, score {alert['score']:.2f})")
+            lines.append(
+                f"  alert {alert['rule']} ({alert['severity']}, {alert['regime']}, score {alert['score']:.2f})"
+            )
             lines += [f"    > {text}" for text in alert["evidence"][:3]]
             lines += [f"    why: {text}" for text in alert["explanation"]]
     for missed in data.get("missed_entities", []):

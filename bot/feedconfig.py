@@ -27,8 +27,24 @@ import yaml
 
 from db.feeds import FeedInputError, validate_url
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w)?\s*$", re.IGNORECASE)
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hrs": 3600, "d": 86400, "day": 86400, "days": 86400, "w": 604800}
+_DURATION_RE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w)?\s*$", re.IGNORECASE
+)
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+}
 MAX_OPML_BYTES = 5 * 1024 * 1024
 
 
@@ -57,9 +73,13 @@ def read_feeds_file(path: Path) -> list[FeedSpec]:
     except OSError as error:
         raise FeedInputError(f"{path}: cannot read ({error.strerror})") from error
     try:
-        data: Any = tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else yaml.safe_load(raw)
+        data: Any = (
+            tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else yaml.safe_load(raw)
+        )
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
-        raise FeedInputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {error}") from error
+        raise FeedInputError(
+            f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {error}"
+        ) from error
     entries = data.get("feeds") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise FeedInputError(f"{path}: expected a top-level 'feeds' list")
@@ -71,7 +91,9 @@ def read_feeds_file(path: Path) -> list[FeedSpec]:
             raise FeedInputError(f"{path}: feed #{number} needs a url")
         try:
             interval = parse_duration(entry["interval"]) if "interval" in entry else None
-            specs.append(FeedSpec(validate_url(str(entry["url"])), interval, str(entry.get("title", ""))))
+            specs.append(
+                FeedSpec(validate_url(str(entry["url"])), interval, str(entry.get("title", "")))
+            )
         except FeedInputError as error:
             raise FeedInputError(f"{path}: feed #{number}: {error}") from error
     return specs
@@ -97,7 +119,9 @@ def read_opml(data: bytes, source: str = "OPML") -> list[FeedSpec]:
             continue
         seen.add(url)
         try:
-            specs.append(FeedSpec(validate_url(url), None, outline.get("title") or outline.get("text") or ""))
+            specs.append(
+                FeedSpec(validate_url(url), None, outline.get("title") or outline.get("text") or "")
+            )
         except FeedInputError:
             continue  # one odd outline must not block the rest
     return specs
@@ -105,10 +129,17 @@ def read_opml(data: bytes, source: str = "OPML") -> list[FeedSpec]:
 
 def write_opml(feeds: list[tuple[str, str]], title: str = "sanctions-bot feeds") -> str:
     """An OPML 2.0 document of (url, title) pairs."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', f"  <head><title>{_text(title)}</title></head>", "  <body>"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        f"  <head><title>{_text(title)}</title></head>",
+        "  <body>",
+    ]
     for url, feed_title in feeds:
         name = feed_title or url
-        lines.append(f"    <outline type=\"rss\" text={quoteattr(name)} title={quoteattr(name)} xmlUrl={quoteattr(url)}/>")
+        lines.append(
+            f'    <outline type="rss" text={quoteattr(name)} title={quoteattr(name)} xmlUrl={quoteattr(url)}/>'
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
 

@@ -18,7 +18,9 @@ from bot.ingest.extract import decode_html, extract_article
 from bot.ingest.http import PAGE_ACCEPT, Fetcher, FetchPolicy
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
-_HTML_RE = re.compile(rb"^\s*(?:<!doctype html|<html|<head|<body|<article|<div|<p[ >])", re.IGNORECASE)
+_HTML_RE = re.compile(
+    rb"^\s*(?:<!doctype html|<html|<head|<body|<article|<div|<p[ >])", re.IGNORECASE
+)
 
 
 class InputError(ValueError):
@@ -37,7 +39,9 @@ def looks_like_html(data: bytes) -> bool:
     return bool(_HTML_RE.match(data[:2048]))
 
 
-def from_bytes(source: str, data: bytes, url: str | None = None, charset: str | None = None) -> ScanInput:
+def from_bytes(
+    source: str, data: bytes, url: str | None = None, charset: str | None = None
+) -> ScanInput:
     """Decode and, for HTML, extract the article; plain text keeps its first line as title."""
     if looks_like_html(data):
         try:
@@ -87,4 +91,13 @@ def is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
-__all__ = ["FetchPolicy", "InputError", "ScanInput", "from_bytes", "is_url", "read_file", "read_stdin", "read_url"]
+__all__ = [
+    "FetchPolicy",
+    "InputError",
+    "ScanInput",
+    "from_bytes",
+    "is_url",
+    "read_file",
+    "read_stdin",
+    "read_url",
+]

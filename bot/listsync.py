@@ -64,8 +64,10 @@ class SyncOutcome:
             return f"{self.source}: FAILED, the version in force is kept: {self.error}"
         if self.status == UNCHANGED:
             return f"{self.source}: unchanged"
-        return (f"{self.source}: updated to version {self.version}: {self.entities} entities "
-                f"(+{self.added} -{self.removed}, {len(self.changed_keys)} new or changed)")
+        return (
+            f"{self.source}: updated to version {self.version}: {self.entities} entities "
+            f"(+{self.added} -{self.removed}, {len(self.changed_keys)} new or changed)"
+        )
 
 
 @dataclass
@@ -85,12 +87,22 @@ async def sync_lists(
     force: bool = False,
 ) -> list[SyncOutcome]:
     """Sync every given source in turn; never raises for one source's failure."""
-    return [await sync_source(app, source, fetcher, cache_dir=cache_dir, max_shrink=max_shrink, force=force)
-            for source in sources]
+    return [
+        await sync_source(
+            app, source, fetcher, cache_dir=cache_dir, max_shrink=max_shrink, force=force
+        )
+        for source in sources
+    ]
 
 
 async def sync_source(
-    app: App, source: ListSourceConfig, fetcher: Fetcher, *, cache_dir: Path, max_shrink: float, force: bool = False
+    app: App,
+    source: ListSourceConfig,
+    fetcher: Fetcher,
+    *,
+    cache_dir: Path,
+    max_shrink: float,
+    force: bool = False,
 ) -> SyncOutcome:
     """Download, compare, parse and import one source; its error is recorded, not raised."""
     with session_scope(app.engine) as session:
@@ -99,7 +111,13 @@ async def sync_source(
         in_force = bool(last_hash) and _cached(cache_dir / source.id, source.urls) is not None
     staging = Path(tempfile.mkdtemp(prefix=f"sync-{source.id}-", dir=_ensure(cache_dir)))
     try:
-        download = await _download(source, fetcher, staging, cache_dir / source.id, validators if in_force and not force else {})
+        download = await _download(
+            source,
+            fetcher,
+            staging,
+            cache_dir / source.id,
+            validators if in_force and not force else {},
+        )
         digest = file_digest(download.files)  # the hash the parsed list will carry
         if in_force and not force and (download.all_not_modified or digest == last_hash):
             with session_scope(app.engine) as session:
@@ -108,8 +126,13 @@ async def sync_source(
         parsed = await asyncio.to_thread(parse_source, source, download.files)
         with session_scope(app.engine) as session:
             result = import_list(session=session, parsed=parsed, max_shrink=max_shrink, force=force)
-            record_sync(session=session, source=source.id, validators=download.validators, body_sha256=digest,
-                        changed=not result.unchanged)
+            record_sync(
+                session=session,
+                source=source.id,
+                validators=download.validators,
+                body_sha256=digest,
+                changed=not result.unchanged,
+            )
         _keep(staging, cache_dir / source.id)
     except (ListFormatError, ListShrankError, IngestError, OSError) as error:
         message = str(error)
@@ -121,8 +144,17 @@ async def sync_source(
         shutil.rmtree(staging, ignore_errors=True)
     if result.unchanged:
         return SyncOutcome(source.id, UNCHANGED, parsed.version, result.entities)
-    return SyncOutcome(source.id, UPDATED, parsed.version, result.entities, result.added, result.removed,
-                       result.changed_keys, result.added_keys, warnings=parsed.warnings)
+    return SyncOutcome(
+        source.id,
+        UPDATED,
+        parsed.version,
+        result.entities,
+        result.added,
+        result.removed,
+        result.changed_keys,
+        result.added_keys,
+        warnings=parsed.warnings,
+    )
 
 
 def parse_source(source: ListSourceConfig, files: Sequence[Path]) -> ParsedList:
@@ -135,11 +167,17 @@ def parse_source(source: ListSourceConfig, files: Sequence[Path]) -> ParsedList:
         for path in files:
             found = detect_format(path)
             if found != source.format:
-                raise ListFormatError(path, f"the download is a {found} list, the source {source.id} is {source.format}")
+                raise ListFormatError(
+                    path,
+                    f"the download is a {found} list, the source {source.id} is {source.format}",
+                )
     parsed = _parse(source, files)
     if parsed.source != source.id:
-        raise ListFormatError(source.urls[0], f"the files hold the list {parsed.source!r}, not {source.id!r}: "
-                              "check the source's id and URLs in the list sources file")
+        raise ListFormatError(
+            source.urls[0],
+            f"the files hold the list {parsed.source!r}, not {source.id!r}: "
+            "check the source's id and URLs in the list sources file",
+        )
     return parsed
 
 
@@ -147,29 +185,40 @@ def _parse(source: ListSourceConfig, files: Sequence[Path]) -> ParsedList:
     if source.format == "ofac":
         lists = parse_ofac(files)
         if len(lists) != 1:
-            raise ListFormatError(source.urls[0], f"expected one OFAC set, the files make {len(lists)}")
+            raise ListFormatError(
+                source.urls[0], f"expected one OFAC set, the files make {len(lists)}"
+            )
         return lists[0]
     (path,) = files[:1] or (None,)
     if path is None or (len(files) != 1 and source.format != "ftm"):
         raise ListFormatError(source.id, f"a {source.format} source takes exactly one file")
     if source.format == "un":
         from bot.lists.un import parse_un
+
         return parse_un(path)
     if source.format == "ftm":
         from bot.lists.ftm import parse_ftm
+
         return parse_ftm(list(files))
     if source.format == "eu":
         from bot.lists.eu import parse_eu
+
         return parse_eu(path)
     if source.format == "uk":
         from bot.lists.uk import parse_uk
+
         return parse_uk(path)
     from bot.lists.custom import parse_custom
+
     return parse_custom(path, source.id)
 
 
 async def _download(
-    source: ListSourceConfig, fetcher: Fetcher, staging: Path, cache: Path, validators: dict[str, dict[str, str]]
+    source: ListSourceConfig,
+    fetcher: Fetcher,
+    staging: Path,
+    cache: Path,
+    validators: dict[str, dict[str, str]],
 ) -> _Download:
     """Every file of the source into ``staging``: fetched, or from the cache when not modified."""
     result = _Download()
@@ -178,8 +227,13 @@ async def _download(
         name = file_name(url, taken)
         sent = validators.get(url, {})
         try:
-            fetched = await fetcher.fetch(url, etag=sent.get("etag"), last_modified=sent.get("last_modified"),
-                                          accept=LIST_ACCEPT, truncate=False)
+            fetched = await fetcher.fetch(
+                url,
+                etag=sent.get("etag"),
+                last_modified=sent.get("last_modified"),
+                accept=LIST_ACCEPT,
+                truncate=False,
+            )
         except IngestError as error:
             raise ListFormatError(url, f"download failed: {error}") from error
         target = staging / name
@@ -191,7 +245,9 @@ async def _download(
             _date_file(target, fetched.last_modified)
         else:
             raise ListFormatError(url, f"download failed: HTTP {fetched.status}")
-        result.validators[url] = {k: v for k, v in (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v}
+        result.validators[url] = {
+            k: v for k, v in (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v
+        }
         result.files.append(target)
     return result
 
@@ -234,7 +290,9 @@ class SyncReport:
     outcomes: list[SyncOutcome]
     rescreened: int = 0
     new_alerts: list[int] = field(default_factory=list)
-    watch_notices: list[int] = field(default_factory=list)  # alerts telling watchers of a new listing
+    watch_notices: list[int] = field(
+        default_factory=list
+    )  # alerts telling watchers of a new listing
 
     @property
     def failed(self) -> list[SyncOutcome]:
@@ -248,34 +306,51 @@ def configured_sources(settings: Settings, only: Sequence[str] = ()) -> list[Lis
     if only:
         unknown = sorted(set(only) - {s.id for s in sources})
         if unknown:
-            raise ListFormatError("--source", f"unknown list source(s) {', '.join(unknown)}; "
-                                  f"known: {', '.join(sorted(s.id for s in sources))}")
+            raise ListFormatError(
+                "--source",
+                f"unknown list source(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(s.id for s in sources))}",
+            )
         return [s for s in sources if s.id in only]
     return [s for s in sources if s.enabled]
 
 
 async def sync_and_rescreen(
-    app: App, settings: Settings, sources: Sequence[ListSourceConfig], *, force: bool = False,
+    app: App,
+    settings: Settings,
+    sources: Sequence[ListSourceConfig],
+    *,
+    force: bool = False,
     hooks: Sequence[AlertHook] = (),
 ) -> SyncReport:
     """Sync ``sources``, then re-screen the last LIST_RESCREEN_DAYS of articles for every entry
     that is new or changed: what the CLI's ``lists sync`` and ``run``'s schedule both do."""
     policy = list_policy(FetchPolicy.from_settings(settings), settings.list_max_bytes)
     async with Fetcher.create(policy) as fetcher:
-        outcomes = await sync_lists(app, sources, fetcher, cache_dir=settings.data_dir / "lists",
-                                    max_shrink=settings.list_max_shrink, force=force)
+        outcomes = await sync_lists(
+            app,
+            sources,
+            fetcher,
+            cache_dir=settings.data_dir / "lists",
+            max_shrink=settings.list_max_shrink,
+            force=force,
+        )
     keys = frozenset().union(*(o.changed_keys for o in outcomes))
     if not keys:
         return SyncReport(outcomes)
     updated = ", ".join(f"{o.source} {o.version}" for o in outcomes if o.changed_keys)
     why = f"the list update ({updated})"
-    report = await asyncio.to_thread(rescreen, app, keys, days=settings.list_rescreen_days, hooks=hooks, why=why)
+    report = await asyncio.to_thread(
+        rescreen, app, keys, days=settings.list_rescreen_days, hooks=hooks, why=why
+    )
     added = frozenset().union(*(o.added_keys for o in outcomes))
     notices = await asyncio.to_thread(tell_watchers, app, added, hooks=hooks, why=why)
     return SyncReport(outcomes, report.articles, report.new_alerts, notices)
 
 
-async def sync_periodically(app: App, settings: Settings, stop: asyncio.Event, hooks: Sequence[AlertHook] = ()) -> None:
+async def sync_periodically(
+    app: App, settings: Settings, stop: asyncio.Event, hooks: Sequence[AlertHook] = ()
+) -> None:
     """``run``'s list schedule: sync every LIST_SYNC_INTERVAL_H hours, the first time when the
     oldest source's last attempt is that old (at once on a fresh database); 0 switches it off.
     A failing sync is logged and tried again at the next turn; it never stops the watch."""

@@ -66,7 +66,9 @@ def save(folder: Path, key: str, matcher: Matcher) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".matcher-", delete=False) as handle:
             pickle.dump(matcher, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(handle.name, path)
-        cached = sorted(folder.glob("matcher-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        cached = sorted(
+            folder.glob("matcher-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
         for old in cached[KEEP:]:
             old.unlink(missing_ok=True)
     except OSError:

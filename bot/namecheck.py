@@ -41,14 +41,19 @@ class NameRecall:
 
     def add(self, variant: Variant, found: bool, exact_found: bool) -> None:
         """``exact_found``: whether the same name spelt as listed was found in the same sentence."""
-        tallies = [self.by_kind[variant.kind], self.by_kind_type[(variant.kind, variant.entity_type.value)]]
+        tallies = [
+            self.by_kind[variant.kind],
+            self.by_kind_type[(variant.kind, variant.entity_type.value)],
+        ]
         if exact_found:
             tallies.append(self.given_exact[variant.kind])
         for tally in tallies:
             tally.total += 1
             tally.found += found
         if exact_found and not found and len(self.misses[variant.kind]) < MISSES_KEPT:
-            self.misses[variant.kind].append(f"{variant.written} (listed {variant.listed}, {variant.entity_key})")
+            self.misses[variant.kind].append(
+                f"{variant.written} (listed {variant.listed}, {variant.entity_key})"
+            )
 
     def one_edit(self, tallies: dict[str, Tally] | None = None) -> Tally:
         """The one-typo kinds together: swap, drop, double, substitute."""
@@ -66,12 +71,17 @@ class NameRecall:
             "recall": {k: round(t.recall, 4) for k, t in self.by_kind.items()},
             "recall_given_exact": {k: round(t.recall, 4) for k, t in self.given_exact.items()},
             "variants": {k: t.total for k, t in self.by_kind.items()},
-            "recall_by_type": {f"{k}/{etype}": round(t.recall, 4) for (k, etype), t in sorted(self.by_kind_type.items())},
+            "recall_by_type": {
+                f"{k}/{etype}": round(t.recall, 4)
+                for (k, etype), t in sorted(self.by_kind_type.items())
+            },
             "misses": dict(self.misses),
         }
 
 
-def measure(matcher: Matcher, entities: Iterable[Entity], kinds: tuple[str, ...] = KINDS) -> NameRecall:
+def measure(
+    matcher: Matcher, entities: Iterable[Entity], kinds: tuple[str, ...] = KINDS
+) -> NameRecall:
     """Scan every variant; misses are kept only for names found when spelt as listed."""
     result = NameRecall()
     for entity in entities:

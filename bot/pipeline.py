@@ -187,17 +187,28 @@ class Pipeline:
         retry_after: float | None = None
         etag = last_modified = None
         try:
-            fetched = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+            fetched = await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
+            )
             etag, last_modified = fetched.etag, fetched.last_modified
             if fetched.not_modified:
                 result.ok = result.not_modified = True
                 log.info("feed %s: not modified", feed.url)
             else:
-                parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers, max_items=self.max_items)
+                parsed = parse_feed(
+                    fetched.content,
+                    url=fetched.final_url,
+                    headers=fetched.headers,
+                    max_items=self.max_items,
+                )
                 await self._handle_items(feed, parsed, result)
                 result.ok = True
                 if fetched.truncated:
-                    log.warning("feed %s: response cut at %d bytes; entries read from the prefix", feed.url, len(fetched.content))
+                    log.warning(
+                        "feed %s: response cut at %d bytes; entries read from the prefix",
+                        feed.url,
+                        len(fetched.content),
+                    )
         except FeedError as error:
             result.error = f"not a readable feed: {error}"
             if error.discovered:
@@ -239,11 +250,18 @@ class Pipeline:
         if parsed.bozo:
             log.info("feed %s: ill-formed but readable (%s)", feed.url, parsed.bozo_reason)
         if parsed.dropped:
-            log.warning("feed %s: %d older entries beyond the %d-entry cap were not read", feed.url, parsed.dropped, self.max_items)
+            log.warning(
+                "feed %s: %d older entries beyond the %d-entry cap were not read",
+                feed.url,
+                parsed.dropped,
+                self.max_items,
+            )
             result.dropped = parsed.dropped
         result.items = len(parsed.items)
         with session_scope(self.app.engine) as session:
-            seen = seen_entries(session=session, feed_id=feed.id, entry_ids=[item.entry_id for item in parsed.items])
+            seen = seen_entries(
+                session=session, feed_id=feed.id, entry_ids=[item.entry_id for item in parsed.items]
+            )
         fresh = [item for item in parsed.items if item.entry_id not in seen]
         result.new_items = len(fresh)
         outlet = parsed.title or feed.title
@@ -259,9 +277,15 @@ class Pipeline:
         assert feed.id is not None
         article = await self._article_for(item, outlet)
         if article is None:
-            log.info("feed %s: entry %s has no text (no page, no summary); skipped", feed.url, item.entry_id)
+            log.info(
+                "feed %s: entry %s has no text (no page, no summary); skipped",
+                feed.url,
+                item.entry_id,
+            )
             with session_scope(self.app.engine) as session:
-                mark_entry(session=session, feed_id=feed.id, entry_id=item.entry_id, article_id=None)
+                mark_entry(
+                    session=session, feed_id=feed.id, entry_id=item.entry_id, article_id=None
+                )
             return None
         return await self.ingest(article, feed_id=feed.id, entry_id=item.entry_id)
 
@@ -272,7 +296,15 @@ class Pipeline:
             async with self._page_slots:
                 try:
                     page = await self.fetcher.fetch(item.link, accept=PAGE_ACCEPT)
-                    return ArticleInput(item.link, item.summary, title, page.final_url, outlet, page.content, page.charset)
+                    return ArticleInput(
+                        item.link,
+                        item.summary,
+                        title,
+                        page.final_url,
+                        outlet,
+                        page.content,
+                        page.charset,
+                    )
                 except IngestError as error:
                     log.info("page %s: %s; using the feed summary", item.link, error)
         if not item.summary.strip():
@@ -281,7 +313,9 @@ class Pipeline:
 
     # --- articles -----------------------------------------------------------------------------
 
-    async def ingest(self, article: ArticleInput, *, feed_id: int | None = None, entry_id: str | None = None) -> IngestResult:
+    async def ingest(
+        self, article: ArticleInput, *, feed_id: int | None = None, entry_id: str | None = None
+    ) -> IngestResult:
         """Extract, match and store one article; announce its new alerts. Safe to call directly."""
         text, title = await self._text_of(article)
         if not text.strip():
@@ -290,8 +324,12 @@ class Pipeline:
         document = Document(text, title)
         analysis = await asyncio.to_thread(matcher.analyze, document)
         if analysis.cut:
-            log.warning("article %s: matched the first %d of %d characters (MATCH_MAX_CHARS)",
-                        article.url or title, len(analysis.text), analysis.total_chars)
+            log.warning(
+                "article %s: matched the first %d of %d characters (MATCH_MAX_CHARS)",
+                article.url or title,
+                len(analysis.text),
+                analysis.total_chars,
+            )
         alerts = [alert_to_dict(a) for a in await asyncio.to_thread(matcher.alerts, analysis)]
         scanned = _Scanned(article, text, title, matcher, analysis, alerts)
         async with self._store_lock:  # one writer at a time: stories and alert keys stay consistent
@@ -312,10 +350,14 @@ class Pipeline:
                 log.info("store of %s raced another writer; retrying", scanned.article.source)
         raise AssertionError("unreachable")
 
-    def _store_once(self, scanned: _Scanned, feed_id: int | None, entry_id: str | None) -> IngestResult:
+    def _store_once(
+        self, scanned: _Scanned, feed_id: int | None, entry_id: str | None
+    ) -> IngestResult:
         article, text, title, alerts = scanned.article, scanned.text, scanned.title, scanned.alerts
         url_key = url_identity(article.url) if article.url else None
-        body = story_body(text, title, article.title)  # the headline is not part of a story's identity
+        body = story_body(
+            text, title, article.title
+        )  # the headline is not part of a story's identity
         fingerprint = simhash64(body)
         with session_scope(self.app.engine) as session:
             story_id = self._story_for(session, fingerprint, body, title)
@@ -343,7 +385,10 @@ class Pipeline:
                 for hook in self.hooks:
                     hook(session, alert)
             touch_story(session=session, story_id=story_id)
-            new = [alert_dict(a, row, alert_sources(session=session, alert_id=a.id or 0)) for a in stored.new_alerts]
+            new = [
+                alert_dict(a, row, alert_sources(session=session, alert_id=a.id or 0))
+                for a in stored.new_alerts
+            ]
             return IngestResult(row.id, False, story_id, new, [a.id or 0 for a in stored.joined])
 
     def _story_for(self, session: Session, fingerprint: int, body: str, title: str) -> int:

@@ -24,9 +24,19 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "regime": alert.regime,
         "references": [ref.text for ref in alert.references],
         "reference_links": [{"text": ref.text, "url": ref.url} for ref in alert.references],
-        "entities": [entity_to_dict(match, i < alert.evidence_parties) for i, match in enumerate(alert.entities)],
+        "entities": [
+            entity_to_dict(match, i < alert.evidence_parties)
+            for i, match in enumerate(alert.entities)
+        ],
         "countries": [
-            {"code": c.code, "matched": c.matched, "role": c.role, "form": c.form, "start": c.span.start, "end": c.span.end}
+            {
+                "code": c.code,
+                "matched": c.matched,
+                "role": c.role,
+                "form": c.form,
+                "start": c.span.start,
+                "end": c.span.end,
+            }
             for c in alert.countries
         ],
         "terms": [{"group": t.group, "term": t.term, "matched": t.matched} for t in alert.terms],
@@ -61,13 +71,21 @@ def entity_to_dict(match: EntityMatch, in_evidence: bool) -> dict[str, Any]:
         "in_evidence": in_evidence,
         "start": match.span.start,
         "end": match.span.end,
-        "features": [{"name": f.name, "value": f.value, "detail": f.detail} for f in match.features],
+        "features": [
+            {"name": f.name, "value": f.value, "detail": f.detail} for f in match.features
+        ],
     }
 
 
-def scan_result(source: str, title: str, alerts: Iterable[Alert], cut: tuple[int, int] | None = None) -> dict[str, Any]:
+def scan_result(
+    source: str, title: str, alerts: Iterable[Alert], cut: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """The JSON contract of one scanned input; ``cut`` = (characters matched, characters in all)."""
-    result: dict[str, Any] = {"source": source, "title": title, "alerts": [alert_to_dict(a) for a in alerts]}
+    result: dict[str, Any] = {
+        "source": source,
+        "title": title,
+        "alerts": [alert_to_dict(a) for a in alerts],
+    }
     if cut is not None:
         result["truncated"] = {"matched_chars": cut[0], "total_chars": cut[1]}
     return result
@@ -97,7 +115,9 @@ def render_text(result: Mapping[str, Any], bold: bool = False) -> str:
     alerts = result["alerts"]
     if "truncated" in result:
         cut = result["truncated"]
-        lines.append(f"   note: only the first {cut['matched_chars']:,} of {cut['total_chars']:,} characters were matched")
+        lines.append(
+            f"   note: only the first {cut['matched_chars']:,} of {cut['total_chars']:,} characters were matched"
+        )
     if not alerts:
         lines.append("   no alerts")
     for alert in alerts:
@@ -113,11 +133,14 @@ def render_text(result: Mapping[str, Any], bold: bool = False) -> str:
             )
         if alert["countries"]:
             countries = ", ".join(
-                f"{c['code']} '{c['matched']}'" + (f" ({c['role']})" if c.get("role") else "") for c in alert["countries"]
+                f"{c['code']} '{c['matched']}'" + (f" ({c['role']})" if c.get("role") else "")
+                for c in alert["countries"]
             )
             lines.append(f"   countries: {countries}")
         for evidence in alert["evidence"]:
-            lines.append(f"   > {highlight(evidence['text'], evidence.get('highlights', []), bold)}")
+            lines.append(
+                f"   > {highlight(evidence['text'], evidence.get('highlights', []), bold)}"
+            )
         for reference in alert["references"]:
             lines.append(f"   ref: {reference}")
         for explanation in alert.get("explanation", []):

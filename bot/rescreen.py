@@ -46,7 +46,12 @@ class RescreenReport:
 
 
 def rescreen(
-    app: App, keys: Collection[str], *, days: int, hooks: Sequence[AlertHook] = (), why: str = "a list update"
+    app: App,
+    keys: Collection[str],
+    *,
+    days: int,
+    hooks: Sequence[AlertHook] = (),
+    why: str = "a list update",
 ) -> RescreenReport:
     """Scan the last ``days`` of stored articles for the listed parties ``keys``; new alerts
     are stored and handed to ``hooks`` (the Telegram outbox) in the same transaction."""
@@ -62,21 +67,36 @@ def rescreen(
     last_id = 0
     while True:
         with session_scope(app.engine) as session:
-            batch = list(session.exec(  # type: ignore[call-overload]
-                select(Article).where(Article.fetched_at >= since, Article.id > last_id).order_by(Article.id).limit(BATCH)
-            ).scalars())
+            batch = list(
+                session.exec(  # type: ignore[call-overload]
+                    select(Article)
+                    .where(Article.fetched_at >= since, Article.id > last_id)
+                    .order_by(Article.id)
+                    .limit(BATCH)
+                ).scalars()
+            )
             if not batch:
                 break
             for article in batch:
                 new_ids += _rescreen_one(session, matcher, article, set(keys), hooks, why)
             last_id = batch[-1].id or last_id
             scanned += len(batch)
-    log.info("re-screened %d articles for %d new or changed list entries: %d new alerts", scanned, len(entities), len(new_ids))
+    log.info(
+        "re-screened %d articles for %d new or changed list entries: %d new alerts",
+        scanned,
+        len(entities),
+        len(new_ids),
+    )
     return RescreenReport(scanned, new_ids)
 
 
 def _rescreen_one(
-    session: Session, matcher: Matcher, article: Article, keys: set[str], hooks: Sequence[AlertHook], why: str
+    session: Session,
+    matcher: Matcher,
+    article: Article,
+    keys: set[str],
+    hooks: Sequence[AlertHook],
+    why: str,
 ) -> list[int]:
     alerts = []
     for alert in matcher.scan(Document(article.text, article.title)):
@@ -85,8 +105,10 @@ def _rescreen_one(
         if not named:
             continue  # an alert of the rules alone was raised when the article came in
         data["found_by"] = "list-update"
-        data["explanation"] = [*data.get("explanation", []),
-                               f"found by re-screening after {why}: {', '.join(e['name'] for e in named)}"]
+        data["explanation"] = [
+            *data.get("explanation", []),
+            f"found by re-screening after {why}: {', '.join(e['name'] for e in named)}",
+        ]
         alerts.append(data)
     if not alerts:
         return []
@@ -103,7 +125,9 @@ def _rescreen_one(
 _NO_RULES = RuleSet(rules=(), terms={}, parties=(), list_selectors={})
 
 
-def tell_watchers(app: App, added: Collection[str], *, hooks: Sequence[AlertHook] = (), why: str = "a list update") -> list[int]:
+def tell_watchers(
+    app: App, added: Collection[str], *, hooks: Sequence[AlertHook] = (), why: str = "a list update"
+) -> list[int]:
     """A chat watching a name that is not listed ("Zelkova Horizon") hears when it becomes listed.
 
     Each newly listed entry is written as a short notice (its names, list, reference, programs)
@@ -129,7 +153,9 @@ def tell_watchers(app: App, added: Collection[str], *, hooks: Sequence[AlertHook
         own = next((p.match for p in analysis.parties if p.match.entity.key == entity.key), None)
         alerts = [_as_listing(data, own, why) for data in watch_alerts(analysis, hits)]
         with session_scope(app.engine) as session:
-            article, _ = store_article(session=session, source=f"list-update:{entity.source}", text=notice, title=title)
+            article, _ = store_article(
+                session=session, source=f"list-update:{entity.source}", text=notice, title=title
+            )
             stored = store_alerts(session=session, article=article, alerts=alerts)
             for row in stored.new_alerts:
                 for hook in hooks:
@@ -143,15 +169,20 @@ def _notice(entity: Entity) -> tuple[str, str]:
     programs = ", ".join(entity.programs) or "no program given"
     version = entity.version.split("/")[0] or "current"
     title = f"Newly listed: {entity.caption}"
-    return title, (f"{entity.caption} is newly listed in the {entity.source} list (reference {entity.list_id}, "
-                   f"version {version}, programs: {programs}).\nNames: {names}.")
+    return title, (
+        f"{entity.caption} is newly listed in the {entity.source} list (reference {entity.list_id}, "
+        f"version {version}, programs: {programs}).\nNames: {names}."
+    )
 
 
 def _as_listing(data: dict[str, Any], own: EntityMatch | None, why: str) -> dict[str, Any]:
     watched = data["entities"][0]["name"]
     data["title"] = f"Watchlist: {watched} is now listed"[:512]
     data["found_by"] = "list-update"
-    data["explanation"] = [*data["explanation"], f"the watched name '{watched}' is a name of a party added by {why}"]
+    data["explanation"] = [
+        *data["explanation"],
+        f"the watched name '{watched}' is a name of a party added by {why}",
+    ]
     if own is not None:
         data["entities"].append(entity_to_dict(own, True))
     return data

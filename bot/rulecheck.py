@@ -44,5 +44,7 @@ def run_examples(rules: RuleSet, matcher: Matcher | None = None) -> list[Example
         for expected, examples in ((True, rule.must_match), (False, rule.must_not_match)):
             for example in examples:
                 fired = tuple(alert.rule_id for alert in matcher.scan(Document(example.text)))
-                results.append(ExampleResult(rule.id, rule.source, example.line, example.text, expected, fired))
+                results.append(
+                    ExampleResult(rule.id, rule.source, example.line, example.text, expected, fired)
+                )
     return results

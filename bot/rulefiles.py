@@ -94,7 +94,7 @@ class SelectionSpec(_Strict):
     scope: Literal["window", "document"] = "window"
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "SelectionSpec":
+    def _one_kind(self) -> SelectionSpec:
         kinds = [k for k in ("countries", "terms", "parties") if getattr(self, k)]
         if len(kinds) != 1:
             raise ValueError("a selection needs exactly one of countries, terms or parties")
@@ -144,7 +144,7 @@ class RuleSpec(_Strict):
     modified: str = ""
 
     @model_validator(mode="after")
-    def _kinds(self) -> "RuleSpec":
+    def _kinds(self) -> RuleSpec:
         if self.mention and self.fallback:
             raise ValueError("a rule is either a mention rule or a fallback rule, not both")
         return self
@@ -200,7 +200,11 @@ class _Located:
         for key in location:
             if isinstance(node, yaml.MappingNode):
                 node = next((v for k, v in node.value if k.value == key), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(key, int)
+                and key < len(node.value)
+            ):
                 node = node.value[key]
             else:
                 break
@@ -214,7 +218,7 @@ def _read(path: Path) -> _Located:
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=YAML_LOADER)
-        data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - the safe loader, in C
+        data = yaml.load(text, Loader=YAML_LOADER)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         line = mark.line + 1 if mark else 0
@@ -224,10 +228,19 @@ def _read(path: Path) -> _Located:
     return _Located(path, data, node)
 
 
-def _pydantic_problems(located: _Located, error: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
+def _pydantic_problems(
+    located: _Located, error: ValidationError, prefix: Sequence[str | int] = ()
+) -> list[str]:
     problems = []
     for item in error.errors():
-        location = [*prefix, *(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))]
+        location = [
+            *prefix,
+            *(
+                part
+                for part in item["loc"]
+                if not (isinstance(part, str) and part.startswith("function-"))
+            ),
+        ]
         where = ".".join(str(part) for part in location) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{located.path}:{located.line(location)}: {where}: {message}")
@@ -239,7 +252,9 @@ def _pydantic_problems(located: _Located, error: ValidationError, prefix: Sequen
 
 def load_rules(directory: Path) -> RuleSet:
     """Load and cross-check every rule file under ``directory``."""
-    paths = sorted(p for p in directory.rglob("*.yaml") if "deprecated" not in p.relative_to(directory).parts)
+    paths = sorted(
+        p for p in directory.rglob("*.yaml") if "deprecated" not in p.relative_to(directory).parts
+    )
     if not paths:
         raise RuleFileError([f"{directory}: no rule files (*.yaml) found"])
     return load_rule_files(paths, root=directory)
@@ -287,9 +302,13 @@ def load_rule_files(paths: Sequence[Path], root: Path | None = None) -> RuleSet:
             problems.extend(error.problems)
             continue
         kind = located.data.get("kind", "rules")
-        spec_type = {"rules": RuleFileSpec, "terms": TermsFileSpec, "regimes": RegimesFileSpec}.get(kind)
+        spec_type = {"rules": RuleFileSpec, "terms": TermsFileSpec, "regimes": RegimesFileSpec}.get(
+            kind
+        )
         if spec_type is None:
-            problems.append(f"{path}:{located.line(['kind'])}: kind: {kind!r} is not one of rules, terms, regimes")
+            problems.append(
+                f"{path}:{located.line(['kind'])}: kind: {kind!r} is not one of rules, terms, regimes"
+            )
             continue
         if spec_type is RuleFileSpec:
             spec, found = _validate_rules_file(located)
@@ -330,7 +349,10 @@ class _Builder:
     """Turns validated file specs into engine objects, collecting cross-reference problems."""
 
     def __init__(
-        self, terms: dict[str, tuple[str, ...]], regimes: list[tuple[str, str, str]], country_regimes: dict[str, str]
+        self,
+        terms: dict[str, tuple[str, ...]],
+        regimes: list[tuple[str, str, str]],
+        country_regimes: dict[str, str],
     ) -> None:
         self.terms = terms
         self.regimes = regimes
@@ -350,14 +372,18 @@ class _Builder:
             self.parties.append(entity)
             scoped = f"{spec.id}/{party.id}"
             if scoped in self.party_ids:
-                self.problems.append(f"{located.path}:{located.line(['parties', position, 'id'])}: duplicate party id {party.id!r}")
+                self.problems.append(
+                    f"{located.path}:{located.line(['parties', position, 'id'])}: duplicate party id {party.id!r}"
+                )
             self.party_ids[scoped] = entity.key
             if party.id in self.party_ids and self.party_ids[party.id] != entity.key:
                 self.ambiguous_ids.add(party.id)
             self.party_ids.setdefault(party.id, entity.key)
         for name, selectors in spec.lists.items():
             if name in self.selectors:
-                self.problems.append(f"{located.path}:{located.line(['lists', name])}: list selection {name!r} defined twice")
+                self.problems.append(
+                    f"{located.path}:{located.line(['lists', name])}: list selection {name!r} defined twice"
+                )
             self.selectors[name] = tuple(
                 ListSelector(tuple(s.programs), tuple(s.sources), tuple(s.types)) for s in selectors
             )
@@ -382,7 +408,9 @@ class _Builder:
             country_regimes=dict(self.country_regimes),
         )
 
-    def _rule(self, located: _Located, spec: RuleFileSpec, position: int, rule: RuleSpec) -> Rule | None:
+    def _rule(
+        self, located: _Located, spec: RuleFileSpec, position: int, rule: RuleSpec
+    ) -> Rule | None:
         where = ["rules", position]
         if rule.id in self.rule_origin:
             self.problems.append(
@@ -412,14 +440,20 @@ class _Builder:
             return None
         unknown = names_in(condition) - set(selections)
         if unknown:
-            self.problems.append(f"{located.path}:{line}: condition names unknown selection(s): {', '.join(sorted(unknown))}")
+            self.problems.append(
+                f"{located.path}:{line}: condition names unknown selection(s): {', '.join(sorted(unknown))}"
+            )
             return None
         regime = rule.regime or spec.regime
         if regime == "from-countries" and not self.country_regimes:
-            self.problems.append(f"{located.path}:{located.line([*where, 'id'])}: regime from-countries needs a countries: map in a regimes file")
+            self.problems.append(
+                f"{located.path}:{located.line([*where, 'id'])}: regime from-countries needs a countries: map in a regimes file"
+            )
             return None
         if rule.mention and len(selections) != 1:
-            self.problems.append(f"{located.path}:{located.line(where)}: a mention rule has exactly one (parties) selection")
+            self.problems.append(
+                f"{located.path}:{located.line(where)}: a mention rule has exactly one (parties) selection"
+            )
             return None
         return Rule(
             id=rule.id,
@@ -431,30 +465,42 @@ class _Builder:
             condition_text=rule.condition,
             window=rule.window,
             description=rule.description.strip(),
-            references=tuple(Reference(r.text, r.url) for r in (rule.references or spec.references)),
+            references=tuple(
+                Reference(r.text, r.url) for r in (rule.references or spec.references)
+            ),
             status=rule.status,
             mention=rule.mention,
             fallback=rule.fallback,
             tags=tuple(rule.tags),
             falsepositives=tuple(rule.falsepositives),
             must_match=self._examples(located, [*where, "examples", "match"], rule.examples.match),
-            must_not_match=self._examples(located, [*where, "examples", "no_match"], rule.examples.no_match),
+            must_not_match=self._examples(
+                located, [*where, "examples", "no_match"], rule.examples.no_match
+            ),
             source=str(located.path.name),
             line=located.line(where),
         )
 
-    def _check_selection(self, path: Path, line: int, spec: RuleFileSpec, name: str, selection: SelectionSpec) -> None:
+    def _check_selection(
+        self, path: Path, line: int, spec: RuleFileSpec, name: str, selection: SelectionSpec
+    ) -> None:
         for group in selection.terms:
             if group not in self.terms:
-                self.problems.append(f"{path}:{line}: selection {name!r}: unknown term group {group!r}")
+                self.problems.append(
+                    f"{path}:{line}: selection {name!r}: unknown term group {group!r}"
+                )
         for ref in selection.parties:
             if ref == "any" or ref in self.selectors:
                 continue
-            if f"{spec.id}/{ref}" in self.party_ids or (ref in self.party_ids and ref not in self.ambiguous_ids):
+            if f"{spec.id}/{ref}" in self.party_ids or (
+                ref in self.party_ids and ref not in self.ambiguous_ids
+            ):
                 continue
             if "/" in ref and ref in self.party_ids:
                 continue
-            self.problems.append(f"{path}:{line}: selection {name!r}: unknown party or list selection {ref!r}")
+            self.problems.append(
+                f"{path}:{line}: selection {name!r}: unknown party or list selection {ref!r}"
+            )
 
     def _party_ref(self, spec: RuleFileSpec, ref: str) -> str:
         """Party references are resolved within the file first, then globally."""
@@ -462,7 +508,9 @@ class _Builder:
         return scoped if scoped in self.party_ids else ref
 
     @staticmethod
-    def _examples(located: _Located, where: list[str | int], texts: list[str]) -> tuple[Example, ...]:
+    def _examples(
+        located: _Located, where: list[str | int], texts: list[str]
+    ) -> tuple[Example, ...]:
         return tuple(Example(text, located.line([*where, i])) for i, text in enumerate(texts))
 
 
@@ -471,7 +519,10 @@ _TYPES = {t.value: t for t in EntityType}
 
 def _entity(spec: RuleFileSpec, party: PartySpec) -> Entity:
     names = [Name(party.name, NameKind.PRIMARY, party.family)]
-    names += [Name(alias, NameKind.ALIAS, party.family if party.type == "person" else None) for alias in party.aliases]
+    names += [
+        Name(alias, NameKind.ALIAS, party.family if party.type == "person" else None)
+        for alias in party.aliases
+    ]
     names += [Name(alias, NameKind.WEAK) for alias in party.weak_aliases]
     identifiers = []
     for scheme, values in party.identifiers.items():

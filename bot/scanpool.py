@@ -50,7 +50,9 @@ def workers_for(jobs: int, requested: int = 0) -> int:
 
 
 @contextmanager
-def scanned(matcher: Matcher, jobs: Iterable[Job], workers: int) -> Iterator[Iterator[dict[str, Any]]]:
+def scanned(
+    matcher: Matcher, jobs: Iterable[Job], workers: int
+) -> Iterator[Iterator[dict[str, Any]]]:
     """The scan results of ``jobs`` in order, from ``workers`` forked processes (1: this one)."""
     global _matcher
     if workers <= 1:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -64,7 +64,9 @@ class Scheduler:
         started = utcnow()
         while True:
             # Not polled since this cycle began: another process's cycle counts too.
-            feeds = self._claim(due_only=False, exclude={r.feed_id for r in report.results}, since=started)
+            feeds = self._claim(
+                due_only=False, exclude={r.feed_id for r in report.results}, since=started
+            )
             if not feeds:
                 return report
             for result in await self._poll_all(feeds):
@@ -82,14 +84,21 @@ class Scheduler:
                 if free > 0:
                     for feed in self._claim(due_only=True, limit=free):
                         assert feed.id is not None
-                        running[feed.id] = asyncio.create_task(self.pipeline.poll(feed), name=f"poll {feed.url}")
+                        running[feed.id] = asyncio.create_task(
+                            self.pipeline.poll(feed), name=f"poll {feed.url}"
+                        )
                 await _wait(stop, running, self._sleep_for(running))
         finally:
             await self._shutdown(running, report)
         return report
 
     def _claim(
-        self, *, due_only: bool, limit: int | None = None, exclude: set[int] | None = None, since: datetime | None = None
+        self,
+        *,
+        due_only: bool,
+        limit: int | None = None,
+        exclude: set[int] | None = None,
+        since: datetime | None = None,
     ) -> list[Feed]:
         with session_scope(self.pipeline.app.engine) as session:
             return claim_feeds(
@@ -113,14 +122,18 @@ class Scheduler:
         if len(running) >= self.concurrency:
             return IDLE_SLEEP_S
         with session_scope(self.pipeline.app.engine) as session:
-            next_due = session.execute(select(func.min(Feed.next_due_at)).where(Feed.enabled.is_(True))).scalar()  # type: ignore[attr-defined]
+            next_due = session.execute(
+                select(func.min(Feed.next_due_at)).where(Feed.enabled.is_(True))
+            ).scalar()  # type: ignore[attr-defined]
         if next_due is None:
             return IDLE_SLEEP_S
         if next_due.tzinfo is None:
-            next_due = next_due.replace(tzinfo=timezone.utc)
+            next_due = next_due.replace(tzinfo=UTC)
         return max(0.05, min(IDLE_SLEEP_S, (next_due - utcnow()).total_seconds()))
 
-    async def _shutdown(self, running: dict[int, asyncio.Task[PollResult]], report: CycleReport) -> None:
+    async def _shutdown(
+        self, running: dict[int, asyncio.Task[PollResult]], report: CycleReport
+    ) -> None:
         """Let polls in flight finish briefly, cancel the rest and give their leases back."""
         if not running:
             return
@@ -137,7 +150,9 @@ class Scheduler:
         log.info("scheduler stopped: %d polls finished, %d cancelled", len(done), len(pending))
 
 
-async def _wait(stop: asyncio.Event, running: dict[int, asyncio.Task[PollResult]], timeout: float) -> None:
+async def _wait(
+    stop: asyncio.Event, running: dict[int, asyncio.Task[PollResult]], timeout: float
+) -> None:
     """Sleep until stop, a poll finishing, or the timeout, whichever comes first."""
     waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
     waiters.update(running.values())  # type: ignore[arg-type]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,12 +30,22 @@ class Settings(BaseSettings):
     feeds_file: Path | None = None
     list_max_shrink: float = Field(default=0.2, ge=0.0, le=1.0)
     list_max_bytes: int = 512 * 1024 * 1024
-    list_sources_file: Path | None = None  # extra or overriding list sources (bot/lists/sources.yaml schema)
-    list_sources: Annotated[tuple[str, ...] | None, NoDecode] = None  # ids to sync; default: those enabled
-    list_sync_interval_h: float = Field(default=24.0, ge=0.0)  # `run` syncs the lists this often; 0: never
-    list_rescreen_days: int = Field(default=30, ge=0)  # a list update re-screens this many days of articles
+    list_sources_file: Path | None = (
+        None  # extra or overriding list sources (bot/lists/sources.yaml schema)
+    )
+    list_sources: Annotated[tuple[str, ...] | None, NoDecode] = (
+        None  # ids to sync; default: those enabled
+    )
+    list_sync_interval_h: float = Field(
+        default=24.0, ge=0.0
+    )  # `run` syncs the lists this often; 0: never
+    list_rescreen_days: int = Field(
+        default=30, ge=0
+    )  # a list update re-screens this many days of articles
     match_max_chars: int = Field(default=200_000, ge=1_000)
-    matcher_cache: bool = True  # keep the built matcher under DATA_DIR/cache (commands start faster)
+    matcher_cache: bool = (
+        True  # keep the built matcher under DATA_DIR/cache (commands start faster)
+    )
 
     # Fetching
     allow_private_urls: bool = False
@@ -87,7 +97,9 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
         return value
 
     @property

@@ -34,7 +34,11 @@ class ConsoleSink:
 
     async def emit(self, alert: dict[str, Any]) -> None:
         source = alert["sources"][0] if alert.get("sources") else {"url": "", "title": ""}
-        result = {"source": source.get("url", ""), "title": source.get("title", ""), "alerts": [alert]}
+        result = {
+            "source": source.get("url", ""),
+            "title": source.get("title", ""),
+            "alerts": [alert],
+        }
         extra = len(alert.get("sources", [])) - 1
         text = render_text(result, bold=self.stream.isatty())
         if extra > 0:

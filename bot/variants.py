@@ -24,17 +24,54 @@ ONE_EDIT_KINDS = ("swap", "drop", "double", "substitute")
 
 # Letters a typist hits instead of the intended one (QWERTY neighbours, vowels for vowels).
 _NEIGHBOURS = {
-    "a": "se", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj",
-    "i": "uo", "j": "hk", "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o",
-    "q": "w", "r": "et", "s": "ad", "t": "ry", "u": "yi", "v": "cb", "w": "qe", "x": "zc",
-    "y": "tu", "z": "x",
+    "a": "se",
+    "b": "vn",
+    "c": "xv",
+    "d": "sf",
+    "e": "wr",
+    "f": "dg",
+    "g": "fh",
+    "h": "gj",
+    "i": "uo",
+    "j": "hk",
+    "k": "jl",
+    "l": "k",
+    "m": "n",
+    "n": "bm",
+    "o": "ip",
+    "p": "o",
+    "q": "w",
+    "r": "et",
+    "s": "ad",
+    "t": "ry",
+    "u": "yi",
+    "v": "cb",
+    "w": "qe",
+    "x": "zc",
+    "y": "tu",
+    "z": "x",
 }
 # Romanisation differences that real reporting shows (one applied per variant).
 _TRANSLITERATIONS: tuple[tuple[str, str], ...] = (
-    (r"(?<=[a-z])iy$", "y"), (r"(?<=[a-z])y$", "i"), (r"^ye", "e"), (r"^e(?=v)", "ye"),
-    (r"kh", "h"), (r"zh", "j"), (r"ou", "u"), (r"u(?=n$)", "oo"), (r"ts", "tz"),
-    (r"(?<=[a-z])ei", "ey"), (r"sh", "sch"), (r"j", "dj"), (r"q", "k"), (r"ck", "k"), (r"ph", "f"),
-    (r"(?<=[aeiou])i(?=[aeiou])", "y"), (r"(?<=[a-z])ii$", "y"), (r"yu", "iu"), (r"ya", "ia"),
+    (r"(?<=[a-z])iy$", "y"),
+    (r"(?<=[a-z])y$", "i"),
+    (r"^ye", "e"),
+    (r"^e(?=v)", "ye"),
+    (r"kh", "h"),
+    (r"zh", "j"),
+    (r"ou", "u"),
+    (r"u(?=n$)", "oo"),
+    (r"ts", "tz"),
+    (r"(?<=[a-z])ei", "ey"),
+    (r"sh", "sch"),
+    (r"j", "dj"),
+    (r"q", "k"),
+    (r"ck", "k"),
+    (r"ph", "f"),
+    (r"(?<=[aeiou])i(?=[aeiou])", "y"),
+    (r"(?<=[a-z])ii$", "y"),
+    (r"yu", "iu"),
+    (r"ya", "ia"),
 )
 _TEMPLATES = {
     EntityType.PERSON: (
@@ -95,7 +132,9 @@ def variants(entity: Entity, kinds: tuple[str, ...] = KINDS) -> Iterator[Variant
     for kind in kinds:
         written = _make(kind, listed, random.Random(f"{entity.key}/{kind}"))
         if written is not None and (kind == "exact" or written != listed):
-            yield Variant(entity.key, entity.type, kind, listed, written, template.format(name=written))
+            yield Variant(
+                entity.key, entity.type, kind, listed, written, template.format(name=written)
+            )
 
 
 def _main_name(entity: Entity) -> Name | None:
@@ -116,7 +155,9 @@ def _make(kind: str, listed: str, rng: random.Random) -> str | None:
     if kind == "transliteration":
         return _transliterate(listed, rng)
     words = listed.split(" ")
-    editable = [i for i, w in enumerate(words) if len(_letters(w)) >= (8 if kind == "two-edits" else 4)]
+    editable = [
+        i for i, w in enumerate(words) if len(_letters(w)) >= (8 if kind == "two-edits" else 4)
+    ]
     if not editable:
         return None
     i = editable[rng.randrange(len(editable))]

@@ -128,7 +128,11 @@ def watch_index(terms: tuple[tuple[str, str], ...]) -> WatchIndex:
     """The index for a set of ``(key, name)`` terms; cached, so it is rebuilt only when they change."""
     entities = {key: _term_entity(key, name) for key, name in terms}
     phrases = {key: tuple(key[len(TERM_PREFIX) :].split()) for key, _ in terms}
-    return WatchIndex(phrases={k: v for k, v in phrases.items() if v}, entities=entities, index=NameIndex(entities.values()))
+    return WatchIndex(
+        phrases={k: v for k, v in phrases.items() if v},
+        entities=entities,
+        index=NameIndex(entities.values()),
+    )
 
 
 def _sentence_layout(analysis: Analysis) -> tuple[list[int], list[tuple[int, int]]]:
@@ -142,13 +146,17 @@ def _sentence_layout(analysis: Analysis) -> tuple[list[int], list[tuple[int, int
     return of_token, bounds
 
 
-def _phrase_hits(analysis: Analysis, phrase: tuple[str, ...], of_token: Sequence[int]) -> list[tuple[int, int]]:
+def _phrase_hits(
+    analysis: Analysis, phrase: tuple[str, ...], of_token: Sequence[int]
+) -> list[tuple[int, int]]:
     """Token ranges (first, last) where the phrase's normalised words appear in a row."""
     tokens: list[Token] = analysis.tokens
     size = len(phrase)
     found = []
     for start in range(len(tokens) - size + 1):
-        if tokens[start].norm == phrase[0] and all(tokens[start + i].norm == phrase[i] for i in range(1, size)):
+        if tokens[start].norm == phrase[0] and all(
+            tokens[start + i].norm == phrase[i] for i in range(1, size)
+        ):
             if of_token[start] == of_token[start + size - 1]:
                 found.append((start, start + size - 1))
     return found
@@ -162,7 +170,9 @@ def _term_hits(analysis: Analysis, targets: Sequence[WatchTarget]) -> list[Watch
     built = watch_index(terms)
     of_token, bounds = _sentence_layout(analysis)
     hits: list[WatchHit] = []
-    for mention in find_parties(built.index, analysis.text, analysis.tokens, of_token, bounds, analysis.countries):
+    for mention in find_parties(
+        built.index, analysis.text, analysis.tokens, of_token, bounds, analysis.countries
+    ):
         for key in mention.group.keys:
             if key in by_key:
                 hits.append(WatchHit(by_key[key], mention.match))
@@ -231,8 +241,20 @@ def watch_alerts(analysis: Analysis, hits: Sequence[WatchHit]) -> list[dict[str,
         evidence = []
         for index in sentences:
             sentence = analysis.sentences[index]
-            spans = tuple(sorted({h.match.span for h in found if h.sentence == index}, key=lambda s: (s.start, s.end)))
-            evidence.append(Evidence(analysis.text[sentence.start : sentence.end], sentence.start, sentence.end, spans))
+            spans = tuple(
+                sorted(
+                    {h.match.span for h in found if h.sentence == index},
+                    key=lambda s: (s.start, s.end),
+                )
+            )
+            evidence.append(
+                Evidence(
+                    analysis.text[sentence.start : sentence.end],
+                    sentence.start,
+                    sentence.end,
+                    spans,
+                )
+            )
         countries: dict[tuple[str, str | None], CountryMention] = {}
         for country in analysis.countries:
             if country.sentence in sentences:
@@ -268,7 +290,9 @@ def watch_alerts(analysis: Analysis, hits: Sequence[WatchHit]) -> list[dict[str,
 # --- the pipeline's entry point ----------------------------------------------------------------
 
 
-def watch_alerts_for(session: Any, matcher: Matcher, analysis: Analysis, article: Any = None) -> list[dict[str, Any]]:
+def watch_alerts_for(
+    session: Any, matcher: Matcher, analysis: Analysis, article: Any = None
+) -> list[dict[str, Any]]:
     """The watchlist alerts for an analysed article, in the scan JSON schema.
 
     Positional, in the shape of the pipeline's ``ExtraAlerts`` hook: the pipeline stores them
@@ -327,7 +351,9 @@ def _table(index: NameIndex) -> _SuggestTable:
     return table
 
 
-def suggest(index: NameIndex, query: str, limit: int = 5, min_score: float = SUGGEST_MIN_SCORE) -> list[Suggestion]:
+def suggest(
+    index: NameIndex, query: str, limit: int = 5, min_score: float = SUGGEST_MIN_SCORE
+) -> list[Suggestion]:
     """The listed parties closest to ``query`` (fuzzy, transliteration-aware), best first.
 
     Every name of every party is compared on its normalised words and on their skeletons
@@ -341,8 +367,13 @@ def suggest(index: NameIndex, query: str, limit: int = 5, min_score: float = SUG
         return []
     table = _table(index)
     best: dict[int, tuple[float, int]] = {}
-    for needle, haystack in ((" ".join(words), table.norms), (" ".join(skeleton(w) for w in words), table.skeletons)):
-        for _, score, position in process.extract(needle, haystack, scorer=fuzz.WRatio, limit=limit * 20, score_cutoff=min_score):
+    for needle, haystack in (
+        (" ".join(words), table.norms),
+        (" ".join(skeleton(w) for w in words), table.skeletons),
+    ):
+        for _, score, position in process.extract(
+            needle, haystack, scorer=fuzz.WRatio, limit=limit * 20, score_cutoff=min_score
+        ):
             group = table.groups[position]
             if group not in best or score > best[group][0]:
                 best[group] = (score, position)
@@ -357,7 +388,14 @@ def suggest(index: NameIndex, query: str, limit: int = 5, min_score: float = SUG
     for score, gid, position in scored[:limit]:
         entity = index.groups[gid].entity
         suggestions.append(
-            Suggestion(entity.key, entity.caption, entity.source, entity.type.value, table.aliases[position], round(score, 1))
+            Suggestion(
+                entity.key,
+                entity.caption,
+                entity.source,
+                entity.type.value,
+                table.aliases[position],
+                round(score, 1),
+            )
         )
     return suggestions
 
@@ -367,6 +405,9 @@ def _coverage(words: Sequence[str], weights: Sequence[float], name_words: Sequen
     total = sum(weights) or 1.0
     found = 0.0
     for word, weight in zip(words, weights):
-        if any(fuzz.ratio(word, other) >= 80 or skeleton(word) == skeleton(other) for other in name_words):
+        if any(
+            fuzz.ratio(word, other) >= 80 or skeleton(word) == skeleton(other)
+            for other in name_words
+        ):
             found += weight
     return found / total

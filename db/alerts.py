@@ -26,7 +26,9 @@ class StoredScan:
     article: Article
     alerts: list[Alert]  # all alerts of the article, new ones included
     new_alerts: list[Alert]
-    joined: list[Alert] = field(default_factory=list)  # existing alerts this article is a new source of
+    joined: list[Alert] = field(
+        default_factory=list
+    )  # existing alerts this article is a new source of
 
 
 def store_article(
@@ -58,12 +60,24 @@ def store_article(
     if existing is not None:
         return existing, False
     article = _article_row(
-        source=source, text=text, digest=digest, title=title, url=url, url_key=url_key, outlet=outlet,
-        published_at=published_at, story_id=story_id, simhash=simhash,
+        source=source,
+        text=text,
+        digest=digest,
+        title=title,
+        url=url,
+        url_key=url_key,
+        outlet=outlet,
+        published_at=published_at,
+        story_id=story_id,
+        simhash=simhash,
     )
     new_id = insert_or_ignore(session, article)
     if new_id is None:  # a concurrent writer stored it first: the row holding the key won
-        winner = _article_at(session, url_key) if url_key else _article_with(session, digest, url_key_null=True)
+        winner = (
+            _article_at(session, url_key)
+            if url_key
+            else _article_with(session, digest, url_key_null=True)
+        )
         assert winner is not None, "an ignored insert leaves the row that holds its key"
         return winner, False
     stored = session.get(Article, new_id)
@@ -100,7 +114,9 @@ def _article_row(
 
 
 def _article_at(session: Session, url_key: str) -> Article | None:
-    found: Article | None = session.execute(select(Article).where(Article.url_key == url_key)).scalars().first()
+    found: Article | None = (
+        session.execute(select(Article).where(Article.url_key == url_key)).scalars().first()
+    )
     return found
 
 
@@ -114,7 +130,13 @@ def _article_with(session: Session, digest: str, *, url_key_null: bool = False) 
     return found
 
 
-def store_alerts(*, session: Session, article: Article, alerts: Sequence[dict[str, Any]], story: str | None = None) -> StoredScan:
+def store_alerts(
+    *,
+    session: Session,
+    article: Article,
+    alerts: Sequence[dict[str, Any]],
+    story: str | None = None,
+) -> StoredScan:
     """Store alerts (in the JSON contract's shape) for an article; each (story, rule, regime) once
     (watchlist alerts: each (story, watched party) once)."""
     assert article.id is not None
@@ -136,10 +158,19 @@ def store_alerts(*, session: Session, article: Article, alerts: Sequence[dict[st
 def _dedup_key(scope: str, data: dict[str, Any]) -> str:
     """(story or article, rule, regime): a watchlist alert is also keyed by its watched party, so
     two parties watched in one story are two alerts (each goes to the chats watching it)."""
-    return "|".join([scope, data["rule"], data["regime"], *([data["watch_key"]] if data.get("watch_key") else [])])[:256]
+    return "|".join(
+        [
+            scope,
+            data["rule"],
+            data["regime"],
+            *([data["watch_key"]] if data.get("watch_key") else []),
+        ]
+    )[:256]
 
 
-def _alert_for(session: Session, article_id: int, key: str, data: dict[str, Any]) -> tuple[Alert, bool]:
+def _alert_for(
+    session: Session, article_id: int, key: str, data: dict[str, Any]
+) -> tuple[Alert, bool]:
     """The alert with ``key``, stored with its parties and first source if new; (alert, created).
 
     ``dedup_key`` is unique: when a concurrent writer stores the same key first, ours is
@@ -154,7 +185,13 @@ def _alert_for(session: Session, article_id: int, key: str, data: dict[str, Any]
         assert winner is not None, "an ignored insert leaves the row that holds its key"
         return winner, False
     session.add_all(
-        AlertEntity(alert_id=new_id, entity_key=e["key"], caption=e["name"][:512], matched=e["matched"][:512], score=e["score"])
+        AlertEntity(
+            alert_id=new_id,
+            entity_key=e["key"],
+            caption=e["name"][:512],
+            matched=e["matched"][:512],
+            score=e["score"],
+        )
         for e in data["entities"]
     )
     add_source(session=session, alert_id=new_id, article_id=article_id)
@@ -164,14 +201,18 @@ def _alert_for(session: Session, article_id: int, key: str, data: dict[str, Any]
 
 
 def _alert_keyed(session: Session, key: str) -> Alert | None:
-    found: Alert | None = session.execute(select(Alert).where(Alert.dedup_key == key)).scalars().first()
+    found: Alert | None = (
+        session.execute(select(Alert).where(Alert.dedup_key == key)).scalars().first()
+    )
     return found
 
 
 def add_source(*, session: Session, alert_id: int, article_id: int) -> bool:
     """Record that an article tells an alert's story; False if it was already recorded (by us
     or, at the same moment, by another process: the pair is a unique key)."""
-    return insert_or_ignore(session, AlertSource(alert_id=alert_id, article_id=article_id)) is not None
+    return (
+        insert_or_ignore(session, AlertSource(alert_id=alert_id, article_id=article_id)) is not None
+    )
 
 
 # --- many scanned texts at once ---------------------------------------------------------------
@@ -213,11 +254,22 @@ def store_scans(*, session: Session, scans: Sequence[ScannedText]) -> list[Store
         if digest not in articles:
             unseen.setdefault(digest, scan)
     _insert_many_or_ignore(
-        session, [_article_row(source=scan.source, text=scan.text, digest=digest, title=scan.title, url=scan.url) for digest, scan in unseen.items()]
+        session,
+        [
+            _article_row(
+                source=scan.source, text=scan.text, digest=digest, title=scan.title, url=scan.url
+            )
+            for digest, scan in unseen.items()
+        ],
     )
-    articles.update(_articles_with(session, list(unseen), url_key_null=True))  # ours, or a concurrent writer's
+    articles.update(
+        _articles_with(session, list(unseen), url_key_null=True)
+    )  # ours, or a concurrent writer's
 
-    keyed = [[(_dedup_key(f"article:{articles[digest].id}", data), data) for data in scan.alerts] for digest, scan in zip(digests, scans)]
+    keyed = [
+        [(_dedup_key(f"article:{articles[digest].id}", data), data) for data in scan.alerts]
+        for digest, scan in zip(digests, scans)
+    ]
     alerts = _alerts_keyed(session, [key for pairs in keyed for key, _ in pairs])
     unseen_alerts: dict[str, Alert] = {}
     for digest, pairs in zip(digests, keyed):
@@ -227,15 +279,30 @@ def store_scans(*, session: Session, scans: Sequence[ScannedText]) -> list[Store
     created = {row.id for row in _insert_many_or_ignore(session, list(unseen_alerts.values()))}
     alerts.update(_alerts_keyed(session, list(unseen_alerts)))
     session.add_all(
-        AlertEntity(alert_id=alerts[key].id or 0, entity_key=e["key"], caption=e["name"][:512], matched=e["matched"][:512], score=e["score"])
+        AlertEntity(
+            alert_id=alerts[key].id or 0,
+            entity_key=e["key"],
+            caption=e["name"][:512],
+            matched=e["matched"][:512],
+            score=e["score"],
+        )
         for key, row in unseen_alerts.items()
         if alerts[key].id in created
         for e in row.entities
     )
-    pairs_in_order = dict.fromkeys((alerts[key].id or 0, articles[digest].id or 0) for digest, pairs in zip(digests, keyed) for key, _ in pairs)
+    pairs_in_order = dict.fromkeys(
+        (alerts[key].id or 0, articles[digest].id or 0)
+        for digest, pairs in zip(digests, keyed)
+        for key, _ in pairs
+    )
     added = {
         (row.alert_id, row.article_id)
-        for row in _insert_many_or_ignore(session, [AlertSource(alert_id=alert, article_id=article) for alert, article in pairs_in_order], "alert_id", "article_id")
+        for row in _insert_many_or_ignore(
+            session,
+            [AlertSource(alert_id=alert, article_id=article) for alert, article in pairs_in_order],
+            "alert_id",
+            "article_id",
+        )
     }
     session.flush()
 
@@ -262,7 +329,9 @@ def store_scans(*, session: Session, scans: Sequence[ScannedText]) -> list[Store
     return results
 
 
-def _articles_with(session: Session, digests: Sequence[str], *, url_key_null: bool = False) -> dict[str, Article]:
+def _articles_with(
+    session: Session, digests: Sequence[str], *, url_key_null: bool = False
+) -> dict[str, Article]:
     """``_article_with`` for many texts: content hash -> the first article with it."""
     found: dict[str, Article] = {}
     for chunk in _chunks(list(dict.fromkeys(digests)), 1000):
@@ -282,7 +351,9 @@ def _alerts_keyed(session: Session, keys: Sequence[str]) -> dict[str, Alert]:
     return found
 
 
-def _insert_many_or_ignore(session: Session, rows: Sequence[SQLModel], *returning: str) -> list[Any]:
+def _insert_many_or_ignore(
+    session: Session, rows: Sequence[SQLModel], *returning: str
+) -> list[Any]:
     """``insert_or_ignore`` for many new rows of one table, in order, with multi-row statements;
     the ``returning`` columns (default: ``id``) of the rows inserted, none of the ignored ones."""
     if not rows:
@@ -294,7 +365,11 @@ def _insert_many_or_ignore(session: Session, rows: Sequence[SQLModel], *returnin
     session.flush()  # pending ORM rows first, so they count as existing
     # One statement, compiled once and cached; given many parameter sets, SQLAlchemy sends them
     # as multi-row VALUES ("insertmanyvalues", batches within the drivers' parameter limits).
-    statement = insert(table).on_conflict_do_nothing().returning(*(table.c[name] for name in returning or ("id",)))
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing()
+        .returning(*(table.c[name] for name in returning or ("id",)))
+    )
     return list(session.execute(statement, values).all())
 
 
@@ -333,7 +408,12 @@ def recent_stories(*, session: Session, since: datetime) -> list[tuple[int, int]
 
 def story_text(*, session: Session, story_id: int) -> tuple[str, str]:
     """(text, title) of a story's first article, to confirm a near-duplicate on its body."""
-    query = select(Article.text, Article.title).where(Article.story_id == story_id).order_by(Article.id).limit(1)
+    query = (
+        select(Article.text, Article.title)
+        .where(Article.story_id == story_id)
+        .order_by(Article.id)
+        .limit(1)
+    )
     row = session.execute(query).first()
     return (row[0], row[1]) if row else ("", "")
 
@@ -345,13 +425,15 @@ def story_key(fingerprint: int, title: str) -> str:
     and so start one story. The same text told again later joins its story however old.
     Hashed, because a 1,024-character title is too long for a PostgreSQL index entry.
     """
-    return hashlib.sha256(f"{signed64(fingerprint)}\n{title[:1024]}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{signed64(fingerprint)}\n{title[:1024]}".encode()).hexdigest()
 
 
 def new_story(*, session: Session, fingerprint: int, title: str) -> Story:
     """A story started by a text with this fingerprint and title (``story_key``): a new one, or
     the one already holding the key (a concurrent writer's)."""
-    story = Story(key=story_key(fingerprint, title), simhash=signed64(fingerprint), title=title[:1024])
+    story = Story(
+        key=story_key(fingerprint, title), simhash=signed64(fingerprint), title=title[:1024]
+    )
     new_id = insert_or_ignore(session, story)
     if new_id is None:  # a concurrent writer started it first
         found = session.execute(select(Story).where(Story.key == story.key)).scalars().first()
@@ -368,7 +450,6 @@ def touch_story(*, session: Session, story_id: int) -> None:
         session.add(story)
 
 
-
 def _alert_row(article_id: int, key: str, data: dict[str, Any]) -> Alert:
     return Alert(
         article_id=article_id,
@@ -379,7 +460,8 @@ def _alert_row(article_id: int, key: str, data: dict[str, Any]) -> Alert:
         score=data["score"],
         regime=data["regime"],
         rule_source=data.get("rule_file", ""),
-        references=data.get("reference_links") or [{"text": r, "url": ""} for r in data["references"]],
+        references=data.get("reference_links")
+        or [{"text": r, "url": ""} for r in data["references"]],
         entities=data["entities"],
         countries=data["countries"],
         terms=data.get("terms", []),
@@ -389,7 +471,9 @@ def _alert_row(article_id: int, key: str, data: dict[str, Any]) -> Alert:
     )
 
 
-def alert_dict(alert: Alert, article: Article, sources: Sequence[Article] | None = None) -> dict[str, Any]:
+def alert_dict(
+    alert: Alert, article: Article, sources: Sequence[Article] | None = None
+) -> dict[str, Any]:
     """A stored alert in the scan JSON shape plus ``id``, ``created_at`` and ``sources``.
 
     ``sources`` are all articles telling the alert's story (``alert_sources``); without them
@@ -413,12 +497,15 @@ def alert_dict(alert: Alert, article: Article, sources: Sequence[Article] | None
         "rule_file": alert.rule_source,
         "found_by": alert.found_by,
         "sources": [
-            {"url": a.url or a.source, "title": a.title, "outlet": a.outlet} for a in (sources or [article])
+            {"url": a.url or a.source, "title": a.title, "outlet": a.outlet}
+            for a in (sources or [article])
         ],
     }
 
 
-def recent_alerts(*, session: Session, since: datetime | None = None, limit: int = 1000) -> list[tuple[Alert, Article]]:
+def recent_alerts(
+    *, session: Session, since: datetime | None = None, limit: int = 1000
+) -> list[tuple[Alert, Article]]:
     """Newest first."""
     query = select(Alert, Article).join(Article, Article.id == Alert.article_id)  # type: ignore[arg-type]
     if since is not None:

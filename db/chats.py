@@ -20,7 +20,9 @@ from bot.matching.model import Severity
 from bot.watch import MAX_NAME_CHARS, WatchTarget, targets_from_items, term_key
 from db.models import Chat, ChatMute, Delivery, ReviewMark, Subscription, WatchItem, utcnow
 
-SEVERITIES = tuple(s.value for s in sorted(Severity, key=lambda s: s.rank))  # info, low, medium, high
+SEVERITIES = tuple(
+    s.value for s in sorted(Severity, key=lambda s: s.rank)
+)  # info, low, medium, high
 MODES = ("instant", "hourly", "daily")
 MUTE_KINDS = ("entity", "rule")
 MAX_FILTER_VALUES = 30
@@ -38,7 +40,9 @@ def get_chat(*, session: Session, tg_chat_id: int) -> Chat | None:
     return session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id)).scalars().first()  # type: ignore[call-overload, no-any-return]
 
 
-def ensure_chat(*, session: Session, tg_chat_id: int, type: str = "private", title: str = "") -> Chat:
+def ensure_chat(
+    *, session: Session, tg_chat_id: int, type: str = "private", title: str = ""
+) -> Chat:
     """The chat's row, created on first contact; type and title kept current.
 
     A chat that writes to the bot can evidently be written to again, so an inactive chat
@@ -68,7 +72,11 @@ def deactivate_chat(*, session: Session, tg_chat_id: int, reason: str) -> bool:
     chat.inactive_reason = reason[:256]
     chat.updated_at = utcnow()
     session.add(chat)
-    session.execute(update(Subscription).where(Subscription.chat_id == chat.id).values(active=False, updated_at=utcnow()))  # type: ignore[arg-type]
+    session.execute(
+        update(Subscription)
+        .where(Subscription.chat_id == chat.id)
+        .values(active=False, updated_at=utcnow())
+    )  # type: ignore[arg-type]
     session.execute(
         update(Delivery)
         .where(Delivery.chat_id == chat.id)  # type: ignore[arg-type]
@@ -100,9 +108,17 @@ def migrate_chat(*, session: Session, old_id: int, new_id: int) -> Chat | None:
         return old
     assert old.id is not None and new.id is not None
     if _subscription(session, new.id) is None:
-        session.execute(update(Subscription).where(Subscription.chat_id == old.id).values(chat_id=new.id))  # type: ignore[arg-type]
-    for model, unique in ((WatchItem, (WatchItem.key,)), (ChatMute, (ChatMute.kind, ChatMute.value)), (Delivery, (Delivery.alert_id,))):
-        taken = {tuple(row) for row in session.execute(select(*unique).where(model.chat_id == new.id))}  # type: ignore[attr-defined]
+        session.execute(
+            update(Subscription).where(Subscription.chat_id == old.id).values(chat_id=new.id)
+        )  # type: ignore[arg-type]
+    for model, unique in (
+        (WatchItem, (WatchItem.key,)),
+        (ChatMute, (ChatMute.kind, ChatMute.value)),
+        (Delivery, (Delivery.alert_id,)),
+    ):
+        taken = {
+            tuple(row) for row in session.execute(select(*unique).where(model.chat_id == new.id))
+        }  # type: ignore[attr-defined]
         for row in session.exec(select(model).where(model.chat_id == old.id)).scalars():  # type: ignore[attr-defined, call-overload]
             if tuple(getattr(row, c.key) for c in unique) not in taken:
                 row.chat_id = new.id
@@ -161,7 +177,9 @@ class ChatSettings:
 
 
 def _subscription(session: Session, chat_pk: int) -> Subscription | None:
-    return session.exec(select(Subscription).where(Subscription.chat_id == chat_pk)).scalars().first()  # type: ignore[call-overload, no-any-return]
+    return (
+        session.exec(select(Subscription).where(Subscription.chat_id == chat_pk)).scalars().first()
+    )  # type: ignore[call-overload, no-any-return]
 
 
 def chat_settings(*, session: Session, tg_chat_id: int) -> ChatSettings:
@@ -171,10 +189,21 @@ def chat_settings(*, session: Session, tg_chat_id: int) -> ChatSettings:
     sub = _subscription(session, chat.id)
     mutes = tuple(
         Mute(m.kind, m.value, m.label)
-        for m in session.exec(select(ChatMute).where(ChatMute.chat_id == chat.id).order_by(ChatMute.id)).scalars()  # type: ignore[call-overload]
+        for m in session.exec(
+            select(ChatMute).where(ChatMute.chat_id == chat.id).order_by(ChatMute.id)
+        ).scalars()  # type: ignore[call-overload]
     )
-    watch_count = int(session.execute(select(func.count()).select_from(WatchItem).where(WatchItem.chat_id == chat.id)).scalar_one())  # type: ignore[arg-type]
-    common = dict(mutes=mutes, watch_items=watch_count, chat_active=chat.active, inactive_reason=chat.inactive_reason)
+    watch_count = int(
+        session.execute(
+            select(func.count()).select_from(WatchItem).where(WatchItem.chat_id == chat.id)
+        ).scalar_one()
+    )  # type: ignore[arg-type]
+    common = dict(
+        mutes=mutes,
+        watch_items=watch_count,
+        chat_active=chat.active,
+        inactive_reason=chat.inactive_reason,
+    )
     if sub is None:
         return ChatSettings(tg_chat_id=tg_chat_id, subscribed=False, exists=False, **common)  # type: ignore[arg-type]
     return ChatSettings(
@@ -210,11 +239,15 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
         elif key in ("regimes", "rules"):
             values = list(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
             if len(values) > MAX_FILTER_VALUES or not all(_TOKEN_RE.match(v) for v in values):
-                raise ChatError(f"{key}: up to {MAX_FILTER_VALUES} names of letters, digits and - _ . : only")
+                raise ChatError(
+                    f"{key}: up to {MAX_FILTER_VALUES} names of letters, digits and - _ . : only"
+                )
             clean[key] = values
         elif key == "countries":
             values = list(dict.fromkeys(str(v).strip().upper() for v in value if str(v).strip()))
-            if len(values) > MAX_FILTER_VALUES or not all(re.fullmatch(r"[A-Z]{2}", v) for v in values):
+            if len(values) > MAX_FILTER_VALUES or not all(
+                re.fullmatch(r"[A-Z]{2}", v) for v in values
+            ):
                 raise ChatError("countries: two-letter ISO codes such as KP, IR, RU")
             clean[key] = values
         elif key == "watchlist_only":
@@ -227,7 +260,9 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             try:
                 ZoneInfo(str(value))
             except (ZoneInfoNotFoundError, ValueError) as error:
-                raise ChatError(f"unknown time zone {str(value)[:64]!r} (use a name such as Europe/Berlin)") from error
+                raise ChatError(
+                    f"unknown time zone {str(value)[:64]!r} (use a name such as Europe/Berlin)"
+                ) from error
             clean[key] = str(value)
         elif key == "quiet":
             if value is None:
@@ -243,7 +278,13 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def subscribe(
-    *, session: Session, tg_chat_id: int, by: str, changes: dict[str, Any] | None = None, chat_type: str = "private", title: str = ""
+    *,
+    session: Session,
+    tg_chat_id: int,
+    by: str,
+    changes: dict[str, Any] | None = None,
+    chat_type: str = "private",
+    title: str = "",
 ) -> Subscription:
     """Turn alerts on for a chat (creating its subscription), applying any filter changes."""
     clean = validate_changes(changes or {})
@@ -257,7 +298,15 @@ def subscribe(
     return sub
 
 
-def update_subscription(*, session: Session, tg_chat_id: int, by: str, changes: dict[str, Any], chat_type: str = "private", title: str = "") -> Subscription:
+def update_subscription(
+    *,
+    session: Session,
+    tg_chat_id: int,
+    by: str,
+    changes: dict[str, Any],
+    chat_type: str = "private",
+    title: str = "",
+) -> Subscription:
     """Change settings; a chat without a subscription gets an inactive one holding them."""
     clean = validate_changes(changes)
     chat = ensure_chat(session=session, tg_chat_id=tg_chat_id, type=chat_type, title=title)
@@ -296,17 +345,25 @@ def unsubscribe(*, session: Session, tg_chat_id: int, by: str) -> bool:
 # --- mutes -------------------------------------------------------------------------------------
 
 
-def mute(*, session: Session, tg_chat_id: int, kind: str, value: str, label: str = "", by: str = "") -> bool:
+def mute(
+    *, session: Session, tg_chat_id: int, kind: str, value: str, label: str = "", by: str = ""
+) -> bool:
     """Stop alerts about a party (``entity``) or from a rule (``rule``); False if already muted."""
     if kind not in MUTE_KINDS:
         raise ChatError(f"mute kind must be one of {', '.join(MUTE_KINDS)}")
     chat = ensure_chat(session=session, tg_chat_id=tg_chat_id)
     exists = session.execute(
-        select(ChatMute.id).where(ChatMute.chat_id == chat.id, ChatMute.kind == kind, ChatMute.value == value[:128])  # type: ignore[arg-type]
+        select(ChatMute.id).where(
+            ChatMute.chat_id == chat.id, ChatMute.kind == kind, ChatMute.value == value[:128]
+        )  # type: ignore[arg-type]
     ).first()
     if exists is not None:
         return False
-    session.add(ChatMute(chat_id=chat.id, kind=kind, value=value[:128], label=label[:512], created_by=by[:128]))
+    session.add(
+        ChatMute(
+            chat_id=chat.id, kind=kind, value=value[:128], label=label[:512], created_by=by[:128]
+        )
+    )
     session.flush()
     return True
 
@@ -326,7 +383,11 @@ def list_watch(*, session: Session, tg_chat_id: int) -> list[WatchItem]:
     chat = get_chat(session=session, tg_chat_id=tg_chat_id)
     if chat is None:
         return []
-    return list(session.exec(select(WatchItem).where(WatchItem.chat_id == chat.id).order_by(WatchItem.id)).scalars())  # type: ignore[call-overload]
+    return list(
+        session.exec(
+            select(WatchItem).where(WatchItem.chat_id == chat.id).order_by(WatchItem.id)
+        ).scalars()
+    )  # type: ignore[call-overload]
 
 
 def add_watch(
@@ -353,19 +414,33 @@ def add_watch(
         if key == term_key(""):
             raise ChatError("a watched name needs at least one letter or digit")
     chat = ensure_chat(session=session, tg_chat_id=tg_chat_id, type=chat_type, title=title)
-    existing = session.exec(select(WatchItem).where(WatchItem.chat_id == chat.id, WatchItem.key == key)).scalars().first()  # type: ignore[call-overload, arg-type]
+    existing = (
+        session.exec(select(WatchItem).where(WatchItem.chat_id == chat.id, WatchItem.key == key))
+        .scalars()
+        .first()
+    )  # type: ignore[call-overload, arg-type]
     if existing is not None:
         return existing, False
-    count = int(session.execute(select(func.count()).select_from(WatchItem).where(WatchItem.chat_id == chat.id)).scalar_one())  # type: ignore[arg-type]
+    count = int(
+        session.execute(
+            select(func.count()).select_from(WatchItem).where(WatchItem.chat_id == chat.id)
+        ).scalar_one()
+    )  # type: ignore[arg-type]
     if count >= limit:
-        raise ChatError(f"this chat already watches {count} names, the most allowed ({limit}); /unwatch one first")
-    item = WatchItem(chat_id=chat.id, kind=kind, key=key[:256], name=name[:256], created_by=by[:128])
+        raise ChatError(
+            f"this chat already watches {count} names, the most allowed ({limit}); /unwatch one first"
+        )
+    item = WatchItem(
+        chat_id=chat.id, kind=kind, key=key[:256], name=name[:256], created_by=by[:128]
+    )
     session.add(item)
     session.flush()
     return item, True
 
 
-def remove_watch(*, session: Session, tg_chat_id: int, item_id: int | None = None, name: str | None = None) -> list[WatchItem]:
+def remove_watch(
+    *, session: Session, tg_chat_id: int, item_id: int | None = None, name: str | None = None
+) -> list[WatchItem]:
     """Stop watching by item id, or by name (as shown in /watchlist, or as typed); returns what went."""
     chat = get_chat(session=session, tg_chat_id=tg_chat_id)
     if chat is None:
@@ -411,7 +486,11 @@ def watch_keys_of_chats(*, session: Session, chat_pks: Iterable[int]) -> dict[in
     ids = list(chat_pks)
     found: dict[int, set[str]] = {pk: set() for pk in ids}
     for start in range(0, len(ids), 500):
-        rows = session.execute(select(WatchItem.chat_id, WatchItem.key).where(WatchItem.chat_id.in_(ids[start : start + 500])))  # type: ignore[attr-defined]
+        rows = session.execute(
+            select(WatchItem.chat_id, WatchItem.key).where(
+                WatchItem.chat_id.in_(ids[start : start + 500])
+            )
+        )  # type: ignore[attr-defined]
         for chat_pk, key in rows:
             found[chat_pk].add(key)
     return found

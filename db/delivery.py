@@ -33,7 +33,18 @@ from bot.matching.model import Severity
 from bot.watch import RULE_ID as WATCH_RULE
 from db.alerts import alert_dict, alert_sources
 from db.chats import watch_keys_of_chats
-from db.models import Alert, AlertEntity, Article, Chat, ChatMute, Delivery, ReviewMark, Subscription, WatchItem, utcnow
+from db.models import (
+    Alert,
+    AlertEntity,
+    Article,
+    Chat,
+    ChatMute,
+    Delivery,
+    ReviewMark,
+    Subscription,
+    WatchItem,
+    utcnow,
+)
 
 PENDING, SENDING, SENT, FAILED, DROPPED = "pending", "sending", "sent", "failed", "dropped"
 _RANK = {s.value: s.rank for s in Severity}
@@ -63,7 +74,9 @@ def quiet_ends(sub: Subscription, when: datetime) -> datetime:
     assert sub.quiet_end is not None
     zone = _zone(sub)
     local = when.astimezone(zone)
-    end = local.replace(hour=sub.quiet_end // 60, minute=sub.quiet_end % 60, second=0, microsecond=0)
+    end = local.replace(
+        hour=sub.quiet_end // 60, minute=sub.quiet_end % 60, second=0, microsecond=0
+    )
     if end <= local:
         end = (end + timedelta(days=1)).replace(hour=sub.quiet_end // 60, minute=sub.quiet_end % 60)
     return end.astimezone(ZoneInfo("UTC"))
@@ -111,7 +124,9 @@ class AlertFacts:
     @classmethod
     def of(cls, alert: Alert, article: Article | None) -> AlertFacts:
         keys = tuple(str(e.get("key", "")) for e in alert.entities if e.get("key"))
-        evidence = frozenset(str(e["key"]) for e in alert.entities if e.get("key") and e.get("in_evidence", True))
+        evidence = frozenset(
+            str(e["key"]) for e in alert.entities if e.get("key") and e.get("in_evidence", True)
+        )
         watch_key = keys[0] if alert.rule_id == WATCH_RULE and keys else None  # see bot.watch
         story = article.story_id if article is not None else None
         scope = ("story", story) if story is not None else ("article", alert.article_id)
@@ -141,7 +156,7 @@ class ChatFacts:
 
 
 def wanted(chat: ChatFacts, alert: AlertFacts) -> str:
-    """"" when the chat wants the alert, else the reason it does not (for logs and tests)."""
+    """ "" when the chat wants the alert, else the reason it does not (for logs and tests)."""
     sub = chat.sub
     if ("rule", alert.rule) in chat.mutes:
         return "rule muted"
@@ -159,7 +174,11 @@ def wanted(chat: ChatFacts, alert: AlertFacts) -> str:
         return "not subscribed"
     if _RANK.get(alert.severity, 0) < _RANK.get(sub.min_severity, 0):
         return "below minimum severity"
-    if (sub.regimes or sub.rules) and alert.regime not in sub.regimes and alert.rule not in sub.rules:
+    if (
+        (sub.regimes or sub.rules)
+        and alert.regime not in sub.regimes
+        and alert.rule not in sub.rules
+    ):
         return "other regime or rule"
     if sub.countries and not alert.countries & set(sub.countries):
         return "other countries"
@@ -173,7 +192,9 @@ def _scope_filter(scope: tuple[str, int]) -> Any:
     return Article.story_id == value if kind == "story" else Alert.article_id == value
 
 
-def _false_positives(session: Session, tg_ids: Sequence[int], scope: tuple[str, int]) -> dict[int, set[str]]:
+def _false_positives(
+    session: Session, tg_ids: Sequence[int], scope: tuple[str, int]
+) -> dict[int, set[str]]:
     """tg chat id -> parties it marked false positive on alerts of this story (latest mark wins)."""
     if not tg_ids:
         return {}
@@ -188,7 +209,11 @@ def _false_positives(session: Session, tg_ids: Sequence[int], scope: tuple[str, 
     if not rows:
         return {}
     alert_keys: dict[int, set[str]] = defaultdict(set)
-    for alert_id, key in session.execute(select(AlertEntity.alert_id, AlertEntity.entity_key).where(AlertEntity.alert_id.in_({r[1] for r in rows}))):  # type: ignore[attr-defined]
+    for alert_id, key in session.execute(
+        select(AlertEntity.alert_id, AlertEntity.entity_key).where(
+            AlertEntity.alert_id.in_({r[1] for r in rows})
+        )
+    ):  # type: ignore[attr-defined]
         alert_keys[alert_id].add(key)
     latest: dict[tuple[int, int, str | None], str] = {}
     for chat_id, alert_id, key, verdict in rows:
@@ -200,26 +225,47 @@ def _false_positives(session: Session, tg_ids: Sequence[int], scope: tuple[str, 
     return marked
 
 
-def _chat_facts(session: Session, chats: Sequence[tuple[Chat, Subscription | None]], alert: AlertFacts) -> list[ChatFacts]:
+def _chat_facts(
+    session: Session, chats: Sequence[tuple[Chat, Subscription | None]], alert: AlertFacts
+) -> list[ChatFacts]:
     pks = [chat.id for chat, _ in chats if chat.id is not None]
     mutes: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for start in range(0, len(pks), 500):
-        for chat_pk, kind, value in session.execute(select(ChatMute.chat_id, ChatMute.kind, ChatMute.value).where(ChatMute.chat_id.in_(pks[start : start + 500]))):  # type: ignore[attr-defined]
+        for chat_pk, kind, value in session.execute(
+            select(ChatMute.chat_id, ChatMute.kind, ChatMute.value).where(
+                ChatMute.chat_id.in_(pks[start : start + 500])
+            )
+        ):  # type: ignore[attr-defined]
             mutes[chat_pk].add((kind, value))
     watched = watch_keys_of_chats(session=session, chat_pks=pks)
     fps = _false_positives(session, [chat.tg_chat_id for chat, _ in chats], alert.scope)
     return [
-        ChatFacts(chat.id or 0, chat.tg_chat_id, sub, mutes[chat.id or 0], watched.get(chat.id or 0, set()), fps.get(chat.tg_chat_id, set()))
+        ChatFacts(
+            chat.id or 0,
+            chat.tg_chat_id,
+            sub,
+            mutes[chat.id or 0],
+            watched.get(chat.id or 0, set()),
+            fps.get(chat.tg_chat_id, set()),
+        )
         for chat, sub in chats
     ]
 
 
-def _candidates(session: Session, alert: AlertFacts, only: int | None = None) -> list[tuple[Chat, Subscription | None]]:
-    query = select(Chat, Subscription).outerjoin(Subscription, Subscription.chat_id == Chat.id).where(Chat.active.is_(True))  # type: ignore[arg-type, attr-defined]
+def _candidates(
+    session: Session, alert: AlertFacts, only: int | None = None
+) -> list[tuple[Chat, Subscription | None]]:
+    query = (
+        select(Chat, Subscription)
+        .outerjoin(Subscription, Subscription.chat_id == Chat.id)
+        .where(Chat.active.is_(True))
+    )  # type: ignore[arg-type, attr-defined]
     if only is not None:
         query = query.where(Chat.id == only)
     if alert.watch_key is not None:
-        query = query.where(Chat.id.in_(select(WatchItem.chat_id).where(WatchItem.key == alert.watch_key)))  # type: ignore[union-attr]
+        query = query.where(
+            Chat.id.in_(select(WatchItem.chat_id).where(WatchItem.key == alert.watch_key))
+        )  # type: ignore[union-attr]
     else:
         query = query.where(Subscription.active.is_(True))  # type: ignore[attr-defined]
     return [(chat, sub) for chat, sub in session.execute(query.order_by(Chat.id))]
@@ -266,7 +312,16 @@ def enqueue_alert(*, session: Session, alert: Alert, now: datetime | None = None
         if chat.chat_pk in queued or chat.chat_pk in told or wanted(chat, facts):
             continue
         due, digest = due_time(chat.sub, now)
-        rows.append(Delivery(alert_id=alert.id, chat_id=chat.chat_pk, status=PENDING, digest=digest, due_at=due, created_at=now))
+        rows.append(
+            Delivery(
+                alert_id=alert.id,
+                chat_id=chat.chat_pk,
+                status=PENDING,
+                digest=digest,
+                due_at=due,
+                created_at=now,
+            )
+        )
     session.add_all(rows)
     session.flush()
     return rows
@@ -277,12 +332,16 @@ def outbox_hook(session: Session, alert: Alert) -> None:
     enqueue_alert(session=session, alert=alert)
 
 
-def refilter_chat(*, session: Session, tg_chat_id: int, now: datetime | None = None) -> tuple[int, int]:
+def refilter_chat(
+    *, session: Session, tg_chat_id: int, now: datetime | None = None
+) -> tuple[int, int]:
     """After a chat's settings, mutes, watchlist or review marks change: drop the pending rows it
     no longer wants and move the others to the right time. Returns (dropped, rescheduled)."""
     now = now or utcnow()
     row = session.execute(
-        select(Chat, Subscription).outerjoin(Subscription, Subscription.chat_id == Chat.id).where(Chat.tg_chat_id == tg_chat_id)  # type: ignore[arg-type]
+        select(Chat, Subscription)
+        .outerjoin(Subscription, Subscription.chat_id == Chat.id)
+        .where(Chat.tg_chat_id == tg_chat_id)  # type: ignore[arg-type]
     ).first()
     if row is None:
         return 0, 0
@@ -303,7 +362,9 @@ def refilter_chat(*, session: Session, tg_chat_id: int, now: datetime | None = N
             dropped += 1
         else:
             due, digest = due_time(sub, now)
-            if (delivery.digest, delivery.due_at) != (digest, due) and (digest or delivery.digest or due > delivery.due_at):
+            if (delivery.digest, delivery.due_at) != (digest, due) and (
+                digest or delivery.digest or due > delivery.due_at
+            ):
                 delivery.digest, delivery.due_at = digest, due
                 moved += 1
         session.add(delivery)
@@ -326,7 +387,9 @@ class Due:
     digest: bool
 
 
-def due_deliveries(*, session: Session, now: datetime, limit: int = 500, skip_chats: Iterable[int] = ()) -> list[Due]:
+def due_deliveries(
+    *, session: Session, now: datetime, limit: int = 500, skip_chats: Iterable[int] = ()
+) -> list[Due]:
     """Pending rows whose time has come, oldest first, of active chats not being served."""
     query = (
         select(Delivery.id, Delivery.alert_id, Chat.id, Chat.tg_chat_id, Chat.type, Delivery.digest)
@@ -352,18 +415,28 @@ class Work:
 
 def work_for(*, session: Session, due: Sequence[Due]) -> Work:
     pks = sorted({d.chat_pk for d in due})
-    subs: dict[int, Subscription | None] = {pk: None for pk in pks}
+    subs: dict[int, Subscription | None] = dict.fromkeys(pks)
     last_ids: dict[int, int] = {}
     for start in range(0, len(pks), 500):
         chunk = pks[start : start + 500]
-        for sub in session.exec(select(Subscription).where(Subscription.chat_id.in_(chunk))).scalars():  # type: ignore[call-overload, attr-defined]
+        for sub in session.exec(
+            select(Subscription).where(Subscription.chat_id.in_(chunk))
+        ).scalars():  # type: ignore[call-overload, attr-defined]
             subs[sub.chat_id] = sub
-        for tg_chat_id, last in session.execute(select(Chat.tg_chat_id, Chat.last_message_id).where(Chat.id.in_(chunk))):  # type: ignore[union-attr]
+        for tg_chat_id, last in session.execute(
+            select(Chat.tg_chat_id, Chat.last_message_id).where(Chat.id.in_(chunk))
+        ):  # type: ignore[union-attr]
             last_ids[tg_chat_id] = last or 0
     return Work(subs, last_ids, load_alerts(session=session, alert_ids={d.alert_id for d in due}))
 
 
-def claim(*, session: Session, delivery_ids: Sequence[int], probe_after: int | None, now: datetime | None = None) -> list[int]:
+def claim(
+    *,
+    session: Session,
+    delivery_ids: Sequence[int],
+    probe_after: int | None,
+    now: datetime | None = None,
+) -> list[int]:
     """Mark rows in flight before sending them (one message: one row, or a digest's rows).
 
     Only rows still pending are taken (a row dropped meanwhile is not sent). ``batch`` ties a
@@ -377,15 +450,30 @@ def claim(*, session: Session, delivery_ids: Sequence[int], probe_after: int | N
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == PENDING)  # type: ignore[union-attr, arg-type]
-        .values(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1, probe_after=probe_after, batch=batch)
+        .values(
+            status=SENDING,
+            claimed_at=now,
+            attempts=Delivery.attempts + 1,
+            probe_after=probe_after,
+            batch=batch,
+        )
     )
     claimed = session.execute(
-        select(Delivery.id).where(Delivery.id.in_(list(delivery_ids)), Delivery.status == SENDING, Delivery.batch == batch)  # type: ignore[union-attr, arg-type]
+        select(Delivery.id).where(
+            Delivery.id.in_(list(delivery_ids)), Delivery.status == SENDING, Delivery.batch == batch
+        )  # type: ignore[union-attr, arg-type]
     )
     return sorted(row[0] for row in claimed)
 
 
-def mark_sent(*, session: Session, delivery_ids: Sequence[int], tg_chat_id: int, message_id: int, now: datetime | None = None) -> None:
+def mark_sent(
+    *,
+    session: Session,
+    delivery_ids: Sequence[int],
+    tg_chat_id: int,
+    message_id: int,
+    now: datetime | None = None,
+) -> None:
     now = now or utcnow()
     session.execute(
         update(Delivery)
@@ -400,7 +488,9 @@ def mark_sent(*, session: Session, delivery_ids: Sequence[int], tg_chat_id: int,
     )
 
 
-def retry_later(*, session: Session, delivery_ids: Sequence[int], due_at: datetime, error: str = "") -> None:
+def retry_later(
+    *, session: Session, delivery_ids: Sequence[int], due_at: datetime, error: str = ""
+) -> None:
     """Back to pending (the send surely did not happen), to be tried at ``due_at``."""
     session.execute(
         update(Delivery)
@@ -409,7 +499,9 @@ def retry_later(*, session: Session, delivery_ids: Sequence[int], due_at: dateti
     )
 
 
-def mark_failed(*, session: Session, delivery_ids: Sequence[int], error: str, status: str = FAILED) -> None:
+def mark_failed(
+    *, session: Session, delivery_ids: Sequence[int], error: str, status: str = FAILED
+) -> None:
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_(list(delivery_ids)))  # type: ignore[union-attr]
@@ -419,13 +511,21 @@ def mark_failed(*, session: Session, delivery_ids: Sequence[int], error: str, st
 
 def attempts_of(*, session: Session, delivery_ids: Sequence[int]) -> int:
     """The most attempts any of these rows has had."""
-    value = session.execute(select(func.max(Delivery.attempts)).where(Delivery.id.in_(list(delivery_ids)))).scalar_one_or_none()  # type: ignore[union-attr]
+    value = session.execute(
+        select(func.max(Delivery.attempts)).where(Delivery.id.in_(list(delivery_ids)))
+    ).scalar_one_or_none()  # type: ignore[union-attr]
     return int(value or 0)
 
 
-def reschedule_chat(*, session: Session, chat_pk: int, due_at: datetime, delivery_ids: Sequence[int]) -> None:
+def reschedule_chat(
+    *, session: Session, chat_pk: int, due_at: datetime, delivery_ids: Sequence[int]
+) -> None:
     """Quiet hours began: move the chat's due rows to their end."""
-    session.execute(update(Delivery).where(Delivery.id.in_(list(delivery_ids)), Delivery.status == PENDING).values(due_at=due_at))  # type: ignore[union-attr, arg-type]
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == PENDING)
+        .values(due_at=due_at)
+    )  # type: ignore[union-attr, arg-type]
 
 
 @dataclass(frozen=True)
@@ -444,7 +544,16 @@ class InFlight:
 def in_flight(*, session: Session, claimed_before: datetime | None = None) -> list[InFlight]:
     """Messages whose rows are ``sending`` (claimed before ``claimed_before``, if given)."""
     query = (
-        select(Delivery.id, Delivery.alert_id, Delivery.batch, Delivery.probe_after, Delivery.attempts, Delivery.digest, Chat.tg_chat_id, Chat.type)
+        select(
+            Delivery.id,
+            Delivery.alert_id,
+            Delivery.batch,
+            Delivery.probe_after,
+            Delivery.attempts,
+            Delivery.digest,
+            Chat.tg_chat_id,
+            Chat.type,
+        )
         .join(Chat, Chat.id == Delivery.chat_id)  # type: ignore[arg-type]
         .where(Delivery.status == SENDING)  # type: ignore[arg-type]
     )
@@ -469,7 +578,11 @@ def in_flight(*, session: Session, claimed_before: datetime | None = None) -> li
 
 
 def still_sending(*, session: Session, delivery_ids: Sequence[int]) -> bool:
-    statuses = set(session.execute(select(Delivery.status).where(Delivery.id.in_(list(delivery_ids)))).scalars())  # type: ignore[union-attr]
+    statuses = set(
+        session.execute(
+            select(Delivery.status).where(Delivery.id.in_(list(delivery_ids)))
+        ).scalars()
+    )  # type: ignore[union-attr]
     return statuses == {SENDING}
 
 
@@ -492,11 +605,15 @@ def load_alerts(*, session: Session, alert_ids: Iterable[int]) -> dict[int, dict
     """Alert id -> the stored alert in the JSON shape (``db.alerts.alert_dict``), every source."""
     ids = sorted(set(alert_ids))
     rows = session.execute(
-        select(Alert, Article).join(Article, Article.id == Alert.article_id).where(Alert.id.in_(ids))  # type: ignore[arg-type, union-attr]
+        select(Alert, Article)
+        .join(Article, Article.id == Alert.article_id)
+        .where(Alert.id.in_(ids))  # type: ignore[arg-type, union-attr]
     ).all()
     found: dict[int, dict[str, Any]] = {}
     for alert, article in rows:
-        data = alert_dict(alert, article, alert_sources(session=session, alert_id=alert.id or 0) or None)
+        data = alert_dict(
+            alert, article, alert_sources(session=session, alert_id=alert.id or 0) or None
+        )
         if alert.rule_id == WATCH_RULE and data["entities"]:
             data["watch_key"] = data["entities"][0]["key"]
         found[alert.id or 0] = data

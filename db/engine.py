@@ -140,7 +140,9 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
             with connection.begin():
                 if engine.dialect.name == "postgresql":
                     # held by this transaction, released by its commit or rollback
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
+                    )
                 yield connection
         finally:
             _sqlite_foreign_keys(connection, on=True)

@@ -42,7 +42,13 @@ def validate_url(url: str) -> str:
 
 
 def add_feed(
-    *, session: Session, url: str, interval_s: int = 600, title: str = "", origin: str = "cli", added_by: str = ""
+    *,
+    session: Session,
+    url: str,
+    interval_s: int = 600,
+    title: str = "",
+    origin: str = "cli",
+    added_by: str = "",
 ) -> Feed:
     """Add a feed, or update the interval and title of one already watched (same URL)."""
     url = validate_url(url)
@@ -50,7 +56,13 @@ def add_feed(
         raise FeedInputError(f"interval {interval_s}s is below the {MIN_INTERVAL_S}s minimum")
     feed = session.exec(select(Feed).where(Feed.url == url)).scalars().first()  # type: ignore[call-overload]
     if feed is None:
-        feed = Feed(url=url, interval_s=interval_s, title=title[:512], origin=origin, added_by=added_by[:128])
+        feed = Feed(
+            url=url,
+            interval_s=interval_s,
+            title=title[:512],
+            origin=origin,
+            added_by=added_by[:128],
+        )
     else:
         feed.interval_s = interval_s
         feed.title = title[:512] or feed.title
@@ -62,7 +74,11 @@ def add_feed(
 
 def remove_feed(*, session: Session, url_or_id: str) -> bool:
     """Stop watching a feed (by URL or id); its articles and alerts stay."""
-    query = select(Feed).where(Feed.id == int(url_or_id)) if url_or_id.isdigit() else select(Feed).where(Feed.url == url_or_id.strip())
+    query = (
+        select(Feed).where(Feed.id == int(url_or_id))
+        if url_or_id.isdigit()
+        else select(Feed).where(Feed.url == url_or_id.strip())
+    )
     feed = session.exec(query).scalars().first()  # type: ignore[call-overload]
     if feed is None:
         return False
@@ -92,13 +108,19 @@ def claim_feeds(
     With ``due_only=False`` (``run --once``) every enabled feed is taken except those
     backing off after failures, whose next poll must still wait.
     """
-    query = select(Feed).where(Feed.enabled.is_(True)).where(or_(Feed.claimed_until.is_(None), Feed.claimed_until < now))  # type: ignore[union-attr, attr-defined, operator]
+    query = (
+        select(Feed)
+        .where(Feed.enabled.is_(True))
+        .where(or_(Feed.claimed_until.is_(None), Feed.claimed_until < now))
+    )  # type: ignore[union-attr, attr-defined, operator]
     if due_only:
         query = query.where(Feed.next_due_at <= now)
     elif skip_backoff:
         query = query.where(or_(Feed.consecutive_failures == 0, Feed.next_due_at <= now))
     if not_polled_since is not None:
-        query = query.where(or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < not_polled_since))  # type: ignore[union-attr, operator]
+        query = query.where(
+            or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < not_polled_since)
+        )  # type: ignore[union-attr, operator]
     excluded = list(exclude_ids)
     if excluded:
         query = query.where(Feed.id.not_in(excluded))  # type: ignore[union-attr]
@@ -130,7 +152,9 @@ class PollOutcome:
     retry_after_s: float | None = None
 
 
-def finish_poll(*, session: Session, feed_id: int, outcome: PollOutcome, now: datetime | None = None) -> Feed | None:
+def finish_poll(
+    *, session: Session, feed_id: int, outcome: PollOutcome, now: datetime | None = None
+) -> Feed | None:
     """Record a poll, schedule the next one (jittered; backing off after failures), release."""
     now = now or utcnow()
     feed = session.get(Feed, feed_id)
@@ -171,14 +195,20 @@ def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) ->
     seen: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = session.execute(select(FeedEntry.entry_id).where(FeedEntry.feed_id == feed_id).where(FeedEntry.entry_id.in_(chunk)))  # type: ignore[attr-defined]
+        rows = session.execute(
+            select(FeedEntry.entry_id)
+            .where(FeedEntry.feed_id == feed_id)
+            .where(FeedEntry.entry_id.in_(chunk))
+        )  # type: ignore[attr-defined]
         seen.update(row[0] for row in rows)
     return seen
 
 
 def mark_entry(*, session: Session, feed_id: int, entry_id: str, article_id: int | None) -> None:
     """Record a handled entry; one already recorded (by a concurrent poll, say) stays as it is."""
-    insert_or_ignore(session, FeedEntry(feed_id=feed_id, entry_id=entry_id[:1024], article_id=article_id))
+    insert_or_ignore(
+        session, FeedEntry(feed_id=feed_id, entry_id=entry_id[:1024], article_id=article_id)
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,18 @@ from sqlmodel import Session
 
 from bot.matching.model import Severity
 from db.delivery import DROPPED, FAILED, PENDING, SENDING, SENT, load_alerts
-from db.models import Alert, AlertEntity, Article, Chat, Delivery, Feed, ReviewMark, Subscription, WatchItem, utcnow
+from db.models import (
+    Alert,
+    AlertEntity,
+    Article,
+    Chat,
+    Delivery,
+    Feed,
+    ReviewMark,
+    Subscription,
+    WatchItem,
+    utcnow,
+)
 
 MAX_QUERY_CHARS = 100
 EXPORT_LIMIT = 10_000
@@ -111,15 +122,21 @@ def _filtered(tg_chat_id: int, query: str, since: datetime | None, min_severity:
     return statement
 
 
-def marks_for(*, session: Session, tg_chat_id: int, alert_ids: Sequence[int]) -> dict[int, list[MarkView]]:
+def marks_for(
+    *, session: Session, tg_chat_id: int, alert_ids: Sequence[int]
+) -> dict[int, list[MarkView]]:
     found: dict[int, list[MarkView]] = defaultdict(list)
     if not alert_ids:
         return found
     rows = session.exec(
-        select(ReviewMark).where(ReviewMark.chat_id == tg_chat_id, ReviewMark.alert_id.in_(list(alert_ids))).order_by(ReviewMark.id)  # type: ignore[call-overload, attr-defined]
+        select(ReviewMark)
+        .where(ReviewMark.chat_id == tg_chat_id, ReviewMark.alert_id.in_(list(alert_ids)))
+        .order_by(ReviewMark.id)  # type: ignore[call-overload, attr-defined]
     ).scalars()
     for mark in rows:
-        found[mark.alert_id].append(MarkView(mark.verdict, mark.author, mark.created_at, mark.entity_key))
+        found[mark.alert_id].append(
+            MarkView(mark.verdict, mark.author, mark.created_at, mark.entity_key)
+        )
     return found
 
 
@@ -135,9 +152,17 @@ def chat_history(
 ) -> HistoryPage:
     """One page of the chat's alerts, newest first, matching ``query`` (entity, country, rule, text)."""
     statement = _filtered(tg_chat_id, query, since, min_severity)
-    total = int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
-    rows = session.execute(statement.order_by(Alert.created_at.desc(), Alert.id.desc()).offset(max(offset, 0)).limit(limit)).all()  # type: ignore[attr-defined]
-    marks = marks_for(session=session, tg_chat_id=tg_chat_id, alert_ids=[alert.id for _, alert, _ in rows])
+    total = int(
+        session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    )
+    rows = session.execute(
+        statement.order_by(Alert.created_at.desc(), Alert.id.desc())
+        .offset(max(offset, 0))
+        .limit(limit)
+    ).all()  # type: ignore[attr-defined]
+    marks = marks_for(
+        session=session, tg_chat_id=tg_chat_id, alert_ids=[alert.id for _, alert, _ in rows]
+    )
     items = [
         HistoryItem(
             alert_id=alert.id or 0,
@@ -163,11 +188,19 @@ def chat_history(
 
 def in_history(*, session: Session, tg_chat_id: int, alert_id: int) -> Delivery | None:
     """The chat's delivery row of an alert, if the alert is in its history."""
-    return session.exec(  # type: ignore[no-any-return]
-        select(Delivery)
-        .join(Chat, Chat.id == Delivery.chat_id)  # type: ignore[arg-type, call-overload]
-        .where(Chat.tg_chat_id == tg_chat_id, Delivery.alert_id == alert_id, Delivery.status != DROPPED)
-    ).scalars().first()
+    return (
+        session.exec(  # type: ignore[no-any-return]
+            select(Delivery)
+            .join(Chat, Chat.id == Delivery.chat_id)  # type: ignore[arg-type, call-overload]
+            .where(
+                Chat.tg_chat_id == tg_chat_id,
+                Delivery.alert_id == alert_id,
+                Delivery.status != DROPPED,
+            )
+        )
+        .scalars()
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -178,7 +211,9 @@ class FullAlert:
     sent_at: datetime | None
 
 
-def alert_for_chat(*, session: Session, tg_chat_id: int, alert_id: int, any_chat: bool = False) -> FullAlert | None:
+def alert_for_chat(
+    *, session: Session, tg_chat_id: int, alert_id: int, any_chat: bool = False
+) -> FullAlert | None:
     """One alert in full, if it is in the chat's history (or ``any_chat``, for bot admins)."""
     delivery = in_history(session=session, tg_chat_id=tg_chat_id, alert_id=alert_id)
     if delivery is None and not any_chat:
@@ -186,13 +221,23 @@ def alert_for_chat(*, session: Session, tg_chat_id: int, alert_id: int, any_chat
     data = load_alerts(session=session, alert_ids=[alert_id]).get(alert_id)
     if data is None:
         return None
-    marks = marks_for(session=session, tg_chat_id=tg_chat_id, alert_ids=[alert_id]).get(alert_id, [])
-    return FullAlert(data, marks, delivery.status if delivery else "", delivery.sent_at if delivery else None)
+    marks = marks_for(session=session, tg_chat_id=tg_chat_id, alert_ids=[alert_id]).get(
+        alert_id, []
+    )
+    return FullAlert(
+        data, marks, delivery.status if delivery else "", delivery.sent_at if delivery else None
+    )
 
 
-def export_rows(*, session: Session, tg_chat_id: int, limit: int = EXPORT_LIMIT) -> list[dict[str, Any]]:
+def export_rows(
+    *, session: Session, tg_chat_id: int, limit: int = EXPORT_LIMIT
+) -> list[dict[str, Any]]:
     """The chat's whole history (newest first) as flat rows plus the stored alert itself."""
-    statement = _filtered(tg_chat_id, "", None, None).order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    statement = (
+        _filtered(tg_chat_id, "", None, None)
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )  # type: ignore[attr-defined]
     rows = session.execute(statement).all()
     ids = [alert.id or 0 for _, alert, _ in rows]
     alerts = load_alerts(session=session, alert_ids=ids)
@@ -207,7 +252,12 @@ def export_rows(*, session: Session, tg_chat_id: int, limit: int = EXPORT_LIMIT)
                 "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
                 "message_id": delivery.message_id,
                 "marks": [
-                    {"verdict": m.verdict, "author": m.author, "at": m.at.isoformat(), "entity": m.entity_key}
+                    {
+                        "verdict": m.verdict,
+                        "author": m.author,
+                        "at": m.at.isoformat(),
+                        "entity": m.entity_key,
+                    }
                     for m in marks.get(alert.id or 0, [])
                 ],
             }
@@ -225,9 +275,14 @@ def chat_stats(*, session: Session, tg_chat_id: int) -> dict[str, int]:
         ).all()
     )
     watch = session.execute(
-        select(func.count()).select_from(WatchItem).join(Chat, Chat.id == WatchItem.chat_id).where(Chat.tg_chat_id == tg_chat_id)  # type: ignore[arg-type]
+        select(func.count())
+        .select_from(WatchItem)
+        .join(Chat, Chat.id == WatchItem.chat_id)
+        .where(Chat.tg_chat_id == tg_chat_id)  # type: ignore[arg-type]
     ).scalar_one()
-    marks = session.execute(select(func.count()).select_from(ReviewMark).where(ReviewMark.chat_id == tg_chat_id)).scalar_one()  # type: ignore[arg-type]
+    marks = session.execute(
+        select(func.count()).select_from(ReviewMark).where(ReviewMark.chat_id == tg_chat_id)
+    ).scalar_one()  # type: ignore[arg-type]
     return {
         "sent": int(counts.get(SENT, 0)),
         "waiting": int(counts.get(PENDING, 0)) + int(counts.get(SENDING, 0)),
@@ -243,19 +298,30 @@ def global_stats(*, session: Session, now: datetime | None = None) -> dict[str, 
     def count(statement: Any) -> int:
         return int(session.execute(statement).scalar_one())
 
-    deliveries = dict(session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
+    deliveries = dict(
+        session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+    )
     return {
         "chats_active": count(select(func.count()).select_from(Chat).where(Chat.active.is_(True))),  # type: ignore[attr-defined]
         "subscriptions_active": count(
-            select(func.count()).select_from(Subscription).join(Chat, Chat.id == Subscription.chat_id).where(and_(Subscription.active.is_(True), Chat.active.is_(True)))  # type: ignore[arg-type, attr-defined]
+            select(func.count())
+            .select_from(Subscription)
+            .join(Chat, Chat.id == Subscription.chat_id)
+            .where(and_(Subscription.active.is_(True), Chat.active.is_(True)))  # type: ignore[arg-type, attr-defined]
         ),
         "watch_items": count(select(func.count()).select_from(WatchItem)),
         "articles": count(select(func.count()).select_from(Article)),
         "alerts": count(select(func.count()).select_from(Alert)),
-        "alerts_24h": count(select(func.count()).select_from(Alert).where(Alert.created_at >= now - timedelta(days=1))),  # type: ignore[operator, arg-type]
+        "alerts_24h": count(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.created_at >= now - timedelta(days=1))
+        ),  # type: ignore[operator, arg-type]
         "sent": int(deliveries.get(SENT, 0)),
         "waiting": int(deliveries.get(PENDING, 0)) + int(deliveries.get(SENDING, 0)),
         "failed": int(deliveries.get(FAILED, 0)),
         "feeds": count(select(func.count()).select_from(Feed)),
-        "feeds_failing": count(select(func.count()).select_from(Feed).where(Feed.consecutive_failures > 0)),  # type: ignore[arg-type]
+        "feeds_failing": count(
+            select(func.count()).select_from(Feed).where(Feed.consecutive_failures > 0)
+        ),  # type: ignore[arg-type]
     }

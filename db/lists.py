@@ -15,7 +15,6 @@ from bot.matching.engine import collector_paused
 from bot.matching.model import Entity, EntityType, Name, NameKind
 from db.models import EntityName, ListedEntity, ListSource, ListSync, utcnow
 
-
 DEFAULT_MAX_SHRINK = 0.2
 
 
@@ -46,7 +45,9 @@ class ImportResult:
     added: int
     removed: int
     unchanged: bool
-    changed_keys: frozenset[str] = frozenset()  # new entries and entries with new names or identifiers
+    changed_keys: frozenset[str] = (
+        frozenset()
+    )  # new entries and entries with new names or identifiers
     added_keys: frozenset[str] = frozenset()  # new entries only
 
 
@@ -64,7 +65,9 @@ def import_list(
     ``max_shrink`` of the entities in force is refused unless ``force``: every door that
     replaces a list (import, sync) goes through here, so none can skip the guard.
     """
-    current = session.exec(select(ListSource).where(ListSource.source == parsed.source)).scalars().first()  # type: ignore[call-overload]
+    current = (
+        session.exec(select(ListSource).where(ListSource.source == parsed.source)).scalars().first()
+    )  # type: ignore[call-overload]
     if current is not None and current.sha256 == parsed.sha256:
         return ImportResult(parsed.source, parsed.version, current.entity_count, 0, 0, True)
     if current is not None and not force:
@@ -100,20 +103,33 @@ def import_list(
 
 def _fingerprint_of(entity: Entity) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """What a re-screen cares about: the names (as stored, cut to the column) and identifiers."""
-    return frozenset(n.text[:512] for n in entity.names), frozenset(tuple(pair) for pair in entity.identifiers)  # type: ignore[misc]
+    return frozenset(n.text[:512] for n in entity.names), frozenset(
+        tuple(pair) for pair in entity.identifiers
+    )  # type: ignore[misc]
 
 
-def _fingerprints(session: Session, source: str) -> dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]]:
+def _fingerprints(
+    session: Session, source: str
+) -> dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]]:
     """Each stored entity of a source by key, with its names and identifiers."""
     names: dict[int, set[str]] = defaultdict(set)
     rows = session.execute(
-        select(EntityName.entity_id, EntityName.name).join(ListedEntity, ListedEntity.id == EntityName.entity_id).where(ListedEntity.source == source)  # type: ignore[arg-type]
+        select(EntityName.entity_id, EntityName.name)
+        .join(ListedEntity, ListedEntity.id == EntityName.entity_id)
+        .where(ListedEntity.source == source)  # type: ignore[arg-type]
     )
     for entity_id, name in rows:
         names[entity_id].add(name)
-    entities = session.execute(select(ListedEntity.id, ListedEntity.key, ListedEntity.identifiers).where(ListedEntity.source == source))
+    entities = session.execute(
+        select(ListedEntity.id, ListedEntity.key, ListedEntity.identifiers).where(
+            ListedEntity.source == source
+        )
+    )
     return {
-        key: (frozenset(names.get(row_id, ())), frozenset((scheme, value) for scheme, value in identifiers))
+        key: (
+            frozenset(names.get(row_id, ())),
+            frozenset((scheme, value) for scheme, value in identifiers),
+        )
         for row_id, key, identifiers in entities
     }
 
@@ -146,11 +162,19 @@ def _add_entities(session: Session, entities: Sequence[Entity]) -> None:
         session.execute(insert(ListedEntity), rows)
         ids = dict(
             session.execute(
-                select(ListedEntity.key, ListedEntity.id).where(ListedEntity.key.in_([e.key for e in chunk]))  # type: ignore[attr-defined]
+                select(ListedEntity.key, ListedEntity.id).where(
+                    ListedEntity.key.in_([e.key for e in chunk])
+                )  # type: ignore[attr-defined]
             ).all()
         )
         names = [
-            {"entity_id": ids[e.key], "position": i, "name": n.text[:512], "kind": n.kind.value, "family": n.family}
+            {
+                "entity_id": ids[e.key],
+                "position": i,
+                "name": n.text[:512],
+                "kind": n.kind.value,
+                "family": n.family,
+            }
             for e in chunk
             for i, n in enumerate(e.names)
         ]
@@ -177,8 +201,12 @@ def _load_entities(session: Session) -> list[Entity]:
     )
     for entity_id, text, kind, family in name_rows:
         names[entity_id].append(Name(text, NameKind(kind), family))
-    versions = {source: f"{version}/{sha[:8]}" for source, version, sha in
-                session.execute(select(ListSource.source, ListSource.version, ListSource.sha256))}
+    versions = {
+        source: f"{version}/{sha[:8]}"
+        for source, version, sha in session.execute(
+            select(ListSource.source, ListSource.version, ListSource.sha256)
+        )
+    }
     entities = []
     rows = session.execute(
         select(
@@ -194,7 +222,18 @@ def _load_entities(session: Session) -> list[Entity]:
             ListedEntity.remarks,
         ).order_by(ListedEntity.id)
     )
-    for row_id, key, source, list_id, etype, programs, countries, identifiers, same_as, remarks in rows:
+    for (
+        row_id,
+        key,
+        source,
+        list_id,
+        etype,
+        programs,
+        countries,
+        identifiers,
+        same_as,
+        remarks,
+    ) in rows:
         entities.append(
             Entity(
                 key=key,

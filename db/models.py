@@ -12,17 +12,29 @@ Timestamps are UTC and timezone-aware. The schema changes only through Alembic m
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -43,16 +55,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -86,7 +98,9 @@ class ListSync(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(unique=True, max_length=64)
-    validators: dict[str, dict[str, str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    validators: dict[str, dict[str, str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     body_sha256: str = Field(default="", max_length=64)
     last_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_success_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -106,7 +120,9 @@ class ListedEntity(SQLModel, table=True):
     caption: str = Field(max_length=512)
     programs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     countries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    identifiers: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    identifiers: list[list[str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     same_as: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     remarks: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
@@ -115,7 +131,11 @@ class EntityName(SQLModel, table=True):
     __tablename__ = "entity_name"
 
     id: int | None = Field(default=None, primary_key=True)
-    entity_id: int = Field(sa_column=Column(Integer, ForeignKey("listed_entity.id", ondelete="CASCADE"), index=True, nullable=False))
+    entity_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("listed_entity.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
     position: int = 0
     name: str = Field(max_length=512)
     kind: str = Field(max_length=16)
@@ -149,7 +169,14 @@ class Article(SQLModel, table=True):
     title: str = Field(default="", max_length=1024)
     outlet: str = Field(default="", max_length=256)
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    story_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("story.id", ondelete="SET NULL", name="fk_article_story_id"), index=True))
+    story_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("story.id", ondelete="SET NULL", name="fk_article_story_id"),
+            index=True,
+        ),
+    )
     simhash: int | None = Field(default=None, sa_column=Column(BigInteger))
     published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     fetched_at: datetime = _ts()
@@ -165,7 +192,11 @@ class Alert(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), index=True, nullable=False))
+    article_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("article.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
     dedup_key: str = Field(max_length=256)
     rule_id: str = Field(index=True, max_length=128)
     title: str = Field(max_length=512)
@@ -173,11 +204,21 @@ class Alert(SQLModel, table=True):
     score: float
     regime: str = Field(index=True, max_length=128)
     rule_source: str = Field(default="", max_length=256)
-    references: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    entities: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    countries: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    terms: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    references: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    entities: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    countries: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    terms: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     explanation: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     found_by: str = Field(default="scan", max_length=32)  # "scan", or "list-update" (a re-screen)
     created_at: datetime = _ts()
@@ -189,7 +230,11 @@ class AlertEntity(SQLModel, table=True):
     __tablename__ = "alert_entity"
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False))
+    alert_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
     entity_key: str = Field(index=True, max_length=128)
     caption: str = Field(max_length=512)
     matched: str = Field(max_length=512)
@@ -202,7 +247,11 @@ class ReviewMark(SQLModel, table=True):
     __tablename__ = "review_mark"
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False))
+    alert_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
     verdict: str = Field(max_length=16)  # "relevant" | "false_positive"
     entity_key: str | None = Field(default=None, index=True, max_length=128)
     chat_id: int | None = Field(default=None, index=True)
@@ -245,7 +294,9 @@ class Story(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=64)
-    simhash: int = Field(sa_column=Column(BigInteger, nullable=False))  # of its first article, signed 64-bit
+    simhash: int = Field(
+        sa_column=Column(BigInteger, nullable=False)
+    )  # of its first article, signed 64-bit
     title: str = Field(default="", max_length=1024)
     first_seen_at: datetime = _ts()
     last_seen_at: datetime = _ts(index=True)
@@ -258,8 +309,16 @@ class AlertSource(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("alert_id", "article_id", name="uq_alert_source"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False))
-    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), index=True, nullable=False))
+    alert_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("alert.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    article_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("article.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
     added_at: datetime = _ts()
 
 
@@ -297,9 +356,15 @@ class FeedEntry(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("feed_id", "entry_id", name="uq_feed_entry"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id", ondelete="CASCADE"), index=True, nullable=False))
+    feed_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("feed.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
     entry_id: str = Field(max_length=1024)
-    article_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL")))
+    article_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL"))
+    )
     seen_at: datetime = _ts()
 
 
@@ -341,13 +406,22 @@ class Subscription(SQLModel, table=True):
     __tablename__ = "subscription"
 
     id: int | None = Field(default=None, primary_key=True)
-    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE", name="fk_subscription_chat_id"), unique=True, nullable=False))
+    chat_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("chat.id", ondelete="CASCADE", name="fk_subscription_chat_id"),
+            unique=True,
+            nullable=False,
+        )
+    )
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
     min_severity: str = Field(default="medium", max_length=16)
     regimes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     rules: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     countries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    watchlist_only: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
+    watchlist_only: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False)
+    )
     mode: str = Field(default="instant", max_length=16)  # instant | hourly | daily
     digest_hour: int = 8
     timezone: str = Field(default="UTC", max_length=64)
@@ -365,7 +439,14 @@ class ChatMute(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("chat_id", "kind", "value", name="uq_chat_mute"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE", name="fk_chat_mute_chat_id"), index=True, nullable=False))
+    chat_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("chat.id", ondelete="CASCADE", name="fk_chat_mute_chat_id"),
+            index=True,
+            nullable=False,
+        )
+    )
     kind: str = Field(max_length=16)  # entity | rule
     value: str = Field(max_length=128)
     label: str = Field(default="", max_length=512)
@@ -384,7 +465,14 @@ class WatchItem(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("chat_id", "key", name="uq_watch_item"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE", name="fk_watch_item_chat_id"), index=True, nullable=False))
+    chat_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("chat.id", ondelete="CASCADE", name="fk_watch_item_chat_id"),
+            index=True,
+            nullable=False,
+        )
+    )
     kind: str = Field(max_length=16)  # entity | term
     key: str = Field(index=True, max_length=256)
     name: str = Field(max_length=256)
@@ -409,15 +497,31 @@ class Delivery(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE", name="fk_delivery_alert_id"), index=True, nullable=False))
-    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE", name="fk_delivery_chat_id"), index=True, nullable=False))
+    alert_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("alert.id", ondelete="CASCADE", name="fk_delivery_alert_id"),
+            index=True,
+            nullable=False,
+        )
+    )
+    chat_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("chat.id", ondelete="CASCADE", name="fk_delivery_chat_id"),
+            index=True,
+            nullable=False,
+        )
+    )
     status: str = Field(default="pending", max_length=16)
     digest: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
     due_at: datetime = _ts()
     attempts: int = 0
     claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     probe_after: int | None = Field(default=None, sa_column=Column(BigInteger))
-    batch: int | None = Field(default=None, sa_column=Column(BigInteger))  # digest: the batch's first delivery id
+    batch: int | None = Field(
+        default=None, sa_column=Column(BigInteger)
+    )  # digest: the batch's first delivery id
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_error: str = Field(default="", max_length=1000)

@@ -35,7 +35,14 @@ def mark_alert(
         raise ReviewError(f"no alert {alert_id}")
     if entity_key is not None and entity_key not in {e.get("key") for e in alert.entities}:
         raise ReviewError(f"alert {alert_id} names no party {entity_key!r}")
-    mark = ReviewMark(alert_id=alert_id, verdict=verdict, entity_key=entity_key, chat_id=chat_id, author=author[:128], note=note[:1000])
+    mark = ReviewMark(
+        alert_id=alert_id,
+        verdict=verdict,
+        entity_key=entity_key,
+        chat_id=chat_id,
+        author=author[:128],
+        note=note[:1000],
+    )
     session.add(mark)
     session.flush()
     return mark
@@ -51,7 +58,9 @@ class Tally:
 
 def false_positive_tallies(*, session: Session, limit: int = 20) -> tuple[list[Tally], list[Tally]]:
     """(entities, rules) with the most false-positive marks, most first."""
-    rows = session.execute(select(ReviewMark, Alert).join(Alert, Alert.id == ReviewMark.alert_id)).all()  # type: ignore[arg-type]
+    rows = session.execute(
+        select(ReviewMark, Alert).join(Alert, Alert.id == ReviewMark.alert_id)
+    ).all()  # type: ignore[arg-type]
     entity_fp: Counter[str] = Counter()
     entity_ok: Counter[str] = Counter()
     entity_label: dict[str, str] = {}
@@ -90,7 +99,14 @@ def add_change(
         if target is None or target.kind == REVERT:
             raise ReviewError(f"no change {target_id} to revert")
     change = TuningChange(
-        kind=kind, entity_key=entity_key, alias=alias, rule_id=rule_id, text=text, target_id=target_id, author=author[:128], reason=reason[:1000]
+        kind=kind,
+        entity_key=entity_key,
+        alias=alias,
+        rule_id=rule_id,
+        text=text,
+        target_id=target_id,
+        author=author[:128],
+        reason=reason[:1000],
     )
     session.add(change)
     session.flush()
@@ -103,7 +119,9 @@ def list_changes(*, session: Session) -> list[TuningChange]:
 
 def tuning_changes(*, session: Session) -> list[Change]:
     return [
-        Change(row.id or 0, row.kind, row.entity_key, row.alias, row.rule_id, row.text, row.target_id)
+        Change(
+            row.id or 0, row.kind, row.entity_key, row.alias, row.rule_id, row.text, row.target_id
+        )
         for row in list_changes(session=session)
     ]
 

@@ -21,9 +21,13 @@ def insert_or_ignore(session: Session, row: SQLModel) -> int | None:
     """Insert ``row`` (a new table model, defaults filled) unless a unique key already holds
     its like; returns the new row's id, or None when another row holds the key."""
     table = row.__table__  # type: ignore[attr-defined]
-    values = {column.key: getattr(row, column.key) for column in table.columns if column.key != "id"}
+    values = {
+        column.key: getattr(row, column.key) for column in table.columns if column.key != "id"
+    }
     session.flush()  # pending ORM rows first, so they count as existing
     dialect = session.get_bind().dialect.name
-    statement = _INSERTS[dialect](table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    statement = (
+        _INSERTS[dialect](table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    )
     inserted: int | None = session.execute(statement).scalar_one_or_none()
     return inserted

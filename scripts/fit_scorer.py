@@ -43,7 +43,9 @@ TARGET_HIGH_PRECISION = 0.95
 WEIGHTS_PATH = ROOT / "bot" / "matching" / "data" / "scorer.yaml"
 
 
-def rows(matcher: Matcher, cases: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def rows(
+    matcher: Matcher, cases: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Signals (one row per alert), labels, article index, weights, and the articles' labels."""
     x, y, group, weight = [], [], [], []
     for index, case in enumerate(cases):
@@ -77,14 +79,24 @@ def figures(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[st
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"threshold": round(threshold, 3), "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "threshold": round(threshold, 3),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def model() -> LogisticRegression:
     return LogisticRegression(C=C, max_iter=2000)
 
 
-def cross_validated(x: np.ndarray, y: np.ndarray, group: np.ndarray, weight: np.ndarray, articles: int) -> np.ndarray:
+def cross_validated(
+    x: np.ndarray, y: np.ndarray, group: np.ndarray, weight: np.ndarray, articles: int
+) -> np.ndarray:
     probabilities = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=5).split(x, y, group):
         fitted = model().fit(x[train], y[train], sample_weight=weight[train])
@@ -99,19 +111,39 @@ def choose_thresholds(scores: np.ndarray, labels: np.ndarray) -> dict[str, float
     # moves less from one fit to the next than its highest point does.
     plateau = [t for t in grid if f1[t] >= max(f1.values()) - 0.01]
     medium = float(np.median(plateau))
-    high = next((t for t in grid if t >= medium and figures(scores, labels, t)["precision"] >= TARGET_HIGH_PRECISION), min(0.95, medium + 0.2))
-    return {"high": round(float(high), 3), "medium": round(float(medium), 3), "low": round(float(medium) / 2, 3)}
+    high = next(
+        (
+            t
+            for t in grid
+            if t >= medium and figures(scores, labels, t)["precision"] >= TARGET_HIGH_PRECISION
+        ),
+        min(0.95, medium + 0.2),
+    )
+    return {
+        "high": round(float(high), 3),
+        "medium": round(float(medium), 3),
+        "low": round(float(medium) / 2, 3),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
-    parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_PATH.relative_to(ROOT)}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"write {WEIGHTS_PATH.relative_to(ROOT)}"
+    )
     args = parser.parse_args()
     sanctions = args.shared / "data" / "sanctions"
-    parsed = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
-    matcher = Matcher(load_rules(ROOT / "rules"), [e for p in parsed for e in p.entities], scorer=None)
+    parsed = load_list(
+        [
+            sanctions / "ofac" / "sdn_2021-07" / "sdn.csv",
+            sanctions / "un" / "UN_consolidated_2026-02-27.xml",
+        ]
+    )
+    matcher = Matcher(
+        load_rules(ROOT / "rules"), [e for p in parsed for e in p.entities], scorer=None
+    )
     cases = read_corpus(args.corpus, "fit")
     x, y, group, weight, labels = rows(matcher, cases)
     cv_scores = cross_validated(x, y, group, weight, len(cases))
@@ -125,7 +157,7 @@ def main() -> None:
             "fitted_by": "scripts/fit_scorer.py",
             "model": f"logistic regression, L2, C={C}, article-weighted alerts",
             "cases": len(cases),
-            "alerts": int(len(y)),
+            "alerts": len(y),
             "cross_validated_medium": figures(cv_scores, labels, thresholds["medium"]),
             "cross_validated_high": figures(cv_scores, labels, thresholds["high"]),
         },

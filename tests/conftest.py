@@ -26,7 +26,9 @@ def require_shared(*parts: str) -> Path:
     """Return a path under ``../shared``; skip without it locally, fail without it in CI."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        message = f"{path} is missing (set SANCTIONS_SHARED_DIR or put ../shared beside the checkout)"
+        message = (
+            f"{path} is missing (set SANCTIONS_SHARED_DIR or put ../shared beside the checkout)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -49,7 +51,12 @@ def real_entities() -> list:
     from bot.lists import load_list
 
     sanctions = require_shared("data", "sanctions")
-    parsed = load_list([sanctions / "ofac" / "sdn_2021-07" / "sdn.csv", sanctions / "un" / "UN_consolidated_2026-02-27.xml"])
+    parsed = load_list(
+        [
+            sanctions / "ofac" / "sdn_2021-07" / "sdn.csv",
+            sanctions / "un" / "UN_consolidated_2026-02-27.xml",
+        ]
+    )
     return [entity for parsed_list in parsed for entity in parsed_list.entities]
 
 

@@ -87,7 +87,9 @@ def find_bindir() -> Path | None:
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10
+            )
             if out.returncode == 0 and out.stdout.strip():
                 candidates.append(Path(out.stdout.strip()))
         except (OSError, subprocess.SubprocessError):
@@ -146,7 +148,9 @@ class PgServer:
             try:
                 self._owner = pwd.getpwnam(SYSTEM_USER)
             except KeyError as exc:
-                raise PostgresUnavailable(f"running as root but there is no {SYSTEM_USER!r} system user to run PostgreSQL as") from exc
+                raise PostgresUnavailable(
+                    f"running as root but there is no {SYSTEM_USER!r} system user to run PostgreSQL as"
+                ) from exc
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -154,7 +158,9 @@ class PgServer:
     def start(cls, bindir: Path | None = None) -> PgServer:
         bindir = bindir or find_bindir()
         if bindir is None:
-            raise PostgresUnavailable("no PostgreSQL server binaries (initdb, pg_ctl, postgres) found; install e.g. `apt-get install -y postgresql`")
+            raise PostgresUnavailable(
+                "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found; install e.g. `apt-get install -y postgresql`"
+            )
         server = cls(bindir)
         try:
             server._start()
@@ -178,7 +184,15 @@ class PgServer:
         if self.as_root:
             os.chown(self.root, self._owner.pw_uid, self._owner.pw_gid)
         self._watchdog = subprocess.Popen(
-            ["sh", "-c", _WATCHDOG, "pg-watchdog", str(os.getpid()), str(self.data), str(self.root)],
+            [
+                "sh",
+                "-c",
+                _WATCHDOG,
+                "pg-watchdog",
+                str(os.getpid()),
+                str(self.data),
+                str(self.root),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -224,7 +238,17 @@ class PgServer:
                     "log_min_messages = warning\n"
                 )
             result = self._run(
-                ["pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "30", "start"],
+                [
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "-t",
+                    "30",
+                    "start",
+                ],
                 check=False,
             )
             if result.returncode == 0:
@@ -234,16 +258,29 @@ class PgServer:
             raise RuntimeError(f"PostgreSQL did not start:\n{last_error}")
         self._admin = self._connect_admin(deadline=time.monotonic() + 15)
         self.version = int(self._admin.info.server_version)
-        self._admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(PASSWORD_USER), sql.Literal(PASSWORD)))
+        self._admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(PASSWORD_USER), sql.Literal(PASSWORD)
+            )
+        )
         self.startup_seconds = time.monotonic() - began
 
     def _connect_admin(self, deadline: float) -> psycopg.Connection:
         while True:
             try:
-                return psycopg.connect(host=HOST, port=self.port, user=PG_USER, dbname="postgres", autocommit=True, connect_timeout=5)
+                return psycopg.connect(
+                    host=HOST,
+                    port=self.port,
+                    user=PG_USER,
+                    dbname="postgres",
+                    autocommit=True,
+                    connect_timeout=5,
+                )
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL does not accept connections on port {self.port}:\n{self._log_tail()}") from None
+                    raise RuntimeError(
+                        f"PostgreSQL does not accept connections on port {self.port}:\n{self._log_tail()}"
+                    ) from None
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -258,7 +295,10 @@ class PgServer:
             except Exception:
                 pass
         if self.root is not None and (self.data / "postmaster.pid").exists():
-            result = self._run(["pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "20", "stop"], check=False)
+            result = self._run(
+                ["pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "20", "stop"],
+                check=False,
+            )
             if result.returncode != 0:
                 self._kill_postmaster()
         if self._watchdog is not None:
@@ -292,12 +332,16 @@ class PgServer:
             start_new_session=True,  # the server must not get the terminal's Ctrl-C
         )
         if check and result.returncode != 0:
-            raise RuntimeError(f"{shlex.join(argv)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"{shlex.join(argv)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def _log_tail(self) -> str:
         try:
-            return "\n".join((self.root / "server.log").read_text(errors="replace").splitlines()[-30:])  # type: ignore[operator]
+            return "\n".join(
+                (self.root / "server.log").read_text(errors="replace").splitlines()[-30:]
+            )  # type: ignore[operator]
         except OSError:
             return ""
 
@@ -308,7 +352,9 @@ class PgServer:
 
     def password_url(self, dbname: str, password: str = PASSWORD) -> str:
         """URL of ``dbname`` for ``PASSWORD_USER``, password percent-encoded, scheme as documented."""
-        return f"postgresql://{PASSWORD_USER}:{quote(password, safe='')}@{HOST}:{self.port}/{dbname}"
+        return (
+            f"postgresql://{PASSWORD_USER}:{quote(password, safe='')}@{HOST}:{self.port}/{dbname}"
+        )
 
     def create_database(self, name: str | None = None, owner: str | None = None) -> str:
         """A new empty database (owned by ``owner``, else the superuser); returns its name."""
@@ -328,7 +374,10 @@ class PgServer:
             if self.version >= 130000:
                 self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             else:
-                self._admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+                self._admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
                 self._admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 

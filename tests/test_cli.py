@@ -30,7 +30,12 @@ def with_lists(env: Path) -> Path:
     sanctions = require_shared("data", "sanctions")
     result = runner.invoke(
         app,
-        ["lists", "import", str(sanctions / "ofac" / "sdn_2021-07" / "sdn.csv"), str(sanctions / "un" / "UN_consolidated_2026-02-27.xml")],
+        [
+            "lists",
+            "import",
+            str(sanctions / "ofac" / "sdn_2021-07" / "sdn.csv"),
+            str(sanctions / "un" / "UN_consolidated_2026-02-27.xml"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "ofac-sdn: 8976 entities" in result.output
@@ -50,7 +55,10 @@ def test_scan_seed_json_contract(with_lists: Path, seed_article: Path) -> None:
     assert 0.0 <= arms["score"] <= 1.0
     assert arms["regime"] == "UN-DPRK-1718"
     assert any(ref.startswith("UNSCR 1718") for ref in arms["references"])
-    assert any(c["code"] == "KP" and c["role"] == "origin" and "North Korea" in c["matched"] for c in arms["countries"])
+    assert any(
+        c["code"] == "KP" and c["role"] == "origin" and "North Korea" in c["matched"]
+        for c in arms["countries"]
+    )
     assert any(c["code"] == "RU" and c["role"] == "destination" for c in arms["countries"])
     entities = {e["id"]: e for e in arms["entities"]}
     assert entities["21171"]["matched"] == "Evgenii Prigozhin"
@@ -59,7 +67,10 @@ def test_scan_seed_json_contract(with_lists: Path, seed_article: Path) -> None:
     sentences = [e["text"] for e in arms["evidence"]]
     assert any("infantry rockets and missiles" in s for s in sentences)
     for evidence in arms["evidence"]:
-        assert evidence["text"] == seed_article.read_text(encoding="utf-8")[evidence["start"] : evidence["end"]]
+        assert (
+            evidence["text"]
+            == seed_article.read_text(encoding="utf-8")[evidence["start"] : evidence["end"]]
+        )
 
 
 def test_scan_stores_alerts_once(with_lists: Path, seed_article: Path) -> None:
@@ -85,7 +96,9 @@ def test_scan_text_output_and_stdin_html(env: Path) -> None:
     )
     result = runner.invoke(app, ["scan", "-", "--no-store"], input=html)
     assert result.exit_code == 0, result.output
-    assert re.search(r"\[(HIGH|MEDIUM)\] Arms or related materiel supplied to or from North Korea", result.stdout)
+    assert re.search(
+        r"\[(HIGH|MEDIUM)\] Arms or related materiel supplied to or from North Korea", result.stdout
+    )
     assert "«North Korea» «shipped» «artillery shells»" in result.stdout
     assert "Subscribe" not in result.stdout
 
@@ -93,7 +106,9 @@ def test_scan_text_output_and_stdin_html(env: Path) -> None:
 def test_unreadable_input_is_reported_and_others_scanned(env: Path, tmp_path: Path) -> None:
     good = tmp_path / "good.txt"
     good.write_text("North Korea delivered rockets to Russia.", encoding="utf-8")
-    result = runner.invoke(app, ["scan", str(tmp_path / "missing.txt"), str(good), "--format", "json", "--no-store"])
+    result = runner.invoke(
+        app, ["scan", str(tmp_path / "missing.txt"), str(good), "--format", "json", "--no-store"]
+    )
     assert result.exit_code == 2
     assert "missing.txt: no such file" in result.stderr
     assert json.loads(result.stdout.strip())["alerts"][0]["rule"] == "un-dprk-arms"
@@ -102,15 +117,26 @@ def test_unreadable_input_is_reported_and_others_scanned(env: Path, tmp_path: Pa
 def test_fail_on_severity(env: Path, tmp_path: Path) -> None:
     article = tmp_path / "a.txt"
     article.write_text("North Korea delivered rockets to Russia.", encoding="utf-8")
-    assert runner.invoke(app, ["scan", str(article), "--fail-on", "medium", "--no-store"]).exit_code == 3
+    assert (
+        runner.invoke(app, ["scan", str(article), "--fail-on", "medium", "--no-store"]).exit_code
+        == 3
+    )
     article.write_text("The weather was fine.", encoding="utf-8")
-    assert runner.invoke(app, ["scan", str(article), "--fail-on", "medium", "--no-store"]).exit_code == 0
-    assert runner.invoke(app, ["scan", str(article), "--fail-on", "info", "--no-store"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["scan", str(article), "--fail-on", "medium", "--no-store"]).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(app, ["scan", str(article), "--fail-on", "info", "--no-store"]).exit_code == 0
+    )
 
 
 def test_malformed_list_is_refused_with_file_and_line(env: Path, tmp_path: Path) -> None:
     bad = tmp_path / "sdn.csv"
-    bad.write_text('36,"AEROCARIBBEAN AIRLINES",-0- ,"CUBA",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n37,"BROKEN"\r\n', encoding="utf-8")
+    bad.write_text(
+        '36,"AEROCARIBBEAN AIRLINES",-0- ,"CUBA",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n37,"BROKEN"\r\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["lists", "import", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}:2:" in result.stderr
@@ -121,22 +147,34 @@ def test_rules_check(env: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "0 failed" in result.stdout
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "bad.yaml").write_text("id: x\ntitle: X\nregime: X\nrules:\n  - id: r\n    severity: extreme\n", encoding="utf-8")
+    (tmp_path / "rules" / "bad.yaml").write_text(
+        "id: x\ntitle: X\nregime: X\nrules:\n  - id: r\n    severity: extreme\n", encoding="utf-8"
+    )
     result = runner.invoke(app, ["rules", "check", str(tmp_path / "rules")])
     assert result.exit_code == 2
     assert f"{tmp_path / 'rules' / 'bad.yaml'}:6: rules.0.severity" in result.stderr
 
 
 def test_python_dash_m_bot(env: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
     assert "scan" in result.stdout and "lists" in result.stdout
 
 
-def test_scan_bounds_the_text_matched_and_says_so(env: Path, tmp_path: Path, seed_article: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_bounds_the_text_matched_and_says_so(
+    env: Path, tmp_path: Path, seed_article: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A 3 MB input is matched up to MATCH_MAX_CHARS; the result says how much was read."""
     monkeypatch.setenv("MATCH_MAX_CHARS", "20000")
-    filler = "The committee met again on Tuesday and discussed the harbour budget at length.\n" * 40_000
+    filler = (
+        "The committee met again on Tuesday and discussed the harbour budget at length.\n" * 40_000
+    )
     big = tmp_path / "big.txt"
     big.write_text(seed_article.read_text(encoding="utf-8") + "\n" + filler, encoding="utf-8")
     result = runner.invoke(app, ["scan", str(big), "--format", "json", "--no-store"])
@@ -148,4 +186,6 @@ def test_scan_bounds_the_text_matched_and_says_so(env: Path, tmp_path: Path, see
     text = runner.invoke(app, ["scan", str(big), "--no-store"])
     assert "only the first" in text.output and "characters were matched" in text.output
     small = runner.invoke(app, ["scan", str(seed_article), "--format", "json", "--no-store"])
-    assert "truncated" not in json.loads(next(l for l in small.stdout.splitlines() if l.startswith("{")))
+    assert "truncated" not in json.loads(
+        next(l for l in small.stdout.splitlines() if l.startswith("{"))
+    )

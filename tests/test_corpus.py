@@ -13,8 +13,27 @@ from bot.evaluation import EvalInputError
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
-KINDS_POSITIVE = {"breach", "allegation", "investigation", "designation-for-conduct", "indictment", "seizure", "penalty", "panel-finding"}
-KINDS_NEGATIVE = {"policy", "listing-without-conduct", "missile-test", "diplomacy", "legal-trade", "namesake", "culture-sports", "general-news", "other"}
+KINDS_POSITIVE = {
+    "breach",
+    "allegation",
+    "investigation",
+    "designation-for-conduct",
+    "indictment",
+    "seizure",
+    "penalty",
+    "panel-finding",
+}
+KINDS_NEGATIVE = {
+    "policy",
+    "listing-without-conduct",
+    "missile-test",
+    "diplomacy",
+    "legal-trade",
+    "namesake",
+    "culture-sports",
+    "general-news",
+    "other",
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +84,8 @@ def test_bad_corpus_files_are_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n", encoding="utf-8")
     with pytest.raises(EvalInputError, match="appears twice"):
         read_corpus(path)
-    path.write_text(json.dumps({k: v for k, v in good.items() if k != "source_url"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({k: v for k, v in good.items() if k != "source_url"}) + "\n", encoding="utf-8"
+    )
     with pytest.raises(EvalInputError, match="lacks source_url"):
         read_corpus(path)

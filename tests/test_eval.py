@@ -9,8 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.evaluation import EvalInputError, evaluate, group_by_id, read_jsonl, read_labels, report_dict
 from bot.corpus import labels_of, read_corpus
+from bot.evaluation import (
+    EvalInputError,
+    evaluate,
+    group_by_id,
+    read_jsonl,
+    read_labels,
+    report_dict,
+)
 from bot.matching.engine import Matcher, replace_scorer
 from tests.conftest import ROOT, require_shared
 
@@ -70,16 +77,22 @@ def test_fitted_scorer_beats_rule_severities_on_validation(real_matcher: Matcher
     assert fitted.f1 > by_rules.f1, (fitted.as_dict(), by_rules.as_dict())
 
 
-def test_eval_command_on_the_corpus_shows_no_case_with_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_command_on_the_corpus_shows_no_case_with_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'eval.sqlite'}")
     corpus = tmp_path / "corpus.jsonl"
     cases = read_corpus(ROOT / "tests" / "data" / "corpus", "fit")[:12]
     corpus.write_text("".join(json.dumps(case) + "\n" for case in cases), encoding="utf-8")
-    result = CliRunner().invoke(app, ["eval", "--corpus", str(corpus), "--summary", "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["eval", "--corpus", str(corpus), "--summary", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["articles"] == 12 and "mistakes" not in data
-    full = CliRunner().invoke(app, ["eval", "--corpus", str(corpus), "--format", "json", "--scorer", "rules"])
+    full = CliRunner().invoke(
+        app, ["eval", "--corpus", str(corpus), "--format", "json", "--scorer", "rules"]
+    )
     assert "mistakes" in json.loads(full.stdout)
     both = CliRunner().invoke(app, ["eval", "--corpus", str(corpus), "--articles", str(corpus)])
     assert both.exit_code == 2 and "either --corpus" in both.output
@@ -89,12 +102,19 @@ def test_negative_traps_stay_quiet(real_matcher: Matcher, news: Path) -> None:
     """The labels' deliberate traps: a coast guard captain named Wagner, piranha, Jerusalem, coal."""
     articles = group_by_id(read_jsonl(news / "articles.jsonl"))
     labels = {label.id: label for label in read_labels(news / "dev-labels.jsonl")}
-    traps = [i for i, label in labels.items() if not label.is_positive and any(w in label.rationale.lower() for w in ("wagner", "piranha", "jerusalem", "coal"))]
+    traps = [
+        i
+        for i, label in labels.items()
+        if not label.is_positive
+        and any(w in label.rationale.lower() for w in ("wagner", "piranha", "jerusalem", "coal"))
+    ]
     assert len(traps) >= 3
     report = evaluate(real_matcher, articles, [labels[i] for i in traps])
     assert report.overall.fp == 0
     for outcome in report.outcomes:
-        assert not any("wagner" in m.entity.caption.lower() for a in outcome.alerts for m in a.entities), outcome.label.id
+        assert not any(
+            "wagner" in m.entity.caption.lower() for a in outcome.alerts for m in a.entities
+        ), outcome.label.id
 
 
 def test_bad_label_files_are_refused(tmp_path: Path) -> None:
@@ -113,19 +133,36 @@ def test_eval_command_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     articles = tmp_path / "articles.jsonl"
     labels = tmp_path / "labels.jsonl"
     rows = [
-        {"id": "p", "title": "Shells", "text": "North Korea shipped artillery shells to Russia last month."},
+        {
+            "id": "p",
+            "title": "Shells",
+            "text": "North Korea shipped artillery shells to Russia last month.",
+        },
         {"id": "n", "title": "Football", "text": "North Korea's football team won in Pyongyang."},
         {"id": "m", "title": "Missed", "text": "The tanker delivered something somewhere."},
     ]
     articles.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     labels.write_text(
-        "\n".join(json.dumps({"id": i, "is_positive": p, "regime": "UN-DPRK-1718" if p else None}) for i, p in (("p", True), ("n", False), ("m", True))),
+        "\n".join(
+            json.dumps({"id": i, "is_positive": p, "regime": "UN-DPRK-1718" if p else None})
+            for i, p in (("p", True), ("n", False), ("m", True))
+        ),
         encoding="utf-8",
     )
-    result = CliRunner().invoke(app, ["eval", "--articles", str(articles), "--labels", str(labels), "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["eval", "--articles", str(articles), "--labels", str(labels), "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["overall"] == {"tp": 1, "fp": 0, "fn": 1, "tn": 1, "precision": 1.0, "recall": 0.5, "f1": 0.6667}
+    assert data["overall"] == {
+        "tp": 1,
+        "fp": 0,
+        "fn": 1,
+        "tn": 1,
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": 0.6667,
+    }
     assert [m["id"] for m in data["mistakes"]] == ["m"]
     text = CliRunner().invoke(app, ["eval", "--articles", str(articles), "--labels", str(labels)])
     assert "FALSE NEGATIVE m: Missed" in text.stdout

@@ -29,8 +29,10 @@ def test_plain_pip_install_with_old_pip_resolves_the_html_cleaner(tmp_path: Path
         [*pip, "install", "--dry-run", "--ignore-installed", "--report", str(report), str(ROOT)],
         check=True,
     )
-    names = {item["metadata"]["name"].lower().replace("_", "-")
-             for item in json.loads(report.read_text())["install"]}
+    names = {
+        item["metadata"]["name"].lower().replace("_", "-")
+        for item in json.loads(report.read_text())["install"]
+    }
     assert {"sanctions-bot", "trafilatura", "justext", "lxml"} <= names
     assert "lxml-html-clean" in names
 
@@ -38,7 +40,13 @@ def test_plain_pip_install_with_old_pip_resolves_the_html_cleaner(tmp_path: Path
 def test_the_installed_project_imports_the_extractor() -> None:
     """The same import chain that failed for users: trafilatura -> justext -> lxml.html.clean."""
     out = subprocess.run(
-        [sys.executable, "-c", "import lxml.html.clean, trafilatura, bot.ingest.extract; print('ok')"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import lxml.html.clean, trafilatura, bot.ingest.extract; print('ok')",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert out.stdout.strip() == "ok"

@@ -12,7 +12,15 @@ from bot.app import App
 from bot.cli import app
 from bot.matching.model import Document, Entity, EntityType, Name, NameKind
 from bot.settings import Settings
-from bot.tuning import DEMOTE_ALIAS, NEGATIVE_EXAMPLE, REVERT, SUPPRESS_ENTITY, Change, active, apply_to_entities
+from bot.tuning import (
+    DEMOTE_ALIAS,
+    NEGATIVE_EXAMPLE,
+    REVERT,
+    SUPPRESS_ENTITY,
+    Change,
+    active,
+    apply_to_entities,
+)
 from tests.conftest import ROOT, require_shared
 
 runner = CliRunner()
@@ -39,9 +47,14 @@ def _scan(text: str, tmp_path: Path) -> dict:
 def test_marks_are_tallied_by_entity_and_rule(db: Path) -> None:
     scanned = _scan(SENTENCE, db)
     assert [a["rule"] for a in scanned["alerts"]] == ["un-dprk-designated-dealing"]
-    result = runner.invoke(app, ["review", "mark", "1", "--false-positive", "--entity", "un:KPe.002", "--author", "ana"])
+    result = runner.invoke(
+        app,
+        ["review", "mark", "1", "--false-positive", "--entity", "un:KPe.002", "--author", "ana"],
+    )
     assert result.exit_code == 0, result.output
-    assert runner.invoke(app, ["review", "mark", "1", "--relevant", "--author", "ben"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["review", "mark", "1", "--relevant", "--author", "ben"]).exit_code == 0
+    )
     summary = runner.invoke(app, ["review"]).stdout
     assert "1 fp    1 ok  un:KPe.002  KOREA RYONBONG GENERAL CORPORATION" in summary
     assert "1 fp    1 ok  un-dprk-designated-dealing" in summary
@@ -54,35 +67,75 @@ def test_suppress_applies_at_once_and_revert_restores(db: Path) -> None:
     settings = Settings()
     application = App.open(settings)
     assert _keys(application, SENTENCE) >= {"un:KPe.002"}
-    result = runner.invoke(app, ["review", "suppress", "un:KPe.002", "--reason", "test", "--author", "ana"])
+    result = runner.invoke(
+        app, ["review", "suppress", "un:KPe.002", "--reason", "test", "--author", "ana"]
+    )
     assert result.exit_code == 0 and "tuning version 1" in result.stdout
     assert "un:KPe.002" not in _keys(application, SENTENCE)  # same process, rebuilt matcher
-    assert runner.invoke(app, ["review", "revert", "1", "--reason", "undo"]).stdout.startswith("tuning version 2")
+    assert runner.invoke(app, ["review", "revert", "1", "--reason", "undo"]).stdout.startswith(
+        "tuning version 2"
+    )
     assert "un:KPe.002" in _keys(application, SENTENCE)
     history = runner.invoke(app, ["review"]).stdout
-    assert "#1" in history and "suppress_entity un:KPe.002" in history and "#2" in history and "revert of #1" in history
+    assert (
+        "#1" in history
+        and "suppress_entity un:KPe.002" in history
+        and "#2" in history
+        and "revert of #1" in history
+    )
 
 
 def test_demoted_alias_needs_support(db: Path) -> None:
     application = App.open(Settings())
     plain = "Investigators said Changgwang Sinyong Corporation was involved."
     assert "un:KPe.001" in _keys(application, plain)
-    result = runner.invoke(app, ["review", "demote", "un:KPe.001", "CHANGGWANG SINYONG CORPORATION", "--reason", "too noisy"])
+    result = runner.invoke(
+        app,
+        [
+            "review",
+            "demote",
+            "un:KPe.001",
+            "CHANGGWANG SINYONG CORPORATION",
+            "--reason",
+            "too noisy",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "un:KPe.001" not in _keys(application, plain)
-    assert "un:KPe.001" in _keys(application, "North Korea's Changgwang Sinyong Corporation was involved.")
-    unknown = runner.invoke(app, ["review", "demote", "un:KPe.001", "No Such Name", "--reason", "x"])
+    assert "un:KPe.001" in _keys(
+        application, "North Korea's Changgwang Sinyong Corporation was involved."
+    )
+    unknown = runner.invoke(
+        app, ["review", "demote", "un:KPe.001", "No Such Name", "--reason", "x"]
+    )
     assert unknown.exit_code == 2 and "has no name" in unknown.stderr
 
 
 def test_negative_example_is_run_by_rules_check(db: Path) -> None:
     assert runner.invoke(app, ["rules", "check"]).exit_code == 0
-    added = runner.invoke(app, ["review", "add-example", "un-dprk-arms", "North Korea delivered rockets to Russia.", "--reason", "x"])
+    added = runner.invoke(
+        app,
+        [
+            "review",
+            "add-example",
+            "un-dprk-arms",
+            "North Korea delivered rockets to Russia.",
+            "--reason",
+            "x",
+        ],
+    )
     assert added.exit_code == 0, added.output
     check = runner.invoke(app, ["rules", "check"])
     assert check.exit_code == 1
-    assert "un-dprk-arms should not match: 'North Korea delivered rockets to Russia.'" in check.stdout
-    assert runner.invoke(app, ["review", "add-example", "no-such-rule", "text", "--reason", "x"]).exit_code == 2
+    assert (
+        "un-dprk-arms should not match: 'North Korea delivered rockets to Russia.'" in check.stdout
+    )
+    assert (
+        runner.invoke(
+            app, ["review", "add-example", "no-such-rule", "text", "--reason", "x"]
+        ).exit_code
+        == 2
+    )
 
 
 def _keys(application: App, text: str) -> set[str]:
@@ -90,7 +143,13 @@ def _keys(application: App, text: str) -> set[str]:
 
 
 def test_tuning_is_pure_and_revertible() -> None:
-    entity = Entity("k", "test", "1", EntityType.ORGANIZATION, (Name("ACME TRADING", NameKind.PRIMARY), Name("ACME")))
+    entity = Entity(
+        "k",
+        "test",
+        "1",
+        EntityType.ORGANIZATION,
+        (Name("ACME TRADING", NameKind.PRIMARY), Name("ACME")),
+    )
     other = Entity("o", "test", "2", EntityType.ORGANIZATION, (Name("OTHER CO", NameKind.PRIMARY),))
     changes = [
         Change(1, SUPPRESS_ENTITY, entity_key="o"),

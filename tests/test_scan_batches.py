@@ -59,7 +59,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scan(database: Path, files: list[Path], *options: str) -> list[dict[str, Any]]:
     """A ``scan`` in its own process, as people run it (a fixed hash seed: the same JSON key
     and term order in every run)."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "RULES_DIR": str(ROOT / "rules"), "PYTHONHASHSEED": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "RULES_DIR": str(ROOT / "rules"),
+        "PYTHONHASHSEED": "0",
+    }
     env.pop("TELEGRAM_BOT_TOKEN", None)
     argv = [sys.executable, "-m", "bot", "scan", *map(str, files), "--format", "json", *options]
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -72,19 +77,52 @@ def stored(database: Path) -> dict[str, list[tuple[Any, ...]]]:
     engine = make_engine(f"sqlite:///{database}")
     try:
         with engine.connect() as connection:
-            rows = lambda *columns: [tuple(row) for row in connection.execute(select(*columns).order_by(*columns)).all()]  # noqa: E731
+            rows = lambda *columns: [
+                tuple(row) for row in connection.execute(select(*columns).order_by(*columns)).all()
+            ]
             return {
-                "articles": rows(Article.id, Article.source, Article.url, Article.url_key, Article.content_hash, Article.title, Article.text),
-                "alerts": rows(Alert.id, Alert.article_id, Alert.dedup_key, Alert.rule_id, Alert.regime, Alert.severity, Alert.score, Alert.title,
-                               Alert.rule_source, Alert.entities, Alert.countries, Alert.terms, Alert.evidence, Alert.explanation, Alert.references),
-                "parties": rows(AlertEntity.alert_id, AlertEntity.entity_key, AlertEntity.caption, AlertEntity.matched, AlertEntity.score),
+                "articles": rows(
+                    Article.id,
+                    Article.source,
+                    Article.url,
+                    Article.url_key,
+                    Article.content_hash,
+                    Article.title,
+                    Article.text,
+                ),
+                "alerts": rows(
+                    Alert.id,
+                    Alert.article_id,
+                    Alert.dedup_key,
+                    Alert.rule_id,
+                    Alert.regime,
+                    Alert.severity,
+                    Alert.score,
+                    Alert.title,
+                    Alert.rule_source,
+                    Alert.entities,
+                    Alert.countries,
+                    Alert.terms,
+                    Alert.evidence,
+                    Alert.explanation,
+                    Alert.references,
+                ),
+                "parties": rows(
+                    AlertEntity.alert_id,
+                    AlertEntity.entity_key,
+                    AlertEntity.caption,
+                    AlertEntity.matched,
+                    AlertEntity.score,
+                ),
                 "sources": rows(AlertSource.id, AlertSource.alert_id, AlertSource.article_id),
             }
     finally:
         engine.dispose()
 
 
-def test_batched_and_per_file_scans_store_the_same(files: list[Path], template: Path, tmp_path: Path) -> None:
+def test_batched_and_per_file_scans_store_the_same(
+    files: list[Path], template: Path, tmp_path: Path
+) -> None:
     runs = {"per_file": ["--batch-size", "1"], "batched": ["--batch-size", "7"], "default": []}
     printed = {}
     for name, options in runs.items():

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from bot import matchercache
 from bot.app import App
-from bot.cli import app
 from bot.matching.engine import Matcher
 from bot.scanpool import scan_one, scanned, workers_for
 from bot.settings import Settings
@@ -39,8 +38,14 @@ def test_workers_are_used_for_enough_inputs_only() -> None:
 
 
 def _app(tmp_path: Path, **settings: object) -> App:
-    return App.open(Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path,
-                             rules_dir=ROOT / "rules", **settings))  # type: ignore[arg-type]
+    return App.open(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            data_dir=tmp_path,
+            rules_dir=ROOT / "rules",
+            **settings,
+        )
+    )  # type: ignore[arg-type]
 
 
 def test_the_matcher_cache_is_used_and_keyed_by_what_the_matcher_is_made_of(
@@ -50,17 +55,27 @@ def test_the_matcher_cache_is_used_and_keyed_by_what_the_matcher_is_made_of(
     first = _app(tmp_path).matcher()
     assert len(list((tmp_path / "cache").glob("matcher-*.pickle"))) == 1
     second = _app(tmp_path).matcher()
-    assert [r.message.split(":")[0] for r in caplog.records] == ["matcher built", "matcher read from the cache"]
+    assert [r.message.split(":")[0] for r in caplog.records] == [
+        "matcher built",
+        "matcher read from the cache",
+    ]
     text = "Korea Ryonbong General Corporation shipped missile parts to Russia in violation of sanctions."
     from bot.matching.model import Document
-    assert [a.rule_id for a in first.scan(Document(text))] == [a.rule_id for a in second.scan(Document(text))] != []
+
+    assert (
+        [a.rule_id for a in first.scan(Document(text))]
+        == [a.rule_id for a in second.scan(Document(text))]
+        != []
+    )
     caplog.clear()
     _app(tmp_path, match_max_chars=5_000).matcher()  # another key: built again, the old file kept
     assert caplog.records[0].message.startswith("matcher built")
     assert len(list((tmp_path / "cache").glob("matcher-*.pickle"))) == 2
 
 
-def test_an_unreadable_cache_file_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreadable_cache_file_is_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _app(tmp_path).matcher()
     [cached] = (tmp_path / "cache").glob("matcher-*.pickle")
     cached.write_bytes(cached.read_bytes()[:1000])  # cut short

@@ -19,7 +19,7 @@ from .errors import (
 )
 from .extract import ExtractedArticle, extract_article
 from .feeds import FeedItem, ParsedFeed, discover_feeds, parse_feed
-from .fingerprint import hamming, resemblance, similar, simhash64
+from .fingerprint import hamming, resemblance, simhash64, similar
 from .http import (
     FEED_ACCEPT,
     PAGE_ACCEPT,
@@ -62,7 +62,7 @@ __all__ = [
     "quiet_http_logs",
     "resemblance",
     "resolve_link",
-    "similar",
     "simhash64",
+    "similar",
     "url_identity",
 ]

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import codecs
 import functools
-import threading
 import html as html_lib
 import re
+import threading
 from configparser import ConfigParser
 from dataclasses import dataclass
 from datetime import date
@@ -55,18 +55,30 @@ _CUT_REASONS = frozenset({"unexpected end of data", "incomplete multibyte sequen
 _LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"})
 _LANG_PATTERNS = (
     re.compile(r"<html\b[^>]*?\s(?:xml:)?lang\s*=\s*[\"']?\s*([A-Za-z]{2,3})\b", re.IGNORECASE),
-    re.compile(r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?content\s*=\s*"
-               r"[\"']?\s*([A-Za-z]{2,3})\b", re.IGNORECASE),
-    re.compile(r"<meta\b[^>]*?property\s*=\s*[\"']?og:locale[\"']?[^>]*?content\s*=\s*"
-               r"[\"']?\s*([A-Za-z]{2,3})\b", re.IGNORECASE),
+    re.compile(
+        r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?content\s*=\s*"
+        r"[\"']?\s*([A-Za-z]{2,3})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"<meta\b[^>]*?property\s*=\s*[\"']?og:locale[\"']?[^>]*?content\s*=\s*"
+        r"[\"']?\s*([A-Za-z]{2,3})\b",
+        re.IGNORECASE,
+    ),
 )
 _CANONICAL_PATTERNS = (
-    re.compile(r"<link\b[^>]*?\brel\s*=\s*[\"']?canonical\b[^>]*?\bhref\s*=\s*[\"']([^\"'>]+)",
-               re.IGNORECASE),
-    re.compile(r"<link\b[^>]*?\bhref\s*=\s*[\"']([^\"'>]+)[\"'][^>]*?\brel\s*=\s*[\"']?canonical\b",
-               re.IGNORECASE),
-    re.compile(r"<meta\b[^>]*?property\s*=\s*[\"']?og:url[\"']?[^>]*?content\s*=\s*[\"']([^\"'>]+)",
-               re.IGNORECASE),
+    re.compile(
+        r"<link\b[^>]*?\brel\s*=\s*[\"']?canonical\b[^>]*?\bhref\s*=\s*[\"']([^\"'>]+)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"<link\b[^>]*?\bhref\s*=\s*[\"']([^\"'>]+)[\"'][^>]*?\brel\s*=\s*[\"']?canonical\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"<meta\b[^>]*?property\s*=\s*[\"']?og:url[\"']?[^>]*?content\s*=\s*[\"']([^\"'>]+)",
+        re.IGNORECASE,
+    ),
 )
 _BINARY_MAGIC = (
     (b"%PDF", "PDF"),
@@ -155,7 +167,7 @@ def decode_html(data: bytes, declared: str | None = None) -> str:
     UTF-8, a statistical guess, and finally windows-1252 with replacement."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, "replace")
+            return data[len(bom) :].decode(codec, "replace")
     head = data[:4096]
     meta = _META_CHARSET.search(head)
     candidates = [_codec(declared), _codec(meta.group(1).decode("ascii")) if meta else None]

@@ -35,13 +35,17 @@ class Extractor:
         self.timeout_s = timeout_s
         self._pool: Executor | None = None
 
-    async def extract(self, html: bytes | str, url: str | None = None, encoding: str | None = None) -> ExtractedArticle:
+    async def extract(
+        self, html: bytes | str, url: str | None = None, encoding: str | None = None
+    ) -> ExtractedArticle:
         """Extract one page; raises ``ExtractError`` like ``extract_article``."""
         if self.workers <= 0:
             return await asyncio.to_thread(extract_article, html, url, encoding=encoding)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=warm_up,
             )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, _extract, html, url, encoding, self.timeout_s)
@@ -52,7 +56,9 @@ class Extractor:
             self._pool = None
 
 
-def _extract(html: bytes | str, url: str | None, encoding: str | None, timeout_s: float) -> ExtractedArticle:
+def _extract(
+    html: bytes | str, url: str | None, encoding: str | None, timeout_s: float
+) -> ExtractedArticle:
     """Runs in a worker process's main thread, where ``signal`` timers work."""
     previous = signal.signal(signal.SIGALRM, _timed_out)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)

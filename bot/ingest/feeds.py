@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -162,7 +162,7 @@ def _first_tag(content: bytes) -> str | None:
     boms = ((b"\xef\xbb\xbf", None), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
     for bom, codec in boms:
         if head.startswith(bom):
-            head = head[len(bom):]
+            head = head[len(bom) :]
             if codec:
                 head = head.decode(codec, "replace").encode("utf-8", "replace")
             break
@@ -217,7 +217,7 @@ def _utc(entry: Mapping[str, Any]) -> datetime | None:
         value = entry.get(key)
         if isinstance(value, time.struct_time):
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, OSError, ValueError):
                 continue
     return None
@@ -270,8 +270,8 @@ def _to_item(entry: Mapping[str, Any], base: str | None) -> FeedItem | None:
 
 def _newest_first(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Dated entries newest first; undated ones after them in document order (stable sort)."""
-    floor = datetime.min.replace(tzinfo=timezone.utc)
-    return sorted(entries, key=lambda e: (_utc(e) or floor), reverse=True)
+    floor = datetime.min.replace(tzinfo=UTC)
+    return sorted(entries, key=lambda e: _utc(e) or floor, reverse=True)
 
 
 def _select(

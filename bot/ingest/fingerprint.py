@@ -77,8 +77,8 @@ __all__ = [
     "required_resemblance",
     "resemblance",
     "same_story",
-    "similar",
     "simhash64",
+    "similar",
     "story_body",
 ]
 
@@ -164,7 +164,9 @@ def story_body(text: str, *titles: str) -> str:
     merely mentions the headline's words does not). Only the first ``HEADLINE_LINES`` non-empty
     lines are looked at; a text that is nothing but its headline is returned whole.
     """
-    heads = [words for words in (set(normalise_tokens(title)) for title in titles if title) if words]
+    heads = [
+        words for words in (set(normalise_tokens(title)) for title in titles if title) if words
+    ]
     if not heads:
         return text
     lines = text.split("\n")
@@ -196,7 +198,9 @@ def required_resemblance(shingles: int) -> float:
     excess = 2 * shingles - SHARED_BLOCK_SHINGLES
     if excess <= 0:
         return SHORT_RESEMBLANCE_THRESHOLD
-    return min(SHORT_RESEMBLANCE_THRESHOLD, max(RESEMBLANCE_THRESHOLD, SHARED_BLOCK_SHINGLES / excess))
+    return min(
+        SHORT_RESEMBLANCE_THRESHOLD, max(RESEMBLANCE_THRESHOLD, SHARED_BLOCK_SHINGLES / excess)
+    )
 
 
 def same_story(a: str, b: str, *, shingle: int = SHINGLE) -> bool:

@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -301,8 +301,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    delta = (when - (now or datetime.now(timezone.utc))).total_seconds()
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
     return max(0.0, delta)
 
 
@@ -410,7 +410,10 @@ class Fetcher:
                     raise retry.error from retry.__cause__
                 log.info(
                     "fetch retry url=%s attempt=%d error=%s delay_s=%.2f",
-                    redact_url(url), attempt, retry.error, delay,
+                    redact_url(url),
+                    attempt,
+                    retry.error,
+                    delay,
                     extra={"url": redact_url(url), "attempt": attempt, "delay_s": delay},
                 )
                 await self._sleep(delay)
@@ -564,10 +567,19 @@ class Fetcher:
         if error is not None:
             log.info(
                 "fetch url=%s error=%s elapsed_s=%.3f attempt=%d",
-                safe, type(error).__name__, elapsed, attempt, extra=fields,
+                safe,
+                type(error).__name__,
+                elapsed,
+                attempt,
+                extra=fields,
             )
             return
         log.info(
             "fetch url=%s status=%s bytes=%d elapsed_s=%.3f attempt=%d",
-            safe, status, size, elapsed, attempt, extra=fields,
+            safe,
+            status,
+            size,
+            elapsed,
+            attempt,
+            extra=fields,
         )

@@ -69,9 +69,7 @@ _DOTTED_QUAD = re.compile(r"^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$")
 async def system_resolver(host: str, port: int) -> list[str]:
     """Resolve with the event loop's ``getaddrinfo`` (a thread, so the loop is never blocked)."""
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
-    )
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

@@ -86,8 +86,9 @@ def parse_custom(path: Path, source: str | None = None) -> ParsedList:
     for record in records:
         entity = _entity(path, name, record)
         if entity.key in entities:
-            raise ListFormatError(path, f"id {entity.list_id!r} appears twice",
-                                  record.line_of("id"))
+            raise ListFormatError(
+                path, f"id {entity.list_id!r} appears twice", record.line_of("id")
+            )
         entities[entity.key] = entity
     if not entities:
         raise ListFormatError(path, "the list has no entities")
@@ -104,8 +105,9 @@ def parse_custom(path: Path, source: str | None = None) -> ParsedList:
 def source_name(path: Path, source: str | None) -> str:
     """``custom-<slug>`` from "acme" or "custom-acme"; a missing or odd name is an error."""
     if not source:
-        raise ListFormatError(path, "no source name: pass one (e.g. custom-acme) "
-                              "or set 'source:' in the YAML file")
+        raise ListFormatError(
+            path, "no source name: pass one (e.g. custom-acme) or set 'source:' in the YAML file"
+        )
     slug = source.strip().lower().removeprefix("custom-")
     if not _SLUG_RE.match(slug):
         raise ListFormatError(path, f"source {source!r} must be letters, digits and '-'")
@@ -127,8 +129,9 @@ def _read_csv(path: Path) -> Iterator[_Record]:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise ListFormatError(path, f"expected {len(header)} columns, found {len(row)}",
-                                      reader.line_num)
+                raise ListFormatError(
+                    path, f"expected {len(header)} columns, found {len(row)}", reader.line_num
+                )
             yield _csv_record(path, reader.line_num, dict(zip(header, row)))
     except csv.Error as exc:
         raise ListFormatError(path, f"malformed CSV: {exc}", reader.line_num) from exc
@@ -146,12 +149,16 @@ def _decode(path: Path) -> str:
 def _check_header(path: Path, header: list[str]) -> None:
     unknown = [column for column in header if column not in COLUMNS]
     if unknown:
-        raise ListFormatError(path, f"unknown column(s) {', '.join(unknown)}; the columns are "
-                              f"{','.join(COLUMNS)}", 1)
+        raise ListFormatError(
+            path, f"unknown column(s) {', '.join(unknown)}; the columns are {','.join(COLUMNS)}", 1
+        )
     missing = [column for column in REQUIRED if column not in header]
     if missing:
-        raise ListFormatError(path, f"missing required column(s) {', '.join(missing)} "
-                              "(the first row must be the header)", 1)
+        raise ListFormatError(
+            path,
+            f"missing required column(s) {', '.join(missing)} (the first row must be the header)",
+            1,
+        )
     repeated = unique(c for c in header if header.count(c) > 1)
     if repeated:
         raise ListFormatError(path, f"column(s) {', '.join(repeated)} appear twice", 1)
@@ -168,8 +175,9 @@ def _csv_record(path: Path, line: int, row: dict[str, str]) -> _Record:
             continue
         scheme, sep, value = pair.partition(":")
         if not sep or not value.strip():
-            raise ListFormatError(path, f"identifier {pair!r} is not scheme:value "
-                                  "(e.g. imo:9191278)", line)
+            raise ListFormatError(
+                path, f"identifier {pair!r} is not scheme:value (e.g. imo:9191278)", line
+            )
         record.identifiers.append((scheme.strip().lower(), value.strip()))
     return record
 
@@ -184,17 +192,24 @@ def _read_yaml(path: Path) -> tuple[str | None, list[_Record]]:
         root = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
-        raise ListFormatError(path, f"YAML syntax error: {error.problem}",
-                              mark.line + 1 if mark else None) from error
+        raise ListFormatError(
+            path, f"YAML syntax error: {error.problem}", mark.line + 1 if mark else None
+        ) from error
     if not isinstance(root, yaml.MappingNode):
-        raise ListFormatError(path, "expected a mapping with 'source' and 'entities' keys",
-                              _line(root) if root is not None else 1)
+        raise ListFormatError(
+            path,
+            "expected a mapping with 'source' and 'entities' keys",
+            _line(root) if root is not None else 1,
+        )
     top = _mapping(path, root, TOP_KEYS)
     source = _scalar(path, top["source"]) if "source" in top else None
     entities = top.get("entities")
     if not isinstance(entities, yaml.SequenceNode):
-        raise ListFormatError(path, "'entities' must be a list of entities",
-                              _line(entities) if entities is not None else _line(root))
+        raise ListFormatError(
+            path,
+            "'entities' must be a list of entities",
+            _line(entities) if entities is not None else _line(root),
+        )
     return source, [_yaml_record(path, node) for node in entities.value]
 
 
@@ -210,8 +225,9 @@ def _mapping(path: Path, node: yaml.Node, allowed: tuple[str, ...]) -> dict[str,
     for key, value in node.value:
         name = str(key.value)
         if name not in allowed:
-            raise ListFormatError(path, f"unknown key {name!r}; allowed: {', '.join(allowed)}",
-                                  _line(key))
+            raise ListFormatError(
+                path, f"unknown key {name!r}; allowed: {', '.join(allowed)}", _line(key)
+            )
         if name in found:
             raise ListFormatError(path, f"key {name!r} appears twice", _line(key))
         found[name] = value
@@ -243,8 +259,9 @@ def _yaml_record(path: Path, node: yaml.Node) -> _Record:
     if "identifiers" in values:
         ids = values["identifiers"]
         if not isinstance(ids, yaml.MappingNode):
-            raise ListFormatError(path, "identifiers must be a mapping such as "
-                                  "{imo: \"9191278\"}", _line(ids))
+            raise ListFormatError(
+                path, 'identifiers must be a mapping such as {imo: "9191278"}', _line(ids)
+            )
         for key, value in ids.value:
             scheme = str(key.value).strip().lower()
             items = _scalars(path, value)
@@ -270,8 +287,11 @@ def _entity(path: Path, source: str, record: _Record) -> Entity:
         raise ListFormatError(path, f"{list_id}: empty name", record.line_of("name"))
     entity_type = TYPES.get(record.fields["type"].lower())
     if entity_type is None:
-        raise ListFormatError(path, f"{list_id}: unknown type {record.fields['type']!r}; "
-                              f"use one of {', '.join(TYPES)}", record.line_of("type"))
+        raise ListFormatError(
+            path,
+            f"{list_id}: unknown type {record.fields['type']!r}; use one of {', '.join(TYPES)}",
+            record.line_of("type"),
+        )
     person = entity_type is EntityType.PERSON
     names = [Name(name, NameKind.PRIMARY, comma_family(name) if person else None)]
     for alias in record.lists["aliases"]:
@@ -297,8 +317,11 @@ def _countries(path: Path, record: _Record) -> tuple[str, ...]:
         upper = value.upper()
         code = upper if len(value) == 2 and upper in iso_countries() else country_code(value)
         if code is None:
-            raise ListFormatError(path, f"{record.fields['id']}: unknown country {value!r}",
-                                  record.line_of("countries"))
+            raise ListFormatError(
+                path,
+                f"{record.fields['id']}: unknown country {value!r}",
+                record.line_of("countries"),
+            )
         codes.append(code)
     return unique(codes)
 
@@ -310,8 +333,12 @@ def _identifiers(path: Path, record: _Record) -> tuple[tuple[str, str], ...]:
     for scheme, value in record.identifiers:
         line = record.lines.get(f"identifier:{scheme}", record.line_of("identifiers"))
         if not _SCHEME_RE.match(scheme):
-            raise ListFormatError(path, f"{record.fields['id']}: identifier scheme {scheme!r} "
-                                  "must be lower-case letters, digits and '_'", line)
+            raise ListFormatError(
+                path,
+                f"{record.fields['id']}: identifier scheme {scheme!r} "
+                "must be lower-case letters, digits and '_'",
+                line,
+            )
         found = identifier_pairs(scheme, [value])
         problem = _problem(scheme, found[0][1] if found else "")
         if problem:
@@ -325,8 +352,10 @@ def _problem(scheme: str, value: str) -> str:
     if not value:
         return "no value left after normalising"
     if scheme == "imo" and not valid_imo(value):
-        return "not a valid IMO ship number (7 digits with a check digit; a company number " \
-               "goes under imo_company)"
+        return (
+            "not a valid IMO ship number (7 digits with a check digit; a company number "
+            "goes under imo_company)"
+        )
     if scheme == "mmsi" and not valid_mmsi(value):
         return "not a valid MMSI (9 digits)"
     if scheme == "swift" and not _SWIFT_RE.match(value):

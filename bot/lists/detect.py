@@ -16,9 +16,9 @@ from pathlib import Path
 from bot.lists.eu import is_eu_root, parse_eu
 from bot.lists.ftm import parse_ftm, read_lines
 from bot.lists.ofac import PRIMARY_COLUMNS, file_role, parse_ofac
+from bot.lists.safexml import root_tag
 from bot.lists.types import ListFormatError, ParsedList
 from bot.lists.uk import is_uk_csv, is_uk_xml_root, parse_uk
-from bot.lists.safexml import root_tag
 from bot.lists.un import ROOT_TAG, check_prolog, parse_un
 
 SNIFF_BYTES = 8192
@@ -93,16 +93,21 @@ def detect_format(path: Path) -> str:
     html = _HTML_RE.search(head)
     if html:
         line = head.count(b"\n", 0, html.start()) + 1
-        raise ListFormatError(path, "an HTML page, not a sanctions list (a login or error page "
-                              "saved instead of the download?)", line)
+        raise ListFormatError(
+            path,
+            "an HTML page, not a sanctions list (a login or error page "
+            "saved instead of the download?)",
+            line,
+        )
     if text.startswith(b"<"):
         return _xml_format(path)
     if text.startswith(b"{"):
         next(read_lines(path))  # raises with the line number if the first line is not FtM
         return "ftm"
     if text.startswith(b"["):
-        raise ListFormatError(path, "a JSON array; OpenSanctions data must be FtM JSON lines "
-                              "(one entity per line)", 1)
+        raise ListFormatError(
+            path, "a JSON array; OpenSanctions data must be FtM JSON lines (one entity per line)", 1
+        )
     return _csv_format(path, head)
 
 
@@ -115,8 +120,12 @@ def _xml_format(path: Path) -> str:
         return "eu"
     if is_uk_xml_root(name):
         return "uk"
-    raise ListFormatError(path, f"XML root <{name}> is not a known list (the UN Consolidated List "
-                          f"has <{ROOT_TAG}>, the EU financial sanctions list <export>, the UK Sanctions List <Designations>)", 1)
+    raise ListFormatError(
+        path,
+        f"XML root <{name}> is not a known list (the UN Consolidated List "
+        f"has <{ROOT_TAG}>, the EU financial sanctions list <export>, the UK Sanctions List <Designations>)",
+        1,
+    )
 
 
 def _csv_format(path: Path, head: bytes) -> str:

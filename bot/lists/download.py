@@ -19,13 +19,17 @@ from bot.lists.types import ListFormatError
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_DEADLINE_S = 600.0
-LIST_ACCEPT = "text/csv, application/xml, text/xml, application/json, application/x-ndjson, */*;q=0.5"
+LIST_ACCEPT = (
+    "text/csv, application/xml, text/xml, application/json, application/x-ndjson, */*;q=0.5"
+)
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def list_policy(page_policy: FetchPolicy, max_bytes: int = DEFAULT_MAX_BYTES) -> FetchPolicy:
     """The page policy with a list's size cap and a deadline long enough for a large file."""
-    return replace(page_policy, max_bytes=max_bytes, deadline_s=max(page_policy.deadline_s, DEFAULT_DEADLINE_S))
+    return replace(
+        page_policy, max_bytes=max_bytes, deadline_s=max(page_policy.deadline_s, DEFAULT_DEADLINE_S)
+    )
 
 
 def file_name(url: str, taken: set[str]) -> str:

@@ -135,8 +135,11 @@ def collect_sets(
     for path in _expand(paths):
         role = (roles or {}).get(path) or file_role(path)
         if role is None:
-            raise ListFormatError(path, "not an OFAC CSV file name (expected sdn.csv, "
-                                  "cons_prim.csv or their alt/add/comments files)")
+            raise ListFormatError(
+                path,
+                "not an OFAC CSV file name (expected sdn.csv, "
+                "cons_prim.csv or their alt/add/comments files)",
+            )
         source, kind = role
         other = members[(path.parent, source)].get(kind)
         if other is not None and other.resolve() != path.resolve():
@@ -273,8 +276,10 @@ def _read_primary(path: Path) -> dict[str, _Row]:
 
 def _join_aliases(files: OfacFiles, rows: dict[str, _Row], warnings: list[str]) -> None:
     if files.alt is None:
-        warnings.append(f"{files.primary.parent}: no alias file beside {files.primary.name}; "
-                        "only primary names and remark a.k.a.s are imported")
+        warnings.append(
+            f"{files.primary.parent}: no alias file beside {files.primary.name}; "
+            "only primary names and remark a.k.a.s are imported"
+        )
         return
     orphans = 0
     for line, fields in read_rows(files.alt, ALT_COLUMNS):
@@ -288,8 +293,10 @@ def _join_aliases(files: OfacFiles, rows: dict[str, _Row], warnings: list[str]) 
 
 def _join_addresses(files: OfacFiles, rows: dict[str, _Row], warnings: list[str]) -> None:
     if files.add is None:
-        warnings.append(f"{files.primary.parent}: no address file beside {files.primary.name}; "
-                        "countries come from remarks and vessel flags only")
+        warnings.append(
+            f"{files.primary.parent}: no address file beside {files.primary.name}; "
+            "countries come from remarks and vessel flags only"
+        )
         return
     orphans = 0
     for line, fields in read_rows(files.add, ADD_COLUMNS):

@@ -53,8 +53,10 @@ def load_sources(
         wanted = [name.strip() for name in only if name.strip()]
         unknown = sorted(set(wanted) - set(sources))
         if unknown:
-            raise ListFormatError("LIST_SOURCES", f"unknown list source(s) {', '.join(unknown)}; "
-                                  f"known: {', '.join(sorted(sources))}")
+            raise ListFormatError(
+                "LIST_SOURCES",
+                f"unknown list source(s) {', '.join(unknown)}; known: {', '.join(sorted(sources))}",
+            )
         sources = {key: _switched(source, key in wanted) for key, source in sources.items()}
     return list(sources.values())
 
@@ -68,7 +70,9 @@ def _read(path: Path) -> list[ListSourceConfig]:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=YAML_LOADER)
     except OSError as error:
-        raise ListFormatError(path, f"cannot read the list sources file: {error.strerror or error}") from error
+        raise ListFormatError(
+            path, f"cannot read the list sources file: {error.strerror or error}"
+        ) from error
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else None
         raise ListFormatError(path, f"YAML syntax error: {error.problem}", line) from error
@@ -82,7 +86,9 @@ def _read(path: Path) -> list[ListSourceConfig]:
     for entry in entries.value:
         source = _source(path, entry)
         if source.id in seen:
-            raise ListFormatError(path, f"source {source.id!r} is defined twice", entry.start_mark.line + 1)
+            raise ListFormatError(
+                path, f"source {source.id!r} is defined twice", entry.start_mark.line + 1
+            )
         seen.add(source.id)
         found.append(source)
     return found
@@ -95,22 +101,43 @@ def _source(path: Path, node: yaml.Node) -> ListSourceConfig:
         raise ListFormatError(path, "each source must be a mapping (id, format, urls ...)", line)
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
-        raise ListFormatError(path, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}", line)
+        raise ListFormatError(
+            path,
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}",
+            line,
+        )
     source_id = data.get("id")
-    if not isinstance(source_id, str) or not source_id.strip() or ":" in source_id or len(source_id) > 64:
-        raise ListFormatError(path, "'id' must be a name of at most 64 characters without ':'", line)
+    if (
+        not isinstance(source_id, str)
+        or not source_id.strip()
+        or ":" in source_id
+        or len(source_id) > 64
+    ):
+        raise ListFormatError(
+            path, "'id' must be a name of at most 64 characters without ':'", line
+        )
     if data.get("format") not in FORMATS:
-        raise ListFormatError(path, f"{source_id}: 'format' must be one of {', '.join(FORMATS)}", line)
+        raise ListFormatError(
+            path, f"{source_id}: 'format' must be one of {', '.join(FORMATS)}", line
+        )
     if data["format"] == "custom" and not source_id.startswith("custom-"):
-        raise ListFormatError(path, f"{source_id}: a custom list's id must start with 'custom-' "
-                              "(so it can never pose as an official list)", line)
+        raise ListFormatError(
+            path,
+            f"{source_id}: a custom list's id must start with 'custom-' "
+            "(so it can never pose as an official list)",
+            line,
+        )
     urls = data.get("urls")
     if not isinstance(urls, list) or not urls or not all(_is_http(u) for u in urls):
-        raise ListFormatError(path, f"{source_id}: 'urls' must be a non-empty list of http(s) URLs", line)
+        raise ListFormatError(
+            path, f"{source_id}: 'urls' must be a non-empty list of http(s) URLs", line
+        )
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ListFormatError(path, f"{source_id}: 'enabled' must be true or false", line)
-    return ListSourceConfig(source_id, str(data.get("title") or source_id), data["format"], tuple(urls), enabled)
+    return ListSourceConfig(
+        source_id, str(data.get("title") or source_id), data["format"], tuple(urls), enabled
+    )
 
 
 def _is_http(url: object) -> bool:

@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import countrynames
@@ -85,7 +85,7 @@ def file_digest(files: Iterable[Path]) -> str:
 def mtime_version(files: Iterable[Path]) -> str:
     """The newest modification date: the best date a list without its own date has."""
     newest = max(path.stat().st_mtime for path in files)
-    return datetime.fromtimestamp(newest, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(newest, tz=UTC).date().isoformat()
 
 
 def country_code(text: str | None) -> str | None:
@@ -140,6 +140,7 @@ def identifier_pairs(scheme: str, values: Iterable[str]) -> list[tuple[str, str]
     normalised = scheme in TEXT_SCHEMES or scheme == "imo_company"
     pairs = ((scheme, normalise_identifier(scheme, v) if normalised else squash(v)) for v in values)
     return [(s, v) for s, v in pairs if v]
+
 
 ORG_WORDS = re.compile(
     r"\b(CO|CORP|CORPORATION|COMPANY|LTD|LIMITED|LLC|INC|JV|GROUP|SHIPPING|SHPG|MARITIME|"

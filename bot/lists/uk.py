@@ -52,8 +52,16 @@ SNIFF_BYTES = 8192
 # The columns this parser reads; the 2022 ConList header has 36 (Name Non-Latin Script Type,
 # Passport Details, Listed On ... are read by name or ignored), so extra columns are fine.
 REQUIRED_COLUMNS = (
-    "Name 6", "Name 1", "Name 2", "Name 3", "Name 4", "Name 5",
-    "Group Type", "Alias Type", "Regime", "Group ID",
+    "Name 6",
+    "Name 1",
+    "Name 2",
+    "Name 3",
+    "Name 4",
+    "Name 5",
+    "Group Type",
+    "Alias Type",
+    "Regime",
+    "Group ID",
 )
 NAME_PARTS = ("Name 1", "Name 2", "Name 3", "Name 4", "Name 5")
 
@@ -218,8 +226,10 @@ def _finish(path: Path, parties: dict[str, _Party], version: str, what: str) -> 
             raise ListFormatError(path, f"group {party.list_id} has no name", party.line)
         if not any(name.kind is NameKind.PRIMARY for name in party.names):
             where = f"{path}:{party.line}" if party.line is not None else str(path)
-            warnings.append(f"{where}: group {party.list_id} has no primary name; "
-                            "its first alias is shown instead")
+            warnings.append(
+                f"{where}: group {party.list_id} has no primary name; "
+                "its first alias is shown instead"
+            )
         entities.append(_entity(party, warnings, path))
     return ParsedList(
         source=SOURCE,
@@ -260,8 +270,9 @@ def _parse_csv(path: Path) -> ParsedList:
     rows = _rows(path)
     line, first = next(rows, (1, []))
     if not first or not first[0].rstrip(":").lower() == "last updated":
-        raise ListFormatError(path, "not an OFSI ConList: the first line must be "
-                              "'Last Updated,dd/mm/yyyy'", line)
+        raise ListFormatError(
+            path, "not an OFSI ConList: the first line must be 'Last Updated,dd/mm/yyyy'", line
+        )
     version = _iso_date(first[1]) if len(first) > 1 else ""
     line, header = next(rows, (line + 1, []))
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
@@ -270,9 +281,7 @@ def _parse_csv(path: Path) -> ParsedList:
     parties: dict[str, _Party] = {}
     for line, cells in rows:
         if len(cells) != len(header):
-            raise ListFormatError(
-                path, f"expected {len(header)} columns, found {len(cells)}", line
-            )
+            raise ListFormatError(path, f"expected {len(header)} columns, found {len(cells)}", line)
         _add_row(path, line, dict(zip(header, cells)), parties)
     return _finish(path, parties, version, "rows after the header")
 
@@ -283,12 +292,18 @@ def _add_row(path: Path, line: int, row: dict[str, str], parties: dict[str, _Par
         raise ListFormatError(path, "row has no Group ID", line)
     entity_type = TYPES.get(row["Group Type"].lower())
     if entity_type is None:
-        raise ListFormatError(path, f"unknown Group Type {row['Group Type']!r} "
-                              "(expected Individual, Entity or Ship)", line)
+        raise ListFormatError(
+            path,
+            f"unknown Group Type {row['Group Type']!r} (expected Individual, Entity or Ship)",
+            line,
+        )
     party = parties.setdefault(group, _Party(group, line, entity_type))
     if party.type is not entity_type:
-        raise ListFormatError(path, f"group {group} is a {party.type} on line {party.line} "
-                              f"but a {entity_type} here", line)
+        raise ListFormatError(
+            path,
+            f"group {group} is a {party.type} on line {party.line} but a {entity_type} here",
+            line,
+        )
     person = entity_type is EntityType.PERSON
     given = [row[column] for column in NAME_PARTS if row[column]]
     kind = _kind(row["Alias Type"], row.get("Alias Quality", ""))
@@ -305,8 +320,15 @@ def _add_row(path: Path, line: int, row: dict[str, str], parties: dict[str, _Par
     party.other_ids.extend(identifier_pairs("passport", _split(row.get("Passport Number", ""))))
     national = _split(row.get("National Identification Number", ""))
     party.other_ids.extend(identifier_pairs("national_id", national))
-    party.remarks.extend(r for r in (_labelled("Title", row.get("Title", "")),
-                                     _labelled("Position", row.get("Position", "")), other) if r)
+    party.remarks.extend(
+        r
+        for r in (
+            _labelled("Title", row.get("Title", "")),
+            _labelled("Position", row.get("Position", "")),
+            other,
+        )
+        if r
+    )
 
 
 def _labelled(label: str, value: str) -> str:
@@ -356,13 +378,17 @@ def _add_designation(
     unique_id = _text(record, "UniqueID")
     group = _text(record, "OFSIGroupID") or unique_id
     if not group:
-        raise ListFormatError(path, f"{RECORD_TAG} number {number} has neither OFSIGroupID "
-                              "nor UniqueID")
+        raise ListFormatError(
+            path, f"{RECORD_TAG} number {number} has neither OFSIGroupID nor UniqueID"
+        )
     kind_text = _text(record, "IndividualEntityShip")
     entity_type = TYPES.get(kind_text.lower())
     if entity_type is None:
-        raise ListFormatError(path, f"{unique_id or group}: unknown IndividualEntityShip "
-                              f"{kind_text!r} (expected Individual, Entity or Ship)")
+        raise ListFormatError(
+            path,
+            f"{unique_id or group}: unknown IndividualEntityShip "
+            f"{kind_text!r} (expected Individual, Entity or Ship)",
+        )
     party = parties.setdefault(group, _Party(group, None, entity_type))
     person = entity_type is EntityType.PERSON
     for tag in record.iterfind("Names/Name"):
@@ -386,13 +412,15 @@ def _add_designation(
     individual = "IndividualDetails/Individual/"
     passports = _texts(record, individual + "PassportDetails/Passport/PassportNumber")
     party.other_ids.extend(identifier_pairs("passport", passports))
-    national = _texts(record, individual + "NationalIdentifierDetails/NationalIdentifier/"
-                      "NationalIdentifierNumber")
+    national = _texts(
+        record, individual + "NationalIdentifierDetails/NationalIdentifier/NationalIdentifierNumber"
+    )
     party.other_ids.extend(identifier_pairs("national_id", national))
     party.remarks.append(_labelled("UK Sanctions List ID", unique_id))
     party.remarks.append(_labelled("UN reference", _text(record, "UNReferenceNumber")))
     party.remarks.extend(_labelled("Title", t) for t in _texts(record, "Titles/Title"))
-    party.remarks.extend(_labelled("Position", p)
-                         for p in _texts(record, individual + "Positions/Position"))
+    party.remarks.extend(
+        _labelled("Position", p) for p in _texts(record, individual + "Positions/Position")
+    )
     if other:
         party.remarks.append(other)

@@ -266,11 +266,13 @@ def _identifiers(entity_type: EntityType, comments: str) -> tuple[tuple[str, str
     """IMO numbers (a ship's, or on a shipping firm its *company* number), MMSI numbers and the
     SWIFT/BIC codes the DPRK banks' comments give ("SWIFT: DCBKKPPY", "SWIFT/BIC: KUDBKPPY")."""
     scheme = "imo" if entity_type is EntityType.VESSEL else "imo_company"
-    return unique_pairs([
-        *identifier_pairs(scheme, IMO_RE.findall(comments)),
-        *identifier_pairs("mmsi", MMSI_RE.findall(comments)),
-        *identifier_pairs("swift", SWIFT_RE.findall(comments)),
-    ])
+    return unique_pairs(
+        [
+            *identifier_pairs(scheme, IMO_RE.findall(comments)),
+            *identifier_pairs("mmsi", MMSI_RE.findall(comments)),
+            *identifier_pairs("swift", SWIFT_RE.findall(comments)),
+        ]
+    )
 
 
 def _remarks(record: ET.Element, comments: str) -> str:

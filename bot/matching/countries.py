@@ -32,19 +32,30 @@ MAX_WORDS = 7
 # Words between a supplier country and its verb that do not break the link ("North Korea has
 # reportedly supplied ...", "Iran may be planning to provide ...").
 _SKIPPABLE = frozenset(
-    """has have had is was were be been being may might will would could reportedly allegedly
-    also already apparently secretly continues continued to planning plans plan began begun
-    started start not never had's""".split()
+    ["has", "have", "had", "is", "was", "were", "be", "been", "being", "may", "might", "will", "would", "could", "reportedly", "allegedly", "also", "already", "apparently", "secretly", "continues", "continued", "to", "planning", "plans", "plan", "began", "begun", "started", "start", "not", "never", "had's"]
 )
 _TRANSFER_VERBS = (
-    "deliver", "suppl", "ship", "sent", "send", "sold", "sell", "export", "provid", "transfer",
-    "smuggl", "dispatch", "gave", "give", "giv", "furnish", "trad", "load",
+    "deliver",
+    "suppl",
+    "ship",
+    "sent",
+    "send",
+    "sold",
+    "sell",
+    "export",
+    "provid",
+    "transfer",
+    "smuggl",
+    "dispatch",
+    "gave",
+    "give",
+    "giv",
+    "furnish",
+    "trad",
+    "load",
 )
 _ORIGIN_NOUNS = frozenset(
-    """weapon weapons arms missile missiles rocket rockets shell shells munitions ammunition
-    artillery drone drones coal oil crude fuel petroleum workers laborers labourers goods
-    seafood textiles ore iron steel exports products cargo cargoes troops soldiers shipments
-    shipment equipment materiel technology""".split()
+    ["weapon", "weapons", "arms", "missile", "missiles", "rocket", "rockets", "shell", "shells", "munitions", "ammunition", "artillery", "drone", "drones", "coal", "oil", "crude", "fuel", "petroleum", "workers", "laborers", "labourers", "goods", "seafood", "textiles", "ore", "iron", "steel", "exports", "products", "cargo", "cargoes", "troops", "soldiers", "shipments", "shipment", "equipment", "materiel", "technology"]
 )
 _ORIGIN_PREPOSITIONS = frozenset({"from", "by"})
 _DESTINATION_PREPOSITIONS = frozenset({"to", "into", "towards", "toward"})
@@ -74,7 +85,13 @@ class CountryFinder:
         exact = {form for form in entry.get("case_sensitive", []) or []}
         ambiguous = {form for form in entry.get("ambiguous", []) or []}
         own: set[str] = set()
-        kinds = (("name", "names"), ("code", "codes"), ("demonym", "demonyms"), ("capital", "capitals"), ("port", "ports"))
+        kinds = (
+            ("name", "names"),
+            ("code", "codes"),
+            ("demonym", "demonyms"),
+            ("capital", "capitals"),
+            ("port", "ports"),
+        )
         for kind, key in kinds:
             forms = list(entry.get(key, []) or [])
             if kind == "name" and entry.get("name"):
@@ -82,7 +99,10 @@ class CountryFinder:
             for form in forms:
                 own.add(form)
                 exact_case = form in exact or kind == "code"
-                self._add(tuple(norm_tokens(form)), _Form(code, kind, exact_case, guarded=form in ambiguous))
+                self._add(
+                    tuple(norm_tokens(form)),
+                    _Form(code, kind, exact_case, guarded=form in ambiguous),
+                )
         for form in ambiguous - own:
             self._add(tuple(norm_tokens(form)), _Form(None, "ambiguous", False), override=True)
 
@@ -95,7 +115,9 @@ class CountryFinder:
         self._forms[words] = form
         self._max_len[words[0]] = max(self._max_len[words[0]], len(words))
 
-    def find(self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> list[CountryMention]:
+    def find(
+        self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]
+    ) -> list[CountryMention]:
         mentions: list[CountryMention] = []
         i = 0
         count = len(tokens)
@@ -110,7 +132,9 @@ class CountryFinder:
                 form = self._forms.get(words)
                 if form is None or not _case_ok(form, tokens[i : i + length], text):
                     continue
-                if form.guarded and not _clear_context(tokens, i, i + length - 1, sentence_of_token):
+                if form.guarded and not _clear_context(
+                    tokens, i, i + length - 1, sentence_of_token
+                ):
                     matched = length
                     break
                 if sentence_of_token[i + length - 1] != sentence_of_token[i]:
@@ -149,12 +173,14 @@ def _clear_context(tokens: Sequence[Token], first: int, last: int, sentence: Seq
     if first == 0 or sentence[first - 1] != sent:
         return False
     before, after = tokens[first - 1], tokens[last + 1] if last + 1 < len(tokens) else None
-    if before.cap and not before.norm in {"the", "in", "to", "from", "of"}:
+    if before.cap and before.norm not in {"the", "in", "to", "from", "of"}:
         return False
     return after is None or sentence[last + 1] != sent or not after.cap
 
 
-def _role(tokens: Sequence[Token], first: int, last: int, kind: str, sentence: Sequence[int]) -> str | None:
+def _role(
+    tokens: Sequence[Token], first: int, last: int, kind: str, sentence: Sequence[int]
+) -> str | None:
     """origin / destination when the words around the mention say which way goods move."""
     sent = sentence[first]
     before = _previous_word(tokens, first, sent, sentence)
@@ -165,10 +191,16 @@ def _role(tokens: Sequence[Token], first: int, last: int, kind: str, sentence: S
     after = last + 1
     if kind == "demonym" and after < len(tokens) and sentence[after] == sent:
         if tokens[after].norm in _ORIGIN_NOUNS or (
-            after + 1 < len(tokens) and tokens[after + 1].norm in _ORIGIN_NOUNS and not tokens[after].cap
+            after + 1 < len(tokens)
+            and tokens[after + 1].norm in _ORIGIN_NOUNS
+            and not tokens[after].cap
         ):
             return "origin"
-    if _verb_follows(tokens, after, sent, sentence) or tokens[last].possessive and _is_export_word(tokens, after):
+    if (
+        _verb_follows(tokens, after, sent, sentence)
+        or (tokens[last].possessive
+        and _is_export_word(tokens, after))
+    ):
         return "origin"
     if _verb_precedes(tokens, first, sent, sentence):
         return "destination"
@@ -177,18 +209,25 @@ def _role(tokens: Sequence[Token], first: int, last: int, kind: str, sentence: S
 
 def _previous_word(tokens: Sequence[Token], index: int, sent: int, sentence: Sequence[int]) -> str:
     j = index - 1
-    while j >= 0 and sentence[j] == sent and tokens[j].norm in {"the", "neighbouring", "neighboring"}:
+    while (
+        j >= 0 and sentence[j] == sent and tokens[j].norm in {"the", "neighbouring", "neighboring"}
+    ):
         j -= 1
     return tokens[j].norm if j >= 0 and sentence[j] == sent else ""
 
 
 @lru_cache(maxsize=50_000)
 def _is_transfer_verb(norm: str) -> bool:
-    return norm.startswith(_TRANSFER_VERBS) and norm not in {"shipyard", "shipyards", "ships", "ship"}
+    return norm.startswith(_TRANSFER_VERBS) and norm not in {
+        "shipyard",
+        "shipyards",
+        "ships",
+        "ship",
+    }
 
 
 def _verb_follows(tokens: Sequence[Token], start: int, sent: int, sentence: Sequence[int]) -> bool:
-    """"North Korea (has reportedly) delivered ...": the country is the supplier."""
+    """ "North Korea (has reportedly) delivered ...": the country is the supplier."""
     j = start
     while j < len(tokens) and sentence[j] == sent and j - start < 6:
         norm = tokens[j].norm
@@ -201,12 +240,19 @@ def _verb_follows(tokens: Sequence[Token], start: int, sent: int, sentence: Sequ
 
 
 def _verb_precedes(tokens: Sequence[Token], index: int, sent: int, sentence: Sequence[int]) -> bool:
-    """"... supplied Russia with ...", "sold North Korea ...": the country receives."""
+    """ "... supplied Russia with ...", "sold North Korea ...": the country receives."""
     j = index - 1
-    if j >= 0 and sentence[j] == sent and _is_transfer_verb(tokens[j].norm) and tokens[j].norm.endswith(("ed", "ing", "sold", "sent", "gave")):
+    if (
+        j >= 0
+        and sentence[j] == sent
+        and _is_transfer_verb(tokens[j].norm)
+        and tokens[j].norm.endswith(("ed", "ing", "sold", "sent", "gave"))
+    ):
         return True
     return False
 
 
 def _is_export_word(tokens: Sequence[Token], index: int) -> bool:
-    return index < len(tokens) and tokens[index].norm.startswith(("export", "shipment", "deliver", "sale"))
+    return index < len(tokens) and tokens[index].norm.startswith(
+        ("export", "shipment", "deliver", "sale")
+    )

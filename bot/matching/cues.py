@@ -24,28 +24,135 @@ from .normalize import Token
 
 CUE_WORDS: dict[str, tuple[str, ...]] = {
     "enforcement": (
-        "charg*", "indict*", "arrest*", "convict*", "plead*", "pleaded", "guilty", "sentenc*",
-        "prosecut*", "seiz*", "confiscat*", "impound*", "detain*", "intercept*", "forfeit*",
-        "penalt*", "fined", "settle*", "settlement", "designat*", "blacklist*", "raid*",
-        "complaint", "investigat*", "probe", "panel", "experts",
+        "charg*",
+        "indict*",
+        "arrest*",
+        "convict*",
+        "plead*",
+        "pleaded",
+        "guilty",
+        "sentenc*",
+        "prosecut*",
+        "seiz*",
+        "confiscat*",
+        "impound*",
+        "detain*",
+        "intercept*",
+        "forfeit*",
+        "penalt*",
+        "fined",
+        "settle*",
+        "settlement",
+        "designat*",
+        "blacklist*",
+        "raid*",
+        "complaint",
+        "investigat*",
+        "probe",
+        "panel",
+        "experts",
     ),
     "breach": (
-        "illicit*", "illegal*", "unlawful*", "smuggl*", "evad*", "evasion", "circumvent*",
-        "violat*", "breach*", "clandestin*", "covert*", "conceal*", "disguis*", "falsif*",
-        "false", "fake", "forged", "spoof*", "launder*", "front", "shell", "dark", "secret*",
-        "undeclared", "transship*", "despite", "defiance", "loophole*", "bypass*", "allegedly",
-        "suspected", "covertly", "hidden",
+        "illicit*",
+        "illegal*",
+        "unlawful*",
+        "smuggl*",
+        "evad*",
+        "evasion",
+        "circumvent*",
+        "violat*",
+        "breach*",
+        "clandestin*",
+        "covert*",
+        "conceal*",
+        "disguis*",
+        "falsif*",
+        "false",
+        "fake",
+        "forged",
+        "spoof*",
+        "launder*",
+        "front",
+        "shell",
+        "dark",
+        "secret*",
+        "undeclared",
+        "transship*",
+        "despite",
+        "defiance",
+        "loophole*",
+        "bypass*",
+        "allegedly",
+        "suspected",
+        "covertly",
+        "hidden",
     ),
     "policy": (
-        "resolution", "resolutions", "draft*", "vote", "voted", "votes", "voting", "veto*",
-        "adopt*", "package", "packages", "propos*", "lift*", "eas*", "relief", "waiver*",
-        "licen*", "authoriz*", "authoris*", "announc*", "introduc*", "extend*", "renew*",
-        "debat*", "negotiat*", "talks", "summit", "legislat*", "bill", "regulation*", "guidance",
-        "advisory", "mandate", "expir*", "diplomat*", "tighten*", "impose*", "imposing",
+        "resolution",
+        "resolutions",
+        "draft*",
+        "vote",
+        "voted",
+        "votes",
+        "voting",
+        "veto*",
+        "adopt*",
+        "package",
+        "packages",
+        "propos*",
+        "lift*",
+        "eas*",
+        "relief",
+        "waiver*",
+        "licen*",
+        "authoriz*",
+        "authoris*",
+        "announc*",
+        "introduc*",
+        "extend*",
+        "renew*",
+        "debat*",
+        "negotiat*",
+        "talks",
+        "summit",
+        "legislat*",
+        "bill",
+        "regulation*",
+        "guidance",
+        "advisory",
+        "mandate",
+        "expir*",
+        "diplomat*",
+        "tighten*",
+        "impose*",
+        "imposing",
     ),
     "hedge": ("could", "may", "might", "would", "if", "possibl*", "potential*", "risk*"),
-    "future": ("will", "plan", "plans", "planned", "planning", "intend*", "aim*", "seek*", "seeks", "prepar*"),
-    "negation": ("not", "no", "never", "denied", "denies", "deny", "denying", "rejected", "rejects", "without", "nor"),
+    "future": (
+        "will",
+        "plan",
+        "plans",
+        "planned",
+        "planning",
+        "intend*",
+        "aim*",
+        "seek*",
+        "seeks",
+        "prepar*",
+    ),
+    "negation": (
+        "not",
+        "no",
+        "never",
+        "denied",
+        "denies",
+        "deny",
+        "denying",
+        "rejected",
+        "rejects",
+        "without",
+        "nor",
+    ),
 }
 CLASSES = tuple(CUE_WORDS)
 
@@ -69,14 +176,20 @@ def word_cues(norm: str) -> frozenset[str]:
     if found is None:
         if len(_WORD_CUES) > 200_000:
             _WORD_CUES.clear()
-        found = _WORD_CUES[norm] = frozenset(
-            cls for cls, (exact, stems) in _COMPILED.items()
-            if norm in exact or any(norm.startswith(stem) for stem in stems)
-        ) or _NONE
+        found = _WORD_CUES[norm] = (
+            frozenset(
+                cls
+                for cls, (exact, stems) in _COMPILED.items()
+                if norm in exact or any(norm.startswith(stem) for stem in stems)
+            )
+            or _NONE
+        )
     return found
 
 
-def sentence_cues(tokens: Sequence[Token], sentence_of_token: Sequence[int], sentences: int) -> list[frozenset[str]]:
+def sentence_cues(
+    tokens: Sequence[Token], sentence_of_token: Sequence[int], sentences: int
+) -> list[frozenset[str]]:
     """The cue classes of every sentence, in one pass over the tokens."""
     cues: list[set[str]] = [set() for _ in range(sentences)]
     known = _WORD_CUES.get

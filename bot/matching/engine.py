@@ -35,8 +35,8 @@ from .model import (
     Document,
     Entity,
     EntityMatch,
-    Feature,
     Evidence,
+    Feature,
     Severity,
     Span,
     TermMatch,
@@ -98,7 +98,7 @@ class Matcher:
         rules: RuleSet,
         listed: Iterable[Entity] = (),
         max_chars: int = DEFAULT_MAX_CHARS,
-        scorer: Scorer | None | str = "bundled",
+        scorer: Scorer | str | None = "bundled",
     ) -> None:
         """``scorer``: the fitted table shipped with the engine by default; ``None`` keeps each
         rule's own severity (the hand-tuned behaviour, and what the fitting script reads)."""
@@ -155,7 +155,9 @@ class Matcher:
         for rule in self.rules.rules:
             if not rule.mention and not rule.fallback:
                 alerts.extend(self._scored(self._evaluate(rule, analysis)))
-        named = {m.entity.key for alert in alerts if alert.severity.is_violation for m in alert.entities}
+        named = {
+            m.entity.key for alert in alerts if alert.severity.is_violation for m in alert.entities
+        }
         for rule in self.rules.rules:
             if rule.fallback:
                 for alert in self._scored(self._evaluate(rule, analysis)):
@@ -175,7 +177,11 @@ class Matcher:
         """Every alert any rule makes, mentions included, before the scorer: what it is fitted on."""
         found: list[Alert] = []
         for rule in self.rules.rules:
-            found.extend(self._mentions(rule, analysis, set()) if rule.mention else self._evaluate(rule, analysis))
+            found.extend(
+                self._mentions(rule, analysis, set())
+                if rule.mention
+                else self._evaluate(rule, analysis)
+            )
         return found
 
     def _scored(self, alerts: list[Alert]) -> list[Alert]:
@@ -187,8 +193,15 @@ class Matcher:
             signals = {f.name: f.value for f in alert.signals}
             severity, probability, scoring, line = assess(self.scorer, alert, signals)
             if severity is not None:
-                kept.append(replace(alert, severity=severity, score=round(probability, 3), scoring=scoring,
-                                    explanation=(*alert.explanation, line)))
+                kept.append(
+                    replace(
+                        alert,
+                        severity=severity,
+                        score=round(probability, 3),
+                        scoring=scoring,
+                        explanation=(*alert.explanation, line),
+                    )
+                )
         return kept
 
     # --- selections ---------------------------------------------------------------------------
@@ -196,15 +209,24 @@ class Matcher:
     def _findings(self, selection: Selection, analysis: Analysis) -> list[_Finding]:
         if selection.parties:
             return [
-                _Finding(p.match.sentence, p.match.span, p.match.score, p.group.entity.caption, party=p)
+                _Finding(
+                    p.match.sentence, p.match.span, p.match.score, p.group.entity.caption, party=p
+                )
                 for p in analysis.parties
                 if p.match.score >= selection.min_score and self._selects(selection, p.group)
             ]
         if selection.countries:
             return [
-                _Finding(c.sentence, c.span, 0.9 if c.form in ("capital", "port") else 1.0, c.code, country=c)
+                _Finding(
+                    c.sentence,
+                    c.span,
+                    0.9 if c.form in ("capital", "port") else 1.0,
+                    c.code,
+                    country=c,
+                )
                 for c in analysis.countries
-                if c.code in selection.countries and (selection.role is None or c.role == selection.role)
+                if c.code in selection.countries
+                and (selection.role is None or c.role == selection.role)
             ]
         return [
             _Finding(t.sentence, t.span, 1.0, t.group, term=t)
@@ -290,7 +312,9 @@ class Matcher:
             "lead": 1.0 if min(sentences, default=99) <= 1 else 0.0,
         }
         evidence_groups = [p.group for p in parties[: alert.evidence_parties]]
-        return replace(alert, signals=self._signals(rule, alert, analysis, sentences, evidence_groups, layout))
+        return replace(
+            alert, signals=self._signals(rule, alert, analysis, sentences, evidence_groups, layout)
+        )
 
     def _signals(
         self,
@@ -308,16 +332,26 @@ class Matcher:
             "mention": 1.0 if rule.mention else 0.0,
             "fallback": 1.0 if rule.fallback else 0.0,
             "party": max((m.score for m in evidence), default=0.0),
-            "party_regime": 1.0 if any(self._regime_of([g]) == alert.regime for g in evidence_groups) else 0.0,
-            "party_country": 1.0 if any(g.linked_countries & {c.code for c in alert.countries} for g in evidence_groups) else 0.0,
-            "identifier": 1.0 if any(f.name == "identifier" for m in evidence for f in m.features) else 0.0,
-            "country": 1.0 if any(c.code in self.rules.country_regimes for c in alert.countries) else 0.0,
+            "party_regime": 1.0
+            if any(self._regime_of([g]) == alert.regime for g in evidence_groups)
+            else 0.0,
+            "party_country": 1.0
+            if any(g.linked_countries & {c.code for c in alert.countries} for g in evidence_groups)
+            else 0.0,
+            "identifier": 1.0
+            if any(f.name == "identifier" for m in evidence for f in m.features)
+            else 0.0,
+            "country": 1.0
+            if any(c.code in self.rules.country_regimes for c in alert.countries)
+            else 0.0,
             "role": 1.0 if any(c.role for c in alert.countries) else 0.0,
             "term_groups": min(1.0, len({t.group for t in alert.terms}) / 3),
             **layout,
         }
         for cls in CLASSES:
-            values[f"ev_{cls}"] = sum(cls in analysis.cues[s] for s in sentences) / max(1, len(sentences))
+            values[f"ev_{cls}"] = sum(cls in analysis.cues[s] for s in sentences) / max(
+                1, len(sentences)
+            )
         for cls in DOC_CLASSES:
             # sentences, not a share of them: a long analysis piece reports a breach as
             # surely as a short wire story, with more sentences around it; a text of one or
@@ -352,13 +386,25 @@ class Matcher:
                 entities=tuple(p.match for p in parties),
                 countries=(),
                 terms=(),
-                evidence=tuple(_evidence(analysis, [_first_mention_window(found, p) for p in parties[:MAX_EVIDENCE]])),
+                evidence=tuple(
+                    _evidence(
+                        analysis, [_first_mention_window(found, p) for p in parties[:MAX_EVIDENCE]]
+                    )
+                ),
                 explanation=tuple(_explain(rule, window)),
                 source=rule.source,
             )
-            layout = {"one_sentence": 1.0, "windows": min(1.0, (len(sentences) - 1) / 3), "lead": 1.0 if min(sentences) <= 1 else 0.0}
+            layout = {
+                "one_sentence": 1.0,
+                "windows": min(1.0, (len(sentences) - 1) / 3),
+                "lead": 1.0 if min(sentences) <= 1 else 0.0,
+            }
             groups = [p.group for p in parties]
-            alerts.append(replace(alert, signals=self._signals(rule, alert, analysis, sentences, groups, layout)))
+            alerts.append(
+                replace(
+                    alert, signals=self._signals(rule, alert, analysis, sentences, groups, layout)
+                )
+            )
         return alerts
 
     def _country_regime(self, analysis: Analysis, in_evidence: Sequence[_Finding]) -> str | None:
@@ -459,7 +505,9 @@ def _sentence_bounds(count: int, sentence_of_token: Sequence[int]) -> list[tuple
 
 
 def _selector_matches(selector: ListSelector, entity: Entity) -> bool:
-    if selector.sources and not any(fnmatch.fnmatchcase(entity.source, s) for s in selector.sources):
+    if selector.sources and not any(
+        fnmatch.fnmatchcase(entity.source, s) for s in selector.sources
+    ):
         return False
     if selector.types and entity.type.value not in selector.types:
         return False
@@ -494,7 +542,11 @@ def _windows(
             if hits:
                 inside[name] = hits
         if evaluate(rule.condition, inside.__contains__):  # bound now, not a closure over the loop
-            window = _Window(first, last, {n: inside[n] for n in positive if n in inside and n not in document_wide})
+            window = _Window(
+                first,
+                last,
+                {n: inside[n] for n in positive if n in inside and n not in document_wide},
+            )
             if window.findings and not any(w.first <= first and last <= w.last for w in windows):
                 windows.append(window)
     return windows
@@ -515,7 +567,9 @@ def _window_score(window: _Window) -> float:
     return score * (1.0 if len(sentences) <= 1 else NEAR_FACTOR)
 
 
-def _parties(in_evidence: list[_Finding], all_parties: Sequence[PartyMention]) -> list[PartyMention]:
+def _parties(
+    in_evidence: list[_Finding], all_parties: Sequence[PartyMention]
+) -> list[PartyMention]:
     """Each party once: its best mention; parties in the evidence first, then the rest."""
     best: dict[str, PartyMention] = {}
     for mention in all_parties:
@@ -523,7 +577,10 @@ def _parties(in_evidence: list[_Finding], all_parties: Sequence[PartyMention]) -
         if key not in best or mention.match.score > best[key].match.score:
             best[key] = mention
     evidence_keys = {f.party.match.entity.key for f in in_evidence if f.party}
-    return sorted(best.values(), key=lambda m: (m.match.entity.key not in evidence_keys, -m.match.score, m.match.span.start))
+    return sorted(
+        best.values(),
+        key=lambda m: (m.match.entity.key not in evidence_keys, -m.match.score, m.match.span.start),
+    )
 
 
 def _unique_countries(mentions: Iterable[CountryMention]) -> list[CountryMention]:
@@ -564,7 +621,11 @@ def _evidence(analysis: Analysis, windows: Sequence[_Window]) -> list[Evidence]:
     for sentence_index in sorted(by_sentence)[: MAX_EVIDENCE * 2]:
         sentence = analysis.sentences[sentence_index]
         spans = tuple(sorted(by_sentence[sentence_index], key=lambda s: (s.start, s.end)))
-        evidence.append(Evidence(analysis.text[sentence.start : sentence.end], sentence.start, sentence.end, spans))
+        evidence.append(
+            Evidence(
+                analysis.text[sentence.start : sentence.end], sentence.start, sentence.end, spans
+            )
+        )
     return evidence
 
 
@@ -574,12 +635,19 @@ def _explain(rule: Rule, window: _Window) -> list[str]:
         finding = max(found, key=lambda f: f.score)
         if finding.party:
             match: EntityMatch = finding.party.match
-            detail = "; ".join(f"{f.name} {f.value:g}" + (f" ({f.detail})" if f.detail else "") for f in match.features)
-            lines.append(f"{name}: {match.entity.caption} [{match.entity.source}] as '{match.matched}' score {match.score:g}: {detail}")
+            detail = "; ".join(
+                f"{f.name} {f.value:g}" + (f" ({f.detail})" if f.detail else "")
+                for f in match.features
+            )
+            lines.append(
+                f"{name}: {match.entity.caption} [{match.entity.source}] as '{match.matched}' score {match.score:g}: {detail}"
+            )
         elif finding.country:
             country = finding.country
             role = f", {country.role}" if country.role else ""
             lines.append(f"{name}: {country.code} as '{country.matched}' ({country.form}{role})")
         elif finding.term:
-            lines.append(f"{name}: '{finding.term.matched}' (term '{finding.term.term}' of {finding.term.group})")
+            lines.append(
+                f"{name}: '{finding.term.matched}' (term '{finding.term.term}' of {finding.term.group})"
+            )
     return lines

@@ -40,11 +40,15 @@ FUZZY_TWO_EDITS_LEN = 10  # from this length two edits are allowed
 FUZZY_MAX_ZIPF = 4.0  # common English words are never "typos" of a name
 ALIGN_FUZZY_MIN_LEN = 4  # inside an alignment, words from this length may carry one typo
 ALIGN_FUZZY_MAX_ZIPF = 3.0  # ... if the word as written is no everyday English word
-SLOT_MIN_LEN = 4  # a word beside the rest of its name may carry one typo from this length (as listed)
+SLOT_MIN_LEN = (
+    4  # a word beside the rest of its name may carry one typo from this length (as listed)
+)
 SLOT_PIN_MAX_ZIPF = 3.5  # ... if one of those other words is rarer than this in English
 JOINED_MIN_LEN = 7  # two name words written as one ("Cholsu", "Jongun") from this length
 EXACT, VARIANT = 1.0, 0.95
-NAME_PARTICLES = frozenset("al el bin ibn bint abu de da di del della der van von du la le ter".split())
+NAME_PARTICLES = frozenset(
+    ["al", "el", "bin", "ibn", "bint", "abu", "de", "da", "di", "del", "della", "der", "van", "von", "du", "la", "le", "ter"]
+)
 GENERIC_STRENGTH = 0.5  # below this a name's distinctive words are too ordinary to stand for it
 
 # Abbreviations of company words that mean the same in a name.
@@ -107,7 +111,9 @@ class EntityGroup:
     @cached_property
     def linked_countries(self) -> frozenset[str]:
         """Its own countries and those its sanctions programs are about."""
-        linked = {c for member in self.members for p in member.programs for c in program_countries(p)}
+        linked = {
+            c for member in self.members for p in member.programs for c in program_countries(p)
+        }
         return self.countries | linked
 
     @cached_property
@@ -141,7 +147,9 @@ class NameIndex:
         self._deletes: dict[str, list[str]] = defaultdict(list)
         self._raw_deletes: dict[str, list[int]] = defaultdict(list)  # spelling as listed -> vids
         self._postings: dict[int, list[int]] = defaultdict(list)
-        self._joined: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # skeleton -> (nid, a, b)
+        self._joined: dict[str, list[tuple[int, int, int]]] = defaultdict(
+            list
+        )  # skeleton -> (nid, a, b)
         self._identifiers: dict[tuple[str, str], int] = {}
         self.word_rarity: dict[str, float] = {}  # listed words: how much each identifies a name
         self._lookup_cache: dict[str, tuple[tuple[int, float], ...]] = {}
@@ -220,7 +228,11 @@ class NameIndex:
         strong = [i for i, token in enumerate(tokens) if not token.weak]
         acronym = _is_acronym(name, words, etype)
         required, misses = _required(tokens, strong, etype)
-        if strong and len(strong) < len(tokens) and sum(tokens[i].rarity for i in strong) < GENERIC_STRENGTH:
+        if (
+            strong
+            and len(strong) < len(tokens)
+            and sum(tokens[i].rarity for i in strong) < GENERIC_STRENGTH
+        ):
             # A name of ordinary words ("International Company for Industrial and Commercial
             # Technology") identifies nobody unless it is written out in full.
             required, misses = list(range(len(tokens))), 0
@@ -230,10 +242,14 @@ class NameIndex:
             name=name,
             tokens=tuple(tokens),
             required=frozenset(required),
-            required_words=tuple((tokens[r].vid, tokens[r].norm) for r in sorted(required) if not tokens[r].weak),
+            required_words=tuple(
+                (tokens[r].vid, tokens[r].norm) for r in sorted(required) if not tokens[r].weak
+            ),
             required_vids=frozenset(tokens[r].vid for r in required if not tokens[r].weak),
             rare_vids=frozenset(
-                tokens[r].vid for r in required if not tokens[r].weak and _rare_enough_to_pin()(tokens[r].norm)
+                tokens[r].vid
+                for r in required
+                if not tokens[r].weak and _rare_enough_to_pin()(tokens[r].norm)
             ),
             optional_misses=misses,
             acronym=acronym,
@@ -304,7 +320,9 @@ class NameIndex:
                 if candidate in seen or candidate == skel:
                     continue
                 seen.add(candidate)
-                distance = OSA.distance(skel, candidate, score_cutoff=max_edits)  # a swap is one edit
+                distance = OSA.distance(
+                    skel, candidate, score_cutoff=max_edits
+                )  # a swap is one edit
                 if distance > max_edits:
                     continue
                 similarity = VARIANT * (1.0 - distance / max(len(skel), len(candidate)))
@@ -328,7 +346,9 @@ class NameIndex:
                     found[vid] = VARIANT * (1.0 - distance / max(len(norm), len(listed)))
 
     def candidates(
-        self, token_matches: Sequence[tuple[tuple[int, float], ...] | None], tokens: Sequence[Token] = ()
+        self,
+        token_matches: Sequence[tuple[tuple[int, float], ...] | None],
+        tokens: Sequence[Token] = (),
     ) -> dict[int, list[int]]:
         """Names worth aligning, each with the article tokens that point at it.
 
@@ -342,7 +362,11 @@ class NameIndex:
                 for vid, _similarity in matches:
                     for nid in postings.get(vid, ()):
                         anchors[nid].append(position)
-            if position < len(tokens) and tokens[position].cap and _may_be_joined(tokens[position], matches):
+            if (
+                position < len(tokens)
+                and tokens[position].cap
+                and _may_be_joined(tokens[position], matches)
+            ):
                 for nid, _a, _b in self.joined(tokens[position].norm):
                     anchors[nid].append(position)
         return anchors
@@ -389,7 +413,11 @@ class NameIndex:
             if token.weak or any(p[0] == position for p in picks):
                 continue
             best = _best_token(token, anchor, lo, hi, used, tokens, token_matches, name.acronym)
-            if best is None and position in joined and not any(p[0] == joined[position][1] for p in picks):
+            if (
+                best is None
+                and position in joined
+                and not any(p[0] == joined[position][1] for p in picks)
+            ):
                 article, other = joined[position]
                 picks.append((other, article, VARIANT))
                 best = (article, VARIANT)
@@ -407,7 +435,9 @@ class NameIndex:
             used.add(best[0])
             picks.append((position, best[0], best[1]))
         if pending is not None:
-            best = _slot_token(pending, name.ordered, name.tokens[pending], picks, used, tokens, lo, hi)
+            best = _slot_token(
+                pending, name.ordered, name.tokens[pending], picks, used, tokens, lo, hi
+            )
             if best is None:
                 return None
             picks.append((pending, best[0], best[1]))
@@ -425,7 +455,9 @@ class NameIndex:
             return None  # a required company word is missing
         return Alignment(name=name, picks=tuple(picks), first=first, last=last)
 
-    def _joined_in(self, name: IndexedName, odd: Sequence[int], tokens: Sequence[Token]) -> dict[int, tuple[int, int]]:
+    def _joined_in(
+        self, name: IndexedName, odd: Sequence[int], tokens: Sequence[Token]
+    ) -> dict[int, tuple[int, int]]:
         """Name position -> (odd article word writing it and a neighbour as one, that
         neighbour's position)."""
         found: dict[int, tuple[int, int]] = {}
@@ -480,7 +512,7 @@ def _name_words(name: Name, etype: EntityType) -> tuple[list[str], set[int]]:
     People written "SURNAME, Given Names" (OFAC) keep the surname marked; ``Name.family``
     marks it when the list says so in another way (the UN's Korean names).
     """
-    text = name.text.replace("\"", " ")
+    text = name.text.replace('"', " ")
     if etype is EntityType.PERSON and "," in text:
         surname, _, given = text.partition(",")
         family_words = [t.norm for t in tokenize(surname)]
@@ -534,7 +566,9 @@ def _is_acronym(name: Name, words: list[str], etype: EntityType) -> bool:
     return zipf(word) < 1.0 and re.search(r"[^aeiouy]{3}", word) is not None
 
 
-def _required(tokens: list[NameToken], strong: list[int], etype: EntityType) -> tuple[list[int], int]:
+def _required(
+    tokens: list[NameToken], strong: list[int], etype: EntityType
+) -> tuple[list[int], int]:
     """Which tokens must be found, and how many other non-weak ones may be missing.
 
     People: the surname and the first given name (a patronymic or middle name may be left
@@ -613,7 +647,9 @@ def _best_token(
     return best
 
 
-def odd_words(tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, float], ...] | None]) -> list[int]:
+def odd_words(
+    tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, float], ...] | None]
+) -> list[int]:
     """Capitalised words that are no listed word as written and no everyday English word.
 
     A misspelt or run-together name can only hide in such a word ("Commdoities", "Cholsu");
@@ -627,7 +663,9 @@ def odd_words(tokens: Sequence[Token], token_matches: Sequence[tuple[tuple[int, 
         and not token.caseless  # a transliterated word of a script without capitals is no sign of a name
         and len(token.norm) >= ALIGN_FUZZY_MIN_LEN - 1
         and token.norm.isalpha()
-        and not any(similarity == EXACT for _, similarity in token_matches[position] or ())  # listed as written
+        and not any(
+            similarity == EXACT for _, similarity in token_matches[position] or ()
+        )  # listed as written
         and rare(token.norm)
     ]
 
@@ -655,12 +693,16 @@ def _adjacent_pairs(tokens: Sequence[NameToken], etype: EntityType) -> set[tuple
     written in running text, given names first ("HERRERA BUITRAGO, Helmer" -> "Helmerherrera")."""
     pairs = {(i, i + 1) for i in range(len(tokens) - 1)}
     if etype is EntityType.PERSON:
-        natural = [i for i, t in enumerate(tokens) if not t.family] + [i for i, t in enumerate(tokens) if t.family]
+        natural = [i for i, t in enumerate(tokens) if not t.family] + [
+            i for i, t in enumerate(tokens) if t.family
+        ]
         pairs |= set(zip(natural, natural[1:]))
     return pairs
 
 
-def _typo_token(token: NameToken, anchor: int, odd: Sequence[int], used: set[int], tokens: Sequence[Token]) -> tuple[int, float] | None:
+def _typo_token(
+    token: NameToken, anchor: int, odd: Sequence[int], used: set[int], tokens: Sequence[Token]
+) -> tuple[int, float] | None:
     """A capitalised word near the anchor that is this name word with one typing mistake.
 
     The vocabulary lookup cannot afford typos of everyday words ("Airlnies", "Nacioanl"):
@@ -680,13 +722,24 @@ def _typo_token(token: NameToken, anchor: int, odd: Sequence[int], used: set[int
         if distance > max_edits:
             continue
         similarity = VARIANT * (1.0 - distance / max(len(article.norm), len(token.norm)))
-        if best is None or similarity > best[1] or (similarity == best[1] and abs(position - anchor) < abs(best[0] - anchor)):
+        if (
+            best is None
+            or similarity > best[1]
+            or (similarity == best[1] and abs(position - anchor) < abs(best[0] - anchor))
+        ):
             best = (position, similarity)
     return best
 
 
 def _slot_token(
-    pending: int, ordered: bool, token: NameToken, picks: Sequence[tuple[int, int, float]], used: set[int], tokens: Sequence[Token], lo: int, hi: int
+    pending: int,
+    ordered: bool,
+    token: NameToken,
+    picks: Sequence[tuple[int, int, float]],
+    used: set[int],
+    tokens: Sequence[Token],
+    lo: int,
+    hi: int,
 ) -> tuple[int, float] | None:
     """The capitalised word right beside the name's other words that is name word ``pending``
     with one typo.
@@ -713,7 +766,12 @@ def _slot_token(
         if not lo <= position <= hi:
             continue
         article = tokens[position]
-        if not article.cap or article.caseless or not article.norm.isalpha() or abs(len(article.norm) - len(token.norm)) > 1:
+        if (
+            not article.cap
+            or article.caseless
+            or not article.norm.isalpha()
+            or abs(len(article.norm) - len(token.norm)) > 1
+        ):
             continue
         distance = OSA.distance(article.norm, token.norm, score_cutoff=1)
         if 0 < distance <= 1:
@@ -722,7 +780,11 @@ def _slot_token(
 
 
 def _foreign_words(
-    name: IndexedName, picks: list[tuple[int, int, float]], first: int, last: int, tokens: Sequence[Token]
+    name: IndexedName,
+    picks: list[tuple[int, int, float]],
+    first: int,
+    last: int,
+    tokens: Sequence[Token],
 ) -> int:
     """Words inside the match that belong to neither the matched words nor the name's own
     company and function words ("Choson International Chemicals" may keep its "International")."""
@@ -746,9 +808,17 @@ def _foreign_words(
 def _weak_equal(text_norm: str, name_norm: str) -> bool:
     """The same company or function word, abbreviated ("Co", "Ltd") or with one typo
     ("Internationla"): long words only, so "Co" never passes for "Go"."""
-    if text_norm == name_norm or _EQUIVALENT_WEAK.get(text_norm) == name_norm or _EQUIVALENT_WEAK.get(name_norm) == text_norm:
+    if (
+        text_norm == name_norm
+        or _EQUIVALENT_WEAK.get(text_norm) == name_norm
+        or _EQUIVALENT_WEAK.get(name_norm) == text_norm
+    ):
         return True
-    return len(name_norm) >= 5 and abs(len(text_norm) - len(name_norm)) <= 1 and OSA.distance(text_norm, name_norm, score_cutoff=1) <= 1
+    return (
+        len(name_norm) >= 5
+        and abs(len(text_norm) - len(name_norm)) <= 1
+        and OSA.distance(text_norm, name_norm, score_cutoff=1) <= 1
+    )
 
 
 def _extend_weak(

@@ -91,7 +91,9 @@ class Entity:
     same_as: tuple[str, ...] = ()
     remarks: str = ""
     context: tuple[str, ...] = ()  # words that, next to a name, say the text means this party
-    version: str = ""  # the list version it was read from ("2026-12-01/3f9a0c1e"); "" for rule files
+    version: str = (
+        ""  # the list version it was read from ("2026-12-01/3f9a0c1e"); "" for rule files
+    )
 
     @property
     def caption(self) -> str:

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
 from .identifiers import IdentifierMention, find_identifiers
-from .index import ALIGN_FUZZY_MIN_LEN, JOINED_MIN_LEN, SLOT_MIN_LEN, Alignment, EntityGroup, IndexedName, NameIndex, odd_words
+from .index import (
+    ALIGN_FUZZY_MIN_LEN,
+    JOINED_MIN_LEN,
+    SLOT_MIN_LEN,
+    Alignment,
+    EntityGroup,
+    IndexedName,
+    NameIndex,
+    odd_words,
+)
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
 from .normalize import Token
 from .refdata import STOPWORDS, TITLES, zipf
@@ -54,10 +63,14 @@ def find_parties(
     token_matches = [index.lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
     places = _country_tokens(tokens, countries)
     named_countries = frozenset(c.code for c in countries)
-    candidates = _align_all(index, tokens, token_matches, sentence_of_token, sentence_bounds, named_countries)
+    candidates = _align_all(
+        index, tokens, token_matches, sentence_of_token, sentence_bounds, named_countries
+    )
     accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
     mentions = [_mention(index, text, tokens, c) for c in accepted]
-    mentions += _coreferences(index, text, tokens, token_matches, sentence_of_token, accepted, places)
+    mentions += _coreferences(
+        index, text, tokens, token_matches, sentence_of_token, accepted, places
+    )
     mentions += _identifiers(index, text, tokens, sentence_of_token, mentions)
     mentions.sort(key=lambda m: (m.match.span.start, -m.match.score))
     return mentions
@@ -76,7 +89,10 @@ def _align_all(
     odd: dict[int, list[int]] = defaultdict(list)  # sentence -> its odd words
     for position in odd_words(tokens, token_matches):
         odd[sentence_of_token[position]].append(position)
-    shapes = {sentence: _Shapes.of(tokens[p].norm for p in positions) for sentence, positions in odd.items()}
+    shapes = {
+        sentence: _Shapes.of(tokens[p].norm for p in positions)
+        for sentence, positions in odd.items()
+    }
     everywhere = _Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
     hideable: dict[int, bool] = {}  # absent word -> may hide in the article (names share words)
     names, words = index.names, index.words
@@ -102,11 +118,15 @@ def _align_all(
                     continue
             elif absent:
                 if sentence not in checked:
-                    checked[sentence] = sentence in shapes and all(shapes[sentence].may_hide(word) for word in absent)
+                    checked[sentence] = sentence in shapes and all(
+                        shapes[sentence].may_hide(word) for word in absent
+                    )
                 if not checked[sentence]:
                     continue
             lo, hi = sentence_bounds[sentence]
-            alignment = index.align(name, anchor, tokens, token_matches, lo, hi, odd.get(sentence, ()), slot)
+            alignment = index.align(
+                name, anchor, tokens, token_matches, lo, hi, odd.get(sentence, ()), slot
+            )
             if alignment is None:
                 continue
             key = (nid, alignment.first, alignment.last)
@@ -118,7 +138,9 @@ def _align_all(
     return list(found.values())
 
 
-def _may_all_hide(missing: Iterable[int], known: dict[int, bool], words: Sequence[str], shapes: _Shapes) -> bool:
+def _may_all_hide(
+    missing: Iterable[int], known: dict[int, bool], words: Sequence[str], shapes: _Shapes
+) -> bool:
     """Whether every absent name word may hide, misspelt, in the article; asked of hundreds of
     names per article that share their words, so each word is tested once."""
     for vid in missing:
@@ -130,10 +152,17 @@ def _may_all_hide(missing: Iterable[int], known: dict[int, bool], words: Sequenc
     return True
 
 
-def _slot_possible(name: IndexedName, missing: frozenset[int] | set[int], words: Sequence[str]) -> bool:
+def _slot_possible(
+    name: IndexedName, missing: frozenset[int] | set[int], words: Sequence[str]
+) -> bool:
     """One required word missing from a name whose other words are present, one of them no
     everyday word: worth aligning where a misspelt word stands beside them (``index._slot_token``)."""
-    if len(missing) != 1 or len(name.required_vids) < 2 or name.acronym or not name.rare_vids - missing:
+    if (
+        len(missing) != 1
+        or len(name.required_vids) < 2
+        or name.acronym
+        or not name.rare_vids - missing
+    ):
         return False
     (vid,) = missing
     word = words[vid]
@@ -146,7 +175,12 @@ def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
     for position in (anchor - 1, anchor + 1):
         if 0 <= position < len(tokens):
             token = tokens[position]
-            if token.cap and not token.caseless and abs(len(token.norm) - len(word)) <= 1 and OSA.distance(token.norm, word, score_cutoff=1) == 1:
+            if (
+                token.cap
+                and not token.caseless
+                and abs(len(token.norm) - len(word)) <= 1
+                and OSA.distance(token.norm, word, score_cutoff=1) == 1
+            ):
                 return True
     return False
 
@@ -215,9 +249,7 @@ def _accept(
 ) -> list[_Candidate]:
     """Best non-overlapping candidates; weak ones only with support, never a namesake's."""
     ordered = sorted(candidates, key=_preference)
-    strong_groups = {
-        c.alignment.name.group for c in ordered if not c.judgement.needs_support
-    }
+    strong_groups = {c.alignment.name.group for c in ordered if not c.judgement.needs_support}
     taken: dict[int, int] = {}  # token -> group that owns it
     accepted: list[_Candidate] = []
     for candidate in ordered:
@@ -262,22 +294,32 @@ def _same_name_elsewhere(candidate: _Candidate, accepted: list[_Candidate]) -> b
 
 
 def _document_support(
-    group: EntityGroup, candidate: _Candidate, strong_groups: set[int], countries: Sequence[CountryMention]
+    group: EntityGroup,
+    candidate: _Candidate,
+    strong_groups: set[int],
+    countries: Sequence[CountryMention],
 ) -> bool:
     """A weak match counts if the party is named strongly elsewhere or its country is near."""
     if group.gid in strong_groups:
         return True
     if group.type is EntityType.VESSEL:
         return False  # ordinary-word ship names need a ship word next to them
-    strong_words = sum(1 for p, _, _ in candidate.alignment.picks if not candidate.alignment.name.tokens[p].weak)
+    strong_words = sum(
+        1 for p, _, _ in candidate.alignment.picks if not candidate.alignment.name.tokens[p].weak
+    )
     if candidate.alignment.name.acronym or group.type is not EntityType.PERSON or strong_words >= 2:
-        near = range(candidate.sentence - COUNTRY_SUPPORT_REACH, candidate.sentence + COUNTRY_SUPPORT_REACH + 1)
+        near = range(
+            candidate.sentence - COUNTRY_SUPPORT_REACH,
+            candidate.sentence + COUNTRY_SUPPORT_REACH + 1,
+        )
         party_countries = group.countries
         return any(c.code in party_countries and c.sentence in near for c in countries)
     return False
 
 
-def _mention(index: NameIndex, text: str, tokens: Sequence[Token], candidate: _Candidate) -> PartyMention:
+def _mention(
+    index: NameIndex, text: str, tokens: Sequence[Token], candidate: _Candidate
+) -> PartyMention:
     alignment = candidate.alignment
     group = index.groups[alignment.name.group]
     span = Span(tokens[alignment.first].start, tokens[alignment.last].end)
@@ -326,18 +368,33 @@ def _coreferences(
             continue
         for vid, similarity in matches:
             hit = forms.get(vid)
-            if hit is None or similarity < 0.95 or _namesake(tokens, position, sentence_of_token, places):
+            if (
+                hit is None
+                or similarity < 0.95
+                or _namesake(tokens, position, sentence_of_token, places)
+            ):
                 continue
             group, score = hit
             feature = Feature("coreference", 1.0, "short form of a party named in full earlier")
             score = round(score * COREFERENCE_FACTOR * similarity, 3)
             token = tokens[position]
-            mentions.append(_span_mention(group, text, Span(token.start, token.end), sentence_of_token[position], score, feature))
+            mentions.append(
+                _span_mention(
+                    group,
+                    text,
+                    Span(token.start, token.end),
+                    sentence_of_token[position],
+                    score,
+                    feature,
+                )
+            )
             break
     return mentions
 
 
-def _namesake(tokens: Sequence[Token], position: int, sentence_of_token: Sequence[int], places: set[int]) -> bool:
+def _namesake(
+    tokens: Sequence[Token], position: int, sentence_of_token: Sequence[int], places: set[int]
+) -> bool:
     """A capitalised given name right before a word makes it someone else's surname.
 
     "Richard Wagner", "Virginia A. Wagner": the word before is capitalised, is not a title
@@ -399,7 +456,9 @@ def _listed(index: NameIndex, mention: IdentifierMention) -> tuple[str, EntityGr
     return None
 
 
-def _named_there(named: Sequence[PartyMention], group: EntityGroup, mention: IdentifierMention) -> bool:
+def _named_there(
+    named: Sequence[PartyMention], group: EntityGroup, mention: IdentifierMention
+) -> bool:
     """Whether the party is already found, in full, by a name covering the identifier."""
     return any(
         m.group.gid == group.gid
@@ -410,7 +469,9 @@ def _named_there(named: Sequence[PartyMention], group: EntityGroup, mention: Ide
     )
 
 
-def _span_mention(group: EntityGroup, text: str, span: Span, sentence: int, score: float, feature: Feature) -> PartyMention:
+def _span_mention(
+    group: EntityGroup, text: str, span: Span, sentence: int, score: float, feature: Feature
+) -> PartyMention:
     """A mention by a word or value that stands for a party named otherwise (a surname, an
     identifier such as "9191278" or "EP-MNX"): the highlight covers that word or value only."""
     match = EntityMatch(

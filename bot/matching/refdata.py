@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,60 +20,81 @@ DATA_DIR = Path(__file__).with_name("data")
 # Words that make up company and group names without identifying anyone: "Korea Ryonbong
 # General Corporation" is identified by "Ryonbong", not by "General Corporation".
 ORG_WEAK_WORDS = frozenset(
-    """ag as asa bv co company companies corp corporation cjsc establishment fze fzc fzco gmbh
-    group holding holdings inc incorporated jsc jv kg llc llp lp ltd limited nv oao ojsc ooo pao
-    pjsc plc pmc pte pty sa sae sarl sas sdn bhd spa srl zao general trading trade international
-    industrial industries industry import export enterprise enterprises firm firms partners
-    commercial service services shipping management bureau center centre office branch agency
-    joint stock liability public private closed open type society association department
-    the of and for in on at de la le du des el al da di do dos das del y et und der die das""".split()
+    ["ag", "as", "asa", "bv", "co", "company", "companies", "corp", "corporation", "cjsc", "establishment", "fze", "fzc", "fzco", "gmbh", "group", "holding", "holdings", "inc", "incorporated", "jsc", "jv", "kg", "llc", "llp", "lp", "ltd", "limited", "nv", "oao", "ojsc", "ooo", "pao", "pjsc", "plc", "pmc", "pte", "pty", "sa", "sae", "sarl", "sas", "sdn", "bhd", "spa", "srl", "zao", "general", "trading", "trade", "international", "industrial", "industries", "industry", "import", "export", "enterprise", "enterprises", "firm", "firms", "partners", "commercial", "service", "services", "shipping", "management", "bureau", "center", "centre", "office", "branch", "agency", "joint", "stock", "liability", "public", "private", "closed", "open", "type", "society", "association", "department", "the", "of", "and", "for", "in", "on", "at", "de", "la", "le", "du", "des", "el", "al", "da", "di", "do", "dos", "das", "del", "y", "et", "und", "der", "die", "das"]
 )
 
 # Function words never count as evidence of a name.
 STOPWORDS = frozenset(
-    """a an the of and or for in on at to by from with as is are was were be been de la le el al
-    du des da di do dos das del y et und der die""".split()
+    ["a", "an", "the", "of", "and", "or", "for", "in", "on", "at", "to", "by", "from", "with", "as", "is", "are", "was", "were", "be", "been", "de", "la", "le", "el", "al", "du", "des", "da", "di", "do", "dos", "das", "del", "y", "et", "und", "der", "die"]
 )
 
 # Words next to a name that say which kind of party the text is talking about. They are the
 # "support" a weak or common-word name needs before it may count (see ``score``).
 TYPE_CONTEXT = {
     "vessel": frozenset(
-        """vessel vessels ship ships tanker tankers freighter bulker bulkers carrier carriers
-        cargo mv m/v mt m/t ss boat trawler barge tug dredger yacht superyacht megayacht
-        containership flagged imo sailed crew hull""".split()
+        ["vessel", "vessels", "ship", "ships", "tanker", "tankers", "freighter", "bulker", "bulkers", "carrier", "carriers", "cargo", "mv", "m/v", "mt", "m/t", "ss", "boat", "trawler", "barge", "tug", "dredger", "yacht", "superyacht", "megayacht", "containership", "flagged", "imo", "sailed", "crew", "hull"]
     ),
     "organization": frozenset(
-        """group company corporation corp firm bank pmc mercenary mercenaries fighters militia
-        network conglomerate enterprise agency ministry organization organisation outfit
-        contractor contractors subsidiary front operatives forces""".split()
+        ["group", "company", "corporation", "corp", "firm", "bank", "pmc", "mercenary", "mercenaries", "fighters", "militia", "network", "conglomerate", "enterprise", "agency", "ministry", "organization", "organisation", "outfit", "contractor", "contractors", "subsidiary", "front", "operatives", "forces"]
     ),
-    "aircraft": frozenset("aircraft airliner plane jet tail registration".split()),
+    "aircraft": frozenset(["aircraft", "airliner", "plane", "jet", "tail", "registration"]),
 }
 
 # Titles that introduce a person's name; a capitalised word before a surname that is not one
 # of these is taken as that person's own given name (Richard Wagner is not the Wagner Group).
 TITLES = frozenset(
-    """mr mrs ms miss dr prof sir lord lady general gen col colonel lt captain capt commander
-    cmdr admiral adm sgt president pres minister premier leader chairman chairwoman chief
-    director ceo founder tycoon oligarch businessman businesswoman head boss secretary
-    ambassador envoy senator rep governor marshal comrade""".split()
+    ["mr", "mrs", "ms", "miss", "dr", "prof", "sir", "lord", "lady", "general", "gen", "col", "colonel", "lt", "captain", "capt", "commander", "cmdr", "admiral", "adm", "sgt", "president", "pres", "minister", "premier", "leader", "chairman", "chairwoman", "chief", "director", "ceo", "founder", "tycoon", "oligarch", "businessman", "businesswoman", "head", "boss", "secretary", "ambassador", "envoy", "senator", "rep", "governor", "marshal", "comrade"]
 )
 
 
 # Countries a sanctions program is about: a party listed under the DPRK program is linked to
 # North Korea even when its address is in Iran (the engine's namesake check uses this).
 PROGRAM_COUNTRIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("DPRK", ("KP",)), ("NKSPEA", ("KP",)), ("IRAN", ("IR",)), ("IRGC", ("IR",)), ("IFSR", ("IR",)),
-    ("IFCA", ("IR",)), ("HRIT-IR", ("IR",)), ("SYRIA", ("SY",)), ("FSE-SY", ("SY",)), ("HRIT-SY", ("SY",)),
-    ("VENEZUELA", ("VE",)), ("UKRAINE", ("RU", "UA")), ("RUSSIA", ("RU",)), ("CAATSA - RUSSIA", ("RU",)),
-    ("ELECTION", ("RU",)), ("CUBA", ("CU",)), ("BELARUS", ("BY",)), ("BURMA", ("MM",)), ("LIBYA", ("LY",)),
-    ("IRAQ", ("IQ",)), ("SOMALIA", ("SO",)), ("SUDAN", ("SD",)), ("SOUTH SUDAN", ("SS",)), ("DARFUR", ("SD",)),
-    ("ZIMBABWE", ("ZW",)), ("NICARAGUA", ("NI",)), ("HK-EO13936", ("HK", "CN")), ("DRCONGO", ("CD",)),
-    ("CAR", ("CF",)), ("YEMEN", ("YE",)), ("LEBANON", ("LB",)), ("MALI", ("ML",)), ("BURUNDI", ("BI",)),
-    ("BALKANS", ("RS", "BA", "XK", "MK", "ME")), ("Iran", ("IR",)), ("Libya", ("LY",)), ("Iraq", ("IQ",)),
-    ("Somalia", ("SO",)), ("DRC", ("CD",)), ("SouthSudan", ("SS",)), ("Sudan", ("SD",)), ("Yemen", ("YE",)),
-    ("Taliban", ("AF",)), ("Haiti", ("HT",)), ("GB", ("GW",)),
+    ("DPRK", ("KP",)),
+    ("NKSPEA", ("KP",)),
+    ("IRAN", ("IR",)),
+    ("IRGC", ("IR",)),
+    ("IFSR", ("IR",)),
+    ("IFCA", ("IR",)),
+    ("HRIT-IR", ("IR",)),
+    ("SYRIA", ("SY",)),
+    ("FSE-SY", ("SY",)),
+    ("HRIT-SY", ("SY",)),
+    ("VENEZUELA", ("VE",)),
+    ("UKRAINE", ("RU", "UA")),
+    ("RUSSIA", ("RU",)),
+    ("CAATSA - RUSSIA", ("RU",)),
+    ("ELECTION", ("RU",)),
+    ("CUBA", ("CU",)),
+    ("BELARUS", ("BY",)),
+    ("BURMA", ("MM",)),
+    ("LIBYA", ("LY",)),
+    ("IRAQ", ("IQ",)),
+    ("SOMALIA", ("SO",)),
+    ("SUDAN", ("SD",)),
+    ("SOUTH SUDAN", ("SS",)),
+    ("DARFUR", ("SD",)),
+    ("ZIMBABWE", ("ZW",)),
+    ("NICARAGUA", ("NI",)),
+    ("HK-EO13936", ("HK", "CN")),
+    ("DRCONGO", ("CD",)),
+    ("CAR", ("CF",)),
+    ("YEMEN", ("YE",)),
+    ("LEBANON", ("LB",)),
+    ("MALI", ("ML",)),
+    ("BURUNDI", ("BI",)),
+    ("BALKANS", ("RS", "BA", "XK", "MK", "ME")),
+    ("Iran", ("IR",)),
+    ("Libya", ("LY",)),
+    ("Iraq", ("IQ",)),
+    ("Somalia", ("SO",)),
+    ("DRC", ("CD",)),
+    ("SouthSudan", ("SS",)),
+    ("Sudan", ("SD",)),
+    ("Yemen", ("YE",)),
+    ("Taliban", ("AF",)),
+    ("Haiti", ("HT",)),
+    ("GB", ("GW",)),
 )
 
 
@@ -86,7 +107,13 @@ def program_countries(program: str) -> tuple[str, ...]:
     if program.startswith(("EU:", "UK:")):
         return _regime_country(program[3:])
     for prefix, codes in PROGRAM_COUNTRIES:
-        if program == prefix or program.startswith(prefix + "-") or (prefix.isupper() and program.startswith(prefix) and program[len(prefix):].isdigit()):
+        if (
+            program == prefix
+            or program.startswith(prefix + "-")
+            or (
+                prefix.isupper() and program.startswith(prefix) and program[len(prefix) :].isdigit()
+            )
+        ):
             return codes
     return ()
 
@@ -128,8 +155,8 @@ def zipf(word: str) -> float:
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_yaml(name: str) -> Any:
     """A YAML file from the engine's package data, parsed once."""
     with (DATA_DIR / name).open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=YAML_LOADER)  # noqa: S506 - the safe loader, in C
+        return yaml.load(handle, Loader=YAML_LOADER)

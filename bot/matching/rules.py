@@ -42,17 +42,17 @@ class Ref:
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    operand: "Condition"
+    operand: Condition
 
 
 @dataclass(frozen=True, slots=True)
 class And:
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
 
 
 Condition = Ref | Not | And | Or
@@ -69,7 +69,9 @@ def parse_condition(source: str) -> Condition:
             break
         match = _TOKEN_RE.match(source, position)
         if match is None:
-            raise ConditionError(f"unexpected character {source[position:].strip()[0]!r} at column {position + 1}")
+            raise ConditionError(
+                f"unexpected character {source[position:].strip()[0]!r} at column {position + 1}"
+            )
         tokens.append((match.group(1), match.start(1)))
         position = match.end()
     parser = _Parser(tokens, source)
@@ -122,7 +124,9 @@ class _Parser:
             inner = self.parse_or()
             closing, closing_column = self.take()
             if closing != ")":
-                raise ConditionError(f"expected ')' at column {closing_column + 1}, found {closing!r}")
+                raise ConditionError(
+                    f"expected ')' at column {closing_column + 1}, found {closing!r}"
+                )
             return inner
         if word == ")" or word.lower() in {"and", "or", "not"}:
             raise ConditionError(f"unexpected {word!r} at column {column + 1}")
@@ -237,6 +241,8 @@ class RuleSet:
     terms: Mapping[str, tuple[str, ...]]
     parties: tuple[Entity, ...]
     list_selectors: Mapping[str, tuple[ListSelector, ...]]
-    party_ids: Mapping[str, str] = field(default_factory=dict)  # "<file>/<id>" and "<id>" -> entity key
+    party_ids: Mapping[str, str] = field(
+        default_factory=dict
+    )  # "<file>/<id>" and "<id>" -> entity key
     regimes: tuple[tuple[str, str, str], ...] = ()  # (source glob, program glob, regime)
     country_regimes: Mapping[str, str] = field(default_factory=dict)  # ISO code -> regime

@@ -69,9 +69,14 @@ def judge(
     # The words as written count too: "Wagner" in the text is a common surname even where the
     # list spells it "Vagner", a word English never uses; "Mohammed" is common among listed
     # names even where this entry spells it "Muhammed".
-    written = sum(min(name.tokens[p].rarity, _written_rarity(tokens[t].norm, word_rarity)) for p, t, _ in strong)
+    written = sum(
+        min(name.tokens[p].rarity, _written_rarity(tokens[t].norm, word_rarity))
+        for p, t, _ in strong
+    )
     expected = {
-        i for i, token in enumerate(name.tokens) if not token.weak and (i in name.required or i in picked or name.ordered)
+        i
+        for i, token in enumerate(name.tokens)
+        if not token.weak and (i in name.required or i in picked or name.ordered)
     }
     expected_weight = sum(name.tokens[i].rarity for i in expected) or 1e-9
     coverage = min(1.0, weight / expected_weight)
@@ -87,14 +92,24 @@ def judge(
         score = min(1.0, score + SUPPORT_BONUS)
     features = [
         Feature("similarity", round(similarity, 3), _similarity_detail(alignment, tokens)),
-        Feature("coverage", round(coverage, 3), f"{len(strong)} of {len(expected)} distinctive words"),
-        Feature("distinctiveness", round(distinct, 3), "rare words" if distinct >= DISTINCT_ENOUGH else "ordinary words"),
+        Feature(
+            "coverage", round(coverage, 3), f"{len(strong)} of {len(expected)} distinctive words"
+        ),
+        Feature(
+            "distinctiveness",
+            round(distinct, 3),
+            "rare words" if distinct >= DISTINCT_ENOUGH else "ordinary words",
+        ),
     ]
     mismatch = _country_mismatch(group, distinct, document_countries)
     if mismatch:
         needs = True
         features.append(Feature("country", 0.0, mismatch))
-    features.append(Feature("support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")))
+    features.append(
+        Feature(
+            "support", 1.0 if support else 0.0, support or ("needed" if needs else "not needed")
+        )
+    )
     return Judgement(round(score, 3), needs, support, tuple(features))
 
 
@@ -106,7 +121,11 @@ def _company_word_vouches(alignment: Alignment, tokens: Sequence[Token]) -> bool
     a lone "Koti" for the vessel KOTI has nothing of the kind.
     """
     name = alignment.name
-    company_words = [p for p, _, _ in alignment.picks if name.tokens[p].weak and name.tokens[p].norm not in STOPWORDS]
+    company_words = [
+        p
+        for p, _, _ in alignment.picks
+        if name.tokens[p].weak and name.tokens[p].norm not in STOPWORDS
+    ]
     strong = [(p, t, s) for p, t, s in alignment.picks if not name.tokens[p].weak]
     if not name.ordered or not company_words or len(strong) != 1:
         return False
@@ -114,8 +133,10 @@ def _company_word_vouches(alignment: Alignment, tokens: Sequence[Token]) -> bool
     written, listed = tokens[article].norm, name.tokens[position].norm
     if len(written) < 6 or zipf(written) >= 3.0:
         return False
-    return written == listed or OSA.distance(skeleton(written), skeleton(listed), score_cutoff=1) <= 1 or (
-        OSA.distance(written, listed, score_cutoff=1) <= 1
+    return (
+        written == listed
+        or OSA.distance(skeleton(written), skeleton(listed), score_cutoff=1) <= 1
+        or (OSA.distance(written, listed, score_cutoff=1) <= 1)
     )
 
 
@@ -126,7 +147,9 @@ def _written_rarity(norm: str, word_rarity: Mapping[str, float] | None) -> float
     return rarity
 
 
-def _country_mismatch(group: EntityGroup, distinct: float, document_countries: frozenset[str]) -> str:
+def _country_mismatch(
+    group: EntityGroup, distinct: float, document_countries: frozenset[str]
+) -> str:
     """A namesake warning: the article is about other countries than the party's.
 
     Only for names that are not exceptional: "Ibrahim Idris", a Nigerian police chief in the
@@ -141,7 +164,9 @@ def _country_mismatch(group: EntityGroup, distinct: float, document_countries: f
     return f"the article names {', '.join(sorted(document_countries)[:5])}, not {', '.join(sorted(linked))}"
 
 
-def _needs_support(alignment: Alignment, group: EntityGroup, distinct: float, tokens: Sequence[Token]) -> bool:
+def _needs_support(
+    alignment: Alignment, group: EntityGroup, distinct: float, tokens: Sequence[Token]
+) -> bool:
     """Weak matches: acronyms, weak aliases, ordinary words, single-word names of people."""
     name = alignment.name
     if name.acronym or name.name.kind is NameKind.WEAK:
@@ -159,13 +184,20 @@ def _needs_support(alignment: Alignment, group: EntityGroup, distinct: float, to
     return group.type is EntityType.VESSEL and distinct < 0.9
 
 
-def local_support(alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo: int, hi: int) -> str:
+def local_support(
+    alignment: Alignment, group: EntityGroup, tokens: Sequence[Token], lo: int, hi: int
+) -> str:
     """A word next to the match that says the text means this kind of party, or ""."""
     name = alignment.name
     weak_name = name.acronym or name.name.kind is NameKind.WEAK
     for position, article_token, _ in alignment.picks:
         word = tokens[article_token].norm
-        if name.tokens[position].weak and group.type is not EntityType.PERSON and word not in STOPWORDS and not weak_name:
+        if (
+            name.tokens[position].weak
+            and group.type is not EntityType.PERSON
+            and word not in STOPWORDS
+            and not weak_name
+        ):
             return f"company word '{word}' in the name"
     words = group.context
     if not weak_name or group.type is EntityType.VESSEL:

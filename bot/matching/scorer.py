@@ -51,9 +51,21 @@ from .refdata import YAML_LOADER
 # whether it reports a breach (measured: those signals helped on the corpus and hurt on real news).
 DOC_CLASSES = ("enforcement", "breach")
 SIGNAL_NAMES: tuple[str, ...] = (
-    "rule_high", "mention", "fallback", "party", "party_regime", "party_country", "identifier", "country", "role",
-    "one_sentence", "windows", "lead", "term_groups",
-    *(f"ev_{cls}" for cls in CLASSES), *(f"doc_{cls}" for cls in DOC_CLASSES),
+    "rule_high",
+    "mention",
+    "fallback",
+    "party",
+    "party_regime",
+    "party_country",
+    "identifier",
+    "country",
+    "role",
+    "one_sentence",
+    "windows",
+    "lead",
+    "term_groups",
+    *(f"ev_{cls}" for cls in CLASSES),
+    *(f"doc_{cls}" for cls in DOC_CLASSES),
 )
 WEIGHTS_RESOURCE = "scorer.yaml"
 WEAK_MENTION_SCORE = 0.85  # a mention below this match score is "info", not "low"
@@ -80,8 +92,12 @@ class Scorer:
     @classmethod
     def bundled(cls) -> Scorer:
         """The fitted table shipped with the engine."""
-        text = resources.files("bot.matching").joinpath("data", WEIGHTS_RESOURCE).read_text(encoding="utf-8")
-        return cls.from_dict(yaml.load(text, Loader=YAML_LOADER))  # noqa: S506 - the safe loader, in C
+        text = (
+            resources.files("bot.matching")
+            .joinpath("data", WEIGHTS_RESOURCE)
+            .read_text(encoding="utf-8")
+        )
+        return cls.from_dict(yaml.load(text, Loader=YAML_LOADER))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scorer:
@@ -117,14 +133,26 @@ class Scorer:
         return Severity.LOW if probability >= t.low and top >= WEAK_MENTION_SCORE else Severity.INFO
 
 
-def assess(scorer: Scorer, alert: Alert, signals: Mapping[str, float]) -> tuple[Severity | None, float, tuple[Feature, ...], str]:
+def assess(
+    scorer: Scorer, alert: Alert, signals: Mapping[str, float]
+) -> tuple[Severity | None, float, tuple[Feature, ...], str]:
     """(severity or None for nothing, probability, features, one line of explanation)."""
     probability = scorer.probability(signals)
     parts = scorer.contributions(signals)
-    features = tuple(Feature(name, round(value, 3), f"{signals[name]:.2f} x {scorer.weights.get(name, 0.0):+.2f}") for name, value in parts)
+    features = tuple(
+        Feature(
+            name, round(value, 3), f"{signals[name]:.2f} x {scorer.weights.get(name, 0.0):+.2f}"
+        )
+        for name, value in parts
+    )
     shown = ", ".join(f"{name} {value:+.2f}" for name, value in parts[:6])
     line = f"scorer: p={probability:.2f} (bias {scorer.bias:+.2f}; {shown})"
-    return scorer.severity(probability, alert, mention=signals.get("mention", 0.0) > 0), probability, features, line
+    return (
+        scorer.severity(probability, alert, mention=signals.get("mention", 0.0) > 0),
+        probability,
+        features,
+        line,
+    )
 
 
 def _sigmoid(x: float) -> float:

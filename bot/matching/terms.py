@@ -31,7 +31,9 @@ class _Phrase:
     words: tuple[str, ...]
     group: str
     term: str
-    rest: list[str] = field(init=False, compare=False, hash=False, repr=False)  # for one list compare
+    rest: list[str] = field(
+        init=False, compare=False, hash=False, repr=False
+    )  # for one list compare
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rest", list(self.words[2:]))  # after the two it is indexed by
@@ -47,7 +49,12 @@ def inflections(word: str) -> set[str]:
         forms |= {word[:-1] + "ing", word[:-1] + "ed"}
     if word.endswith("y") and len(word) > 2 and word[-2] not in _VOWELS:
         forms |= {word[:-1] + "ies", word[:-1] + "ied"}
-    if len(word) >= 3 and word[-1] not in _VOWELS | {"w", "x", "y"} and word[-2] in _VOWELS and word[-3] not in _VOWELS:
+    if (
+        len(word) >= 3
+        and word[-1] not in _VOWELS | {"w", "x", "y"}
+        and word[-2] in _VOWELS
+        and word[-3] not in _VOWELS
+    ):
         forms |= {word + word[-1] + "ed", word + word[-1] + "ing"}  # ship -> shipped
     if word.endswith("f"):
         forms.add(word[:-1] + "ves")
@@ -62,7 +69,9 @@ class TermIndex:
     def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
         self.groups = {name: tuple(terms) for name, terms in groups.items()}
         self._phrases: dict[str, list[_Phrase]] = defaultdict(list)  # one-word terms
-        self._pairs: dict[tuple[str, ...], list[_Phrase]] = defaultdict(list)  # longer, by two words
+        self._pairs: dict[tuple[str, ...], list[_Phrase]] = defaultdict(
+            list
+        )  # longer, by two words
         self._pair_starts: set[str] = set()
         self._prefixes: list[tuple[str, str, str]] = []
         self._word_cache: dict[str, tuple[list[_Phrase], tuple[tuple[str, str], ...]]] = {}
@@ -93,7 +102,9 @@ class TermIndex:
                 self._pairs[phrase.words[:2]].append(phrase)
                 self._pair_starts.add(phrase.words[0])
 
-    def find(self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]) -> list[TermMatch]:
+    def find(
+        self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]
+    ) -> list[TermMatch]:
         """Every term occurrence, except words that are part of a proper name.
 
         "Workers' Party", "Arms Trade Treaty", "Strategic Rocket Force": capitalised words in
@@ -103,7 +114,11 @@ class TermIndex:
         found: list[TermMatch] = []
         count = len(tokens)
         norms = [token.norm for token in tokens]
-        hit_positions = [i for i, norm in enumerate(norms) if norm not in self._idle and self._hits(norm) is not _NO_HITS]
+        hit_positions = [
+            i
+            for i, norm in enumerate(norms)
+            if norm not in self._idle and self._hits(norm) is not _NO_HITS
+        ]
         if not hit_positions:
             return found
         named = _ProperNames(tokens, sentence_of_token)
@@ -119,10 +134,21 @@ class TermIndex:
                 end = i + len(phrase.words)
                 if end > count:
                     continue
-                if len(phrase.words) <= 2 or norms[i + 2 : end] == phrase.rest:  # list compare: C speed
+                if (
+                    len(phrase.words) <= 2 or norms[i + 2 : end] == phrase.rest
+                ):  # list compare: C speed
                     if sentence_of_token[end - 1] != sentence_of_token[i]:
                         continue
-                    found.append(_match(text, phrase.group, phrase.term, tokens[i], tokens[end - 1], sentence_of_token[i]))
+                    found.append(
+                        _match(
+                            text,
+                            phrase.group,
+                            phrase.term,
+                            tokens[i],
+                            tokens[end - 1],
+                            sentence_of_token[i],
+                        )
+                    )
             for group, term in prefixed:
                 found.append(_match(text, group, term, token, token, sentence_of_token[i]))
         return found
@@ -169,7 +195,11 @@ class _ProperNames:
             return False
         sentence = self.sentence_of_token[i]
         left = i - 1 >= 0 and self._word_cap(i - 1) and not self._first(i - 1)
-        right = i + 1 < len(self.tokens) and self.sentence_of_token[i + 1] == sentence and self._word_cap(i + 1)
+        right = (
+            i + 1 < len(self.tokens)
+            and self.sentence_of_token[i + 1] == sentence
+            and self._word_cap(i + 1)
+        )
         return (left or right) and not self._is_headline(i, sentence)
 
     def _word_cap(self, i: int) -> bool:
@@ -195,4 +225,6 @@ class _ProperNames:
 
 def _match(text: str, group: str, term: str, first: Token, last: Token, sentence: int) -> TermMatch:
     span = Span(first.start, last.end)
-    return TermMatch(group=group, term=term, matched=text[span.start : span.end], span=span, sentence=sentence)
+    return TermMatch(
+        group=group, term=term, matched=text[span.start : span.end], span=span, sentence=sentence
+    )

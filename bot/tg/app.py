@@ -11,7 +11,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -54,7 +60,11 @@ def file_base_url(base_url: str) -> str:
 
 
 def build_application(
-    app: App, settings: Settings, *, health: TelegramHealth | None = None, admins: AdminCache | None = None
+    app: App,
+    settings: Settings,
+    *,
+    health: TelegramHealth | None = None,
+    admins: AdminCache | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The bot for ``settings``: handlers registered; ``post_init`` registers the commands.
 
@@ -82,7 +92,11 @@ def build_application(
         .get_updates_request(HeartbeatRequest(health, connection_pool_size=1))
         .base_file_url(file_base_url(settings.telegram_api_base_url))
         .rate_limiter(limiter)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -95,7 +109,9 @@ def build_application(
         scans=ScanLimits(settings.scan_rate_per_chat, settings.scan_rate_window_s),
         health=health,
     )
-    d.worker = DeliveryWorker(app=app, bot=application.bot, limiter=limiter, settings=settings, health=health)
+    d.worker = DeliveryWorker(
+        app=app, bot=application.bot, limiter=limiter, settings=settings, health=health
+    )
     limiter.on_message = _recorder(app)
     application.bot_data["deps"] = d
     _register(application)
@@ -144,7 +160,13 @@ def _register(application: Application) -> None:  # type: ignore[type-arg]
     add(CallbackQueryHandler(history.alert_button, pattern=r"^al:"))
     add(MessageHandler(filters.StatusUpdate.MIGRATE, basic.migrated))
     add(ChatMemberHandler(basic.membership, ChatMemberHandler.MY_CHAT_MEMBER))
-    add(MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, scan.scan_message, block=False))
+    add(
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+            scan.scan_message,
+            block=False,
+        )
+    )
 
 
 async def post_init(application: Application) -> None:  # type: ignore[type-arg]
@@ -156,7 +178,9 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllGroupChats())
     if d.fetcher is None:  # post_init runs again when start-up is retried after an outage
         policy = FetchPolicy.from_settings(d.settings)
-        d.fetcher = Fetcher.create(dataclasses.replace(policy, max_bytes=min(policy.max_bytes, SCAN_MAX_BYTES)))
+        d.fetcher = Fetcher.create(
+            dataclasses.replace(policy, max_bytes=min(policy.max_bytes, SCAN_MAX_BYTES))
+        )
     rules = await _rules(d)
     if rules is not None:
         d.regimes = subscription.regime_names(rules)
@@ -189,7 +213,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await update.effective_message.reply_text("⚠️ Something went wrong; the bot's admins have been told.", parse_mode=None)
+            await update.effective_message.reply_text(
+                "⚠️ Something went wrong; the bot's admins have been told.", parse_mode=None
+            )
         except TelegramError:
             pass
     admin_chat = deps(context).settings.admin_chat_id

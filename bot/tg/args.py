@@ -61,7 +61,11 @@ def _pairs(args: list[str]) -> list[tuple[str, str]]:
             key = token[2:]
             if "=" in key:
                 key, value = key.split("=", 1)
-            elif index + 1 < len(args) and not args[index + 1].startswith("--") and key not in ("watchlist", "watchlist-only"):
+            elif (
+                index + 1 < len(args)
+                and not args[index + 1].startswith("--")
+                and key not in ("watchlist", "watchlist-only")
+            ):
                 index += 1
                 value = args[index]
             else:
@@ -142,7 +146,11 @@ def parse_settings(args: list[str]) -> dict[str, Any]:
             changes["digest_hour"] = int(rest[1])
         return changes
     if head in _FILTER_KEYS and rest and "=" not in head:
-        return parse_filters([f"{head}={','.join(rest) if head not in ('quiet', 'tz', 'timezone') else ''.join(rest)}"])
+        return parse_filters(
+            [
+                f"{head}={','.join(rest) if head not in ('quiet', 'tz', 'timezone') else ''.join(rest)}"
+            ]
+        )
     return parse_filters(args)
 
 

@@ -43,13 +43,19 @@ class AdminCache:
         self._answers[(chat_id, user_id)] = (answer, now + self.ttl_s)
         return answer
 
-    async def can_manage(self, bot: Bot, chat: Chat | None, user: User | None, message: Message | None = None) -> bool:
+    async def can_manage(
+        self, bot: Bot, chat: Chat | None, user: User | None, message: Message | None = None
+    ) -> bool:
         """May this user change this chat's alerts?"""
         if chat is None:
             return False
         if chat.type == Chat.PRIVATE:
             return user is not None and user.id == chat.id
-        if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        if (
+            message is not None
+            and message.sender_chat is not None
+            and message.sender_chat.id == chat.id
+        ):
             return True  # an anonymous administrator
         if user is None:
             return False

@@ -58,9 +58,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from concurrent.futures import ThreadPoolExecutor
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,7 +68,15 @@ from typing import Any
 import httpx
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import ExtBot
 
 from bot.app import App
@@ -103,12 +111,19 @@ class Message:
     keyboard: InlineKeyboardMarkup
 
 
-def compose(alerts: Sequence[dict[str, Any]], delivery_ids: Sequence[int], digest: bool, total: int | None = None) -> Message:
+def compose(
+    alerts: Sequence[dict[str, Any]],
+    delivery_ids: Sequence[int],
+    digest: bool,
+    total: int | None = None,
+) -> Message:
     """The message for some rows: an alert, or a digest of several (pure, so a probe rebuilds
     exactly the keyboard that was sent)."""
     if not digest and len(alerts) == 1:
         alert = alerts[0]
-        return Message(tuple(delivery_ids), (alert["id"],), render_alert(alert), alert_keyboard(alert))
+        return Message(
+            tuple(delivery_ids), (alert["id"],), render_alert(alert), alert_keyboard(alert)
+        )
     ids = tuple(a["id"] for a in alerts)
     return Message(tuple(delivery_ids), ids, render_digest(alerts, total), digest_keyboard(ids))
 
@@ -184,7 +199,9 @@ class DeliveryWorker:
             self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
-                await asyncio.wait(waiters, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiters, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 for waiter in waiters:
                     waiter.cancel()
@@ -216,17 +233,23 @@ class DeliveryWorker:
         """
         if self._stopping or (self.health is not None and not self.health.up):
             return 0
-        due: list[outbox.Due] = await self._db(outbox.due_deliveries, now=self._clock(), limit=2000, skip_chats=set(self._busy))
+        due: list[outbox.Due] = await self._db(
+            outbox.due_deliveries, now=self._clock(), limit=2000, skip_chats=set(self._busy)
+        )
         by_chat: dict[int, list[outbox.Due]] = defaultdict(list)
         for row in due:
             if row.chat_pk not in self._busy:
                 by_chat[row.chat_pk].append(row)
         if not by_chat:
             return 0
-        work: outbox.Work = await self._db(outbox.work_for, due=[r for rows in by_chat.values() for r in rows])
+        work: outbox.Work = await self._db(
+            outbox.work_for, due=[r for rows in by_chat.values() for r in rows]
+        )
         for chat_pk, rows in by_chat.items():
             self._busy.add(chat_pk)
-            task = asyncio.create_task(self._serve(chat_pk, rows, work), name=f"deliver-chat-{chat_pk}")
+            task = asyncio.create_task(
+                self._serve(chat_pk, rows, work), name=f"deliver-chat-{chat_pk}"
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(by_chat)
@@ -239,25 +262,54 @@ class DeliveryWorker:
                 sub = work.subscriptions.get(chat_pk)
                 now = self._clock()
                 if outbox.in_quiet_hours(sub, now) and sub is not None:
-                    await self._db(outbox.reschedule_chat, chat_pk=chat_pk, due_at=outbox.quiet_ends(sub, now), delivery_ids=[r.delivery_id for r in rows])
+                    await self._db(
+                        outbox.reschedule_chat,
+                        chat_pk=chat_pk,
+                        due_at=outbox.quiet_ends(sub, now),
+                        delivery_ids=[r.delivery_id for r in rows],
+                    )
                     return
                 tg_chat_id, chat_type = rows[0].tg_chat_id, rows[0].chat_type
                 stored_id = work.last_ids.get(tg_chat_id, 0)
                 gone = [r.delivery_id for r in rows if r.alert_id not in work.alerts]
                 if gone:
-                    await self._db(outbox.mark_failed, delivery_ids=gone, error="alert no longer stored", status=outbox.DROPPED)
+                    await self._db(
+                        outbox.mark_failed,
+                        delivery_ids=gone,
+                        error="alert no longer stored",
+                        status=outbox.DROPPED,
+                    )
                 rows = [r for r in rows if r.alert_id in work.alerts]
                 for row in [r for r in rows if not r.digest]:
-                    if self._stopping or not await self._deliver(tg_chat_id, chat_type, [row], [work.alerts[row.alert_id]], stored_id, digest=False):
+                    if self._stopping or not await self._deliver(
+                        tg_chat_id,
+                        chat_type,
+                        [row],
+                        [work.alerts[row.alert_id]],
+                        stored_id,
+                        digest=False,
+                    ):
                         return
                 digest_rows = [r for r in rows if r.digest]
-                batches = digest_batches([work.alerts[r.alert_id] for r in digest_rows]) if digest_rows else []
+                batches = (
+                    digest_batches([work.alerts[r.alert_id] for r in digest_rows])
+                    if digest_rows
+                    else []
+                )
                 row_of = {r.alert_id: r for r in digest_rows}
                 for batch in batches:
                     if self._stopping:
                         return
                     chosen = [row_of[a["id"]] for a in batch]
-                    if not await self._deliver(tg_chat_id, chat_type, chosen, batch, stored_id, digest=True, total=len(digest_rows)):
+                    if not await self._deliver(
+                        tg_chat_id,
+                        chat_type,
+                        chosen,
+                        batch,
+                        stored_id,
+                        digest=True,
+                        total=len(digest_rows),
+                    ):
                         return
         except Exception:
             log.exception("delivering to chat %s failed", chat_pk)
@@ -277,17 +329,28 @@ class DeliveryWorker:
         """Claim, send and mark one message. False when the chat should not be served further now."""
         by_alert = {r.alert_id: r for r in rows}
         try:
-            message = compose(alerts, [by_alert[a["id"]].delivery_id for a in alerts], digest, total)
+            message = compose(
+                alerts, [by_alert[a["id"]].delivery_id for a in alerts], digest, total
+            )
         except Exception as error:  # a rendering bug must not leave rows in flight
             log.exception("cannot render deliveries %s", [r.delivery_id for r in rows])
-            await self._db(outbox.mark_failed, delivery_ids=[r.delivery_id for r in rows], error=f"rendering failed: {error}")
+            await self._db(
+                outbox.mark_failed,
+                delivery_ids=[r.delivery_id for r in rows],
+                error=f"rendering failed: {error}",
+            )
             return True
         async with self.limiter.chat_lock(tg_chat_id):
             # Queue for the rate limits *before* claiming: a row is in flight only while its
             # request is, and between the slot and the request there is only the claim.
             await self.limiter.reserve(tg_chat_id)
             known = max(self.limiter.last_message_id(tg_chat_id) or 0, stored_id)
-            claimed = await self._db(outbox.claim, delivery_ids=list(message.delivery_ids), probe_after=known, now=self._clock())
+            claimed = await self._db(
+                outbox.claim,
+                delivery_ids=list(message.delivery_ids),
+                probe_after=known,
+                now=self._clock(),
+            )
             if not claimed:
                 self.limiter.release(tg_chat_id)
                 return True
@@ -300,7 +363,9 @@ class DeliveryWorker:
             finally:
                 self._held.difference_update(claimed)
 
-    async def _send(self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int) -> bool:
+    async def _send(
+        self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int
+    ) -> bool:
         ids = list(message.delivery_ids)
         try:
             sent = await self.bot.send_message(
@@ -314,18 +379,27 @@ class DeliveryWorker:
         except RetryAfter as error:
             wait = retry_seconds(error)
             self.stats["retry_after"] += 1
-            await self._db(outbox.retry_later, delivery_ids=ids, due_at=self._clock() + timedelta(seconds=wait), error=f"429: retry after {wait:g} s")
+            await self._db(
+                outbox.retry_later,
+                delivery_ids=ids,
+                due_at=self._clock() + timedelta(seconds=wait),
+                error=f"429: retry after {wait:g} s",
+            )
             return False
         except Forbidden as error:
             self.stats["forbidden"] += 1
             log.info("chat %s refuses messages (%s): subscription deactivated", tg_chat_id, error)
             await self._db(outbox.mark_failed, delivery_ids=ids, error=f"forbidden: {error}")
-            await self._db(chats_db.deactivate_chat, tg_chat_id=tg_chat_id, reason=f"forbidden: {error}"[:256])
+            await self._db(
+                chats_db.deactivate_chat, tg_chat_id=tg_chat_id, reason=f"forbidden: {error}"[:256]
+            )
             return False
         except ChatMigrated as error:
             self.stats["migrated"] += 1
             log.info("chat %s became supergroup %s: moving it", tg_chat_id, error.new_chat_id)
-            await self._db(outbox.retry_later, delivery_ids=ids, due_at=self._clock(), error="chat migrated")
+            await self._db(
+                outbox.retry_later, delivery_ids=ids, due_at=self._clock(), error="chat migrated"
+            )
             await self._db(chats_db.migrate_chat, old_id=tg_chat_id, new_id=error.new_chat_id)
             self.wake()
             return False
@@ -336,7 +410,13 @@ class DeliveryWorker:
         except (NetworkError, TelegramError) as error:
             return await self._uncertain(tg_chat_id, chat_type, message, probe_after, error)
         self.stats["sent"] += 1
-        await self._db(outbox.mark_sent, delivery_ids=ids, tg_chat_id=tg_chat_id, message_id=sent.message_id, now=self._clock())
+        await self._db(
+            outbox.mark_sent,
+            delivery_ids=ids,
+            tg_chat_id=tg_chat_id,
+            message_id=sent.message_id,
+            now=self._clock(),
+        )
         return True
 
     async def _bad_request(self, tg_chat_id: int, ids: list[int], error: BadRequest) -> bool:
@@ -347,12 +427,23 @@ class DeliveryWorker:
             return False
         # Anything else is our message's fault (markup, length): retrying cannot help.
         self.stats["failed"] += 1
-        log.error("Telegram refused the message for deliveries %s in chat %s: %s", ids, tg_chat_id, error)
+        log.error(
+            "Telegram refused the message for deliveries %s in chat %s: %s", ids, tg_chat_id, error
+        )
         await self._db(outbox.mark_failed, delivery_ids=ids, error=f"bad request: {error}")
-        await self._notify_admin(f"⚠️ Telegram refused an alert message (deliveries {ids}): {esc(error)}")
+        await self._notify_admin(
+            f"⚠️ Telegram refused an alert message (deliveries {ids}): {esc(error)}"
+        )
         return True
 
-    async def _uncertain(self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int, error: TelegramError) -> bool:
+    async def _uncertain(
+        self,
+        tg_chat_id: int,
+        chat_type: str,
+        message: Message,
+        probe_after: int,
+        error: TelegramError,
+    ) -> bool:
         """The send may or may not have happened: look for the message before sending again."""
         self.stats["uncertain"] += 1
         ids = list(message.delivery_ids)
@@ -362,12 +453,29 @@ class DeliveryWorker:
             try:
                 found = await self.probe(tg_chat_id, chat_type, probe_after, message.keyboard)
             except TelegramError as probe_error:
-                log.warning("cannot check whether deliveries %s reached chat %s (%s); left in flight", ids, tg_chat_id, probe_error)
+                log.warning(
+                    "cannot check whether deliveries %s reached chat %s (%s); left in flight",
+                    ids,
+                    tg_chat_id,
+                    probe_error,
+                )
                 return False  # stays "sending": the orphan check reconciles it later
         if found is not None:
             self.stats["recovered"] += 1
-            log.info("deliveries %s did reach chat %s as message %s despite %s", ids, tg_chat_id, found, error)
-            await self._db(outbox.mark_sent, delivery_ids=ids, tg_chat_id=tg_chat_id, message_id=found, now=self._clock())
+            log.info(
+                "deliveries %s did reach chat %s as message %s despite %s",
+                ids,
+                tg_chat_id,
+                found,
+                error,
+            )
+            await self._db(
+                outbox.mark_sent,
+                delivery_ids=ids,
+                tg_chat_id=tg_chat_id,
+                message_id=found,
+                now=self._clock(),
+            )
             return True
         await self._retry_or_fail(ids, f"{type(error).__name__}: {error}")
         return False
@@ -376,15 +484,32 @@ class DeliveryWorker:
         attempts = await self._db(outbox.attempts_of, delivery_ids=ids)
         if attempts >= self.max_attempts:
             self.stats["failed"] += 1
-            await self._db(outbox.mark_failed, delivery_ids=ids, error=f"gave up after {attempts} attempts: {error}")
-            await self._notify_admin(f"⚠️ Gave up on deliveries {ids} after {attempts} attempts: {esc(error)}")
+            await self._db(
+                outbox.mark_failed,
+                delivery_ids=ids,
+                error=f"gave up after {attempts} attempts: {error}",
+            )
+            await self._notify_admin(
+                f"⚠️ Gave up on deliveries {ids} after {attempts} attempts: {esc(error)}"
+            )
             return
         delay = min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2)
-        await self._db(outbox.retry_later, delivery_ids=ids, due_at=self._clock() + timedelta(seconds=delay), error=error)
+        await self._db(
+            outbox.retry_later,
+            delivery_ids=ids,
+            due_at=self._clock() + timedelta(seconds=delay),
+            error=error,
+        )
 
     # --- finding a message whose send outcome was lost ---------------------------------------------
 
-    async def probe(self, tg_chat_id: int, chat_type: str, probe_after: int | None, keyboard: InlineKeyboardMarkup) -> int | None:
+    async def probe(
+        self,
+        tg_chat_id: int,
+        chat_type: str,
+        probe_after: int | None,
+        keyboard: InlineKeyboardMarkup,
+    ) -> int | None:
         """The id of the bot's message in the chat carrying exactly ``keyboard``, or None.
 
         Must be called holding the chat's lock (see the module docstring).
@@ -399,7 +524,9 @@ class DeliveryWorker:
             for message_id in range(start + 1, start + 1 + PROBE_SPAN):
                 self.stats["probes"] += 1
                 try:
-                    await self.bot.edit_message_reply_markup(chat_id=tg_chat_id, message_id=message_id, reply_markup=keyboard)
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=tg_chat_id, message_id=message_id, reply_markup=keyboard
+                    )
                 except BadRequest as error:
                     text = str(error).lower()
                     if "not modified" in text:
@@ -413,7 +540,11 @@ class DeliveryWorker:
                     continue
                 # The edit went through: a bot message without this keyboard followed
                 # probe_after, which the chat lock rules out. Say so loudly.
-                log.error("probe changed the buttons of message %s in chat %s, which is not the alert's", message_id, tg_chat_id)
+                log.error(
+                    "probe changed the buttons of message %s in chat %s, which is not the alert's",
+                    message_id,
+                    tg_chat_id,
+                )
                 return None
         return None
 
@@ -427,20 +558,35 @@ class DeliveryWorker:
             if set(flight.delivery_ids) & self._held:
                 continue
             async with self.limiter.chat_lock(flight.tg_chat_id):
-                if set(flight.delivery_ids) & self._held or not await self._db(outbox.still_sending, delivery_ids=flight.delivery_ids):
+                if set(flight.delivery_ids) & self._held or not await self._db(
+                    outbox.still_sending, delivery_ids=flight.delivery_ids
+                ):
                     continue  # this process took them meanwhile
                 alerts = await self._db(outbox.load_alerts, alert_ids=flight.alert_ids)
                 ordered = [alerts[a] for a in flight.alert_ids if a in alerts]
                 ids = list(flight.delivery_ids)
                 if not ordered:
-                    await self._db(outbox.mark_failed, delivery_ids=ids, error="alert no longer stored", status=outbox.DROPPED)
+                    await self._db(
+                        outbox.mark_failed,
+                        delivery_ids=ids,
+                        error="alert no longer stored",
+                        status=outbox.DROPPED,
+                    )
                     continue
                 message = compose(ordered, ids, flight.digest)
                 try:
-                    found = await self.probe(flight.tg_chat_id, flight.chat_type, flight.probe_after, message.keyboard)
+                    found = await self.probe(
+                        flight.tg_chat_id, flight.chat_type, flight.probe_after, message.keyboard
+                    )
                 except Forbidden as error:
-                    await self._db(outbox.mark_failed, delivery_ids=ids, error=f"forbidden: {error}")
-                    await self._db(chats_db.deactivate_chat, tg_chat_id=flight.tg_chat_id, reason=f"forbidden: {error}"[:256])
+                    await self._db(
+                        outbox.mark_failed, delivery_ids=ids, error=f"forbidden: {error}"
+                    )
+                    await self._db(
+                        chats_db.deactivate_chat,
+                        tg_chat_id=flight.tg_chat_id,
+                        reason=f"forbidden: {error}"[:256],
+                    )
                     report["forbidden"] += 1
                     continue
                 except TelegramError as error:
@@ -448,10 +594,21 @@ class DeliveryWorker:
                     report["unresolved"] += 1
                     continue
                 if found is not None:
-                    await self._db(outbox.mark_sent, delivery_ids=ids, tg_chat_id=flight.tg_chat_id, message_id=found, now=self._clock())
+                    await self._db(
+                        outbox.mark_sent,
+                        delivery_ids=ids,
+                        tg_chat_id=flight.tg_chat_id,
+                        message_id=found,
+                        now=self._clock(),
+                    )
                     report["found"] += 1
                 else:
-                    await self._db(outbox.retry_later, delivery_ids=ids, due_at=self._clock(), error="in flight at a restart; not found in the chat, sending again")
+                    await self._db(
+                        outbox.retry_later,
+                        delivery_ids=ids,
+                        due_at=self._clock(),
+                        error="in flight at a restart; not found in the chat, sending again",
+                    )
                     report["resent"] += 1
         if flights:
             log.info("reconciled %d message(s) left in flight: %s", len(flights), dict(report))
@@ -469,4 +626,3 @@ class DeliveryWorker:
             await self.bot.send_message(self.admin_chat_id, text[:3000], parse_mode=ParseMode.HTML)
         except TelegramError:
             log.warning("cannot notify the admin chat", exc_info=True)
-

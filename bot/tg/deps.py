@@ -32,7 +32,9 @@ T = TypeVar("T")
 class ScanLimits:
     """At most ``count`` scans per chat in any ``window_s``; one at a time per chat."""
 
-    def __init__(self, count: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, count: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.count = count
         self.window_s = window_s
         self._clock = clock

@@ -89,7 +89,12 @@ class TelegramHealth:
             return
         if self.state is TelegramState.RETRYING:
             down_s = (self.clock() - self.since).total_seconds()
-            log.info("Telegram reachable again at %s after %.0f s and %d failed attempts", self.server, down_s, self.failures)
+            log.info(
+                "Telegram reachable again at %s after %.0f s and %d failed attempts",
+                self.server,
+                down_s,
+                self.failures,
+            )
         self._enter(TelegramState.CONNECTED)
         self.failures = 0
 
@@ -107,14 +112,24 @@ class TelegramHealth:
                 reason,
             )
         else:
-            log.warning("Telegram still unreachable at %s since %s (%d attempts): %s", self.server, f"{self.since:%H:%M:%S}", self.failures, reason)
+            log.warning(
+                "Telegram still unreachable at %s since %s (%d attempts): %s",
+                self.server,
+                f"{self.since:%H:%M:%S}",
+                self.failures,
+                reason,
+            )
 
     def reject(self, reason: str) -> TokenRejected:
         """Telegram refused the token; returns the error that stops the run (logged once)."""
         if self.state is not TelegramState.REJECTED:
             self.last_error = reason
             self._enter(TelegramState.REJECTED)
-            log.error("Telegram rejected the bot token at %s (%s): check TELEGRAM_BOT_TOKEN; stopping", self.server, reason)
+            log.error(
+                "Telegram rejected the bot token at %s (%s): check TELEGRAM_BOT_TOKEN; stopping",
+                self.server,
+                reason,
+            )
             self.rejected_event.set()
         return self.rejection()
 

@@ -43,10 +43,18 @@ class HeartbeatRequest(HTTPXRequest):
         watched = name.lower() in HEARTBEAT_METHODS
         try:
             code, payload = await super().do_request(
-                url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout, connect_timeout=connect_timeout, pool_timeout=pool_timeout
+                url,
+                method,
+                request_data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
             )
         except NetworkError as error:  # TimedOut included
-            if watched and not isinstance(error.__cause__, httpx.PoolTimeout):  # our pool, not Telegram
+            if watched and not isinstance(
+                error.__cause__, httpx.PoolTimeout
+            ):  # our pool, not Telegram
                 self.health.unreachable(network_reason(error))
             raise
         if watched:
@@ -63,7 +71,7 @@ class HeartbeatRequest(HTTPXRequest):
 
 
 def network_reason(error: BaseException) -> str:
-    """"ConnectError: All connection attempts failed (ConnectionRefusedError: [Errno 111] ...)":
+    """ "ConnectError: All connection attempts failed (ConnectionRefusedError: [Errno 111] ...)":
     httpx's error and, when there is one, the operating system's below it; token-free."""
     top = error.__cause__ or error
     deepest = top

@@ -22,7 +22,12 @@ from bot.tg.messages import short
 from db.chats import ChatSettings
 
 MAX_DATA = 64
-QUIET_PRESETS: tuple[tuple[int, int] | None, ...] = (None, (22 * 60, 7 * 60), (23 * 60, 8 * 60), (0, 6 * 60))
+QUIET_PRESETS: tuple[tuple[int, int] | None, ...] = (
+    None,
+    (22 * 60, 7 * 60),
+    (23 * 60, 8 * 60),
+    (0, 6 * 60),
+)
 SEVERITY_CYCLE = ("info", "low", "medium", "high")
 MODE_CYCLE = ("instant", "hourly", "daily")
 
@@ -35,14 +40,18 @@ def button(text: str, data: str) -> InlineKeyboardButton:
 def alert_keyboard(alert: dict[str, Any]) -> InlineKeyboardMarkup:
     """Review buttons under an alert: relevant / false positive; mute its party or rule."""
     alert_id = alert["id"]
-    rows = [[button("✅ Relevant", f"rv:r:{alert_id}"), button("🚫 False positive", f"rv:f:{alert_id}")]]
+    rows = [
+        [button("✅ Relevant", f"rv:r:{alert_id}"), button("🚫 False positive", f"rv:f:{alert_id}")]
+    ]
     if alert.get("rule") == "watchlist":
         rows.append([button("👁 Stop watching", f"uw:{alert_id}")])
     else:
         entities = alert.get("entities") or []
         second = []
         if entities:
-            second.append(button(f"🔕 Mute {short(entities[0].get('name', 'party'), 22)}", f"mu:e:{alert_id}"))
+            second.append(
+                button(f"🔕 Mute {short(entities[0].get('name', 'party'), 22)}", f"mu:e:{alert_id}")
+            )
         second.append(button("🔕 Mute rule", f"mu:r:{alert_id}"))
         rows.append(second)
     return InlineKeyboardMarkup(rows)
@@ -53,7 +62,12 @@ def reviewed_keyboard(alert: dict[str, Any], verdict: str, author: str) -> Inlin
     label = "✅ Relevant" if verdict == "relevant" else "🚫 False positive"
     keyboard = alert_keyboard(alert)
     rows = [list(row) for row in keyboard.inline_keyboard]
-    rows[0] = [button(f"{label} · {short(author, 24)}", f"rv:{'r' if verdict == 'relevant' else 'f'}:{alert['id']}")]
+    rows[0] = [
+        button(
+            f"{label} · {short(author, 24)}",
+            f"rv:{'r' if verdict == 'relevant' else 'f'}:{alert['id']}",
+        )
+    ]
     return InlineKeyboardMarkup(rows)
 
 
@@ -64,26 +78,44 @@ def digest_keyboard(alert_ids: Sequence[int]) -> InlineKeyboardMarkup:
 
 
 def settings_keyboard(view: ChatSettings) -> InlineKeyboardMarkup:
-    quiet = "off" if view.quiet_start is None else f"{view.quiet_start // 60:02d}–{(view.quiet_end or 0) // 60:02d}"
+    quiet = (
+        "off"
+        if view.quiet_start is None
+        else f"{view.quiet_start // 60:02d}–{(view.quiet_end or 0) // 60:02d}"
+    )
     rows = [
         [button(f"Severity ≥ {view.min_severity} ▸", "st:sev")],
         [button(f"Delivery: {view.mode} ▸", "st:mode"), button(f"Quiet: {quiet} ▸", "st:quiet")],
         [button(f"Only my watchlist: {'on' if view.watchlist_only else 'off'}", "st:wl")],
-        [button("Regimes ▸", "st:rg:0"), button("Countries: " + (",".join(view.countries[:3]) or "all"), "st:help")],
+        [
+            button("Regimes ▸", "st:rg:0"),
+            button("Countries: " + (",".join(view.countries[:3]) or "all"), "st:help"),
+        ],
     ]
     if view.mutes:
         rows.append([button(f"🔔 Unmute all ({len(view.mutes)})", "st:unmute")])
-    rows.append([button("⏸ Unsubscribe" if view.subscribed else "▶️ Subscribe", "st:off" if view.subscribed else "st:on")])
+    rows.append(
+        [
+            button(
+                "⏸ Unsubscribe" if view.subscribed else "▶️ Subscribe",
+                "st:off" if view.subscribed else "st:on",
+            )
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
-def regimes_keyboard(view: ChatSettings, regimes: Sequence[str], page: int, per_page: int = 10) -> InlineKeyboardMarkup:
+def regimes_keyboard(
+    view: ChatSettings, regimes: Sequence[str], page: int, per_page: int = 10
+) -> InlineKeyboardMarkup:
     chosen = set(view.regimes)
     start = page * per_page
     rows: list[list[InlineKeyboardButton]] = []
     current: list[InlineKeyboardButton] = []
     for index, regime in enumerate(regimes[start : start + per_page], start):
-        current.append(button(("☑ " if regime in chosen else "☐ ") + regime, f"st:rt:{index}:{page}"))
+        current.append(
+            button(("☑ " if regime in chosen else "☐ ") + regime, f"st:rt:{index}:{page}")
+        )
         if len(current) == 2:
             rows.append(current)
             current = []
@@ -98,7 +130,9 @@ def regimes_keyboard(view: ChatSettings, regimes: Sequence[str], page: int, per_
     return InlineKeyboardMarkup(rows)
 
 
-def history_keyboard(offset: int, total: int, page_size: int, token: str, alert_ids: Sequence[int]) -> InlineKeyboardMarkup | None:
+def history_keyboard(
+    offset: int, total: int, page_size: int, token: str, alert_ids: Sequence[int]
+) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
     if alert_ids:
         rows.append([button(f"#{alert_id}", f"al:{alert_id}") for alert_id in alert_ids])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,7 +85,13 @@ def fit(markup: str, limit: int = MAX_TEXT) -> str:
         if len(piece) < len(token):
             break
     # drop tags opened right at the cut (they would be empty) and close the rest
-    while out and out[-1].startswith("<") and not out[-1].startswith("</") and stack and out[-1][1:-1].split()[0].lower() == stack[-1]:
+    while (
+        out
+        and out[-1].startswith("<")
+        and not out[-1].startswith("</")
+        and stack
+        and out[-1][1:-1].split()[0].lower() == stack[-1]
+    ):
         out.pop()
         stack.pop()
     return "".join(out) + ELLIPSIS + "".join(f"</{tag}>" for tag in reversed(stack))
@@ -156,7 +162,7 @@ def highlighted(text: str, spans: Iterable[Sequence[int]], budget: int | None = 
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def is_watch(alert: dict[str, Any]) -> bool:
@@ -193,7 +199,10 @@ def _party(entity: dict[str, Any], detail: bool = False) -> str:
         features = entity.get("features") or []
         if features:
             line += "\n   " + "; ".join(
-                esc(f"{f.get('name')} {float(f.get('value', 0)):g}" + (f" ({f.get('detail')})" if f.get("detail") else ""))
+                esc(
+                    f"{f.get('name')} {float(f.get('value', 0)):g}"
+                    + (f" ({f.get('detail')})" if f.get("detail") else "")
+                )
                 for f in features
             )
         if entity.get("programs"):
@@ -205,7 +214,9 @@ def _countries(alert: dict[str, Any]) -> str:
     parts = []
     for country in alert.get("countries") or []:
         role = f" ({country['role']})" if country.get("role") else ""
-        parts.append(f"{esc(country.get('code', ''))}{esc(role)} “{esc(country.get('matched', ''))}”")
+        parts.append(
+            f"{esc(country.get('code', ''))}{esc(role)} “{esc(country.get('matched', ''))}”"
+        )
     return " · ".join(dict.fromkeys(parts))
 
 
@@ -223,7 +234,9 @@ def _sources(alert: dict[str, Any], limit: int) -> list[str]:
 
 
 def _references(alert: dict[str, Any], limit: int) -> list[str]:
-    links = alert.get("reference_links") or [{"text": r, "url": ""} for r in alert.get("references") or []]
+    links = alert.get("reference_links") or [
+        {"text": r, "url": ""} for r in alert.get("references") or []
+    ]
     return [f"• {link(ref.get('url'), ref.get('text', ''))}" for ref in links[:limit]]
 
 
@@ -245,7 +258,14 @@ def render_alert(alert: dict[str, Any]) -> str:
     return fit(text)
 
 
-def _render_alert(alert: dict[str, Any], evidence_chars: int, sentences: int, parties: int, sources: int, references: int) -> str:
+def _render_alert(
+    alert: dict[str, Any],
+    evidence_chars: int,
+    sentences: int,
+    parties: int,
+    sources: int,
+    references: int,
+) -> str:
     lines = [_header(alert), _meta(alert)]
     entities = alert.get("entities") or []
     if entities:
@@ -259,7 +279,9 @@ def _render_alert(alert: dict[str, Any], evidence_chars: int, sentences: int, pa
     if evidence:
         lines += ["", "<b>Evidence</b>"]
         for item in evidence[:sentences]:
-            lines.append(f"<blockquote>{highlighted(str(item.get('text', '')), item.get('highlights') or [], evidence_chars)}</blockquote>")
+            lines.append(
+                f"<blockquote>{highlighted(str(item.get('text', '')), item.get('highlights') or [], evidence_chars)}</blockquote>"
+            )
     source_lines = _sources(alert, sources)
     if source_lines:
         lines += ["", "<b>Sources</b>", *source_lines]
@@ -267,36 +289,63 @@ def _render_alert(alert: dict[str, Any], evidence_chars: int, sentences: int, pa
     if reference_lines:
         lines += ["", "<b>References</b>", *reference_lines]
     if alert.get("id") is not None:
-        lines += ["", f"<i>Alert #{esc(alert['id'])} · /alert {esc(alert['id'])} for everything</i>"]
+        lines += [
+            "",
+            f"<i>Alert #{esc(alert['id'])} · /alert {esc(alert['id'])} for everything</i>",
+        ]
     return "\n".join(lines)
 
 
 def render_alert_full(full: FullAlert) -> list[str]:
     """Everything about one alert (for /alert), as one or more messages split between sections."""
     alert = full.alert
-    sections = [f"{_header(alert)}\n{_meta(alert)}\n<i>Alert #{esc(alert.get('id'))} · {esc(alert.get('created_at', '')[:16])} UTC</i>"]
+    sections = [
+        f"{_header(alert)}\n{_meta(alert)}\n<i>Alert #{esc(alert.get('id'))} · {esc(alert.get('created_at', '')[:16])} UTC</i>"
+    ]
     if full.status:
-        state = {"sent": f"sent {_when(full.sent_at)}", "pending": "waiting (digest or quiet hours)", "sending": "being sent", "failed": "could not be delivered"}
+        state = {
+            "sent": f"sent {_when(full.sent_at)}",
+            "pending": "waiting (digest or quiet hours)",
+            "sending": "being sent",
+            "failed": "could not be delivered",
+        }
         sections[0] += f"\n<i>In this chat: {esc(state.get(full.status, full.status))}</i>"
     entities = alert.get("entities") or []
     if entities:
-        sections.append("\n".join(["<b>Parties</b> (matched text, list entry, scores)", *(_party(e, detail=True) for e in entities)]))
+        sections.append(
+            "\n".join(
+                [
+                    "<b>Parties</b> (matched text, list entry, scores)",
+                    *(_party(e, detail=True) for e in entities),
+                ]
+            )
+        )
     if alert.get("countries"):
         sections.append(f"<b>Countries</b>: {_countries(alert)}")
     if alert.get("terms"):
-        terms = ", ".join(dict.fromkeys(f"{t.get('matched')} ({t.get('group')})" for t in alert["terms"]))
+        terms = ", ".join(
+            dict.fromkeys(f"{t.get('matched')} ({t.get('group')})" for t in alert["terms"])
+        )
         sections.append(f"<b>Terms</b>: {esc(terms)}")
     for index, item in enumerate(alert.get("evidence") or [], 1):
         spans = item.get("highlights") or []
         where = f"characters {item.get('start')}–{item.get('end')}"
-        sections.append(f"<b>Evidence {index}</b> <i>({esc(where)})</i>\n<blockquote>{highlighted(str(item.get('text', '')), spans, 3000)}</blockquote>")
+        sections.append(
+            f"<b>Evidence {index}</b> <i>({esc(where)})</i>\n<blockquote>{highlighted(str(item.get('text', '')), spans, 3000)}</blockquote>"
+        )
     if alert.get("explanation"):
-        sections.append("\n".join(["<b>Why</b>", *(f"• {esc(line)}" for line in alert["explanation"])]))
-    rule_line = f"<b>Rule</b> <code>{esc(alert.get('rule', ''))}</code> · {esc(alert.get('regime', ''))}"
+        sections.append(
+            "\n".join(["<b>Why</b>", *(f"• {esc(line)}" for line in alert["explanation"])])
+        )
+    rule_line = (
+        f"<b>Rule</b> <code>{esc(alert.get('rule', ''))}</code> · {esc(alert.get('regime', ''))}"
+    )
     if alert.get("rule_file"):
         rule_line += f" · <i>{esc(alert['rule_file'])}</i>"
     references = _references(alert, 50)
-    sections.append("\n".join([rule_line, *(["<b>References</b>", *references] if references else [])]))
+    sections.append(
+        "\n".join([rule_line, *(["<b>References</b>", *references] if references else [])])
+    )
     sections.append("\n".join(["<b>Sources</b>", *_sources(alert, 50)]))
     if full.marks:
         sections.append("\n".join(["<b>Review</b>", *(_mark_line(m) for m in full.marks)]))
@@ -330,7 +379,9 @@ def _mark_line(mark: MarkView) -> str:
 
 def digest_entry(alert: dict[str, Any]) -> str:
     mark = WATCH_MARK if is_watch(alert) else SEVERITY_MARK.get(str(alert.get("severity")), "•")
-    parties = ", ".join(dict.fromkeys(str(e.get("name", "")) for e in (alert.get("entities") or [])[:2]))
+    parties = ", ".join(
+        dict.fromkeys(str(e.get("name", "")) for e in (alert.get("entities") or [])[:2])
+    )
     sources = alert.get("sources") or []
     url = str(sources[0].get("url") or "") if sources else ""
     where = link(url, sources[0].get("outlet") or _domain(url)) if sources else ""
@@ -345,19 +396,28 @@ def render_digest(alerts: Sequence[dict[str, Any]], total: int | None = None) ->
     counts: dict[str, int] = {}
     for alert in alerts:
         counts[str(alert.get("severity"))] = counts.get(str(alert.get("severity")), 0) + 1
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if counts.get(s))
-    header = f"🗞 <b>Digest</b>: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}" + (f" ({esc(summary)})" if summary else "")
+    summary = ", ".join(
+        f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if counts.get(s)
+    )
+    header = f"🗞 <b>Digest</b>: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}" + (
+        f" ({esc(summary)})" if summary else ""
+    )
     if total is not None and total > len(alerts):
         header += f" <i>(part of {total})</i>"
     return fit("\n\n".join([header, *(digest_entry(a) for a in alerts)]))
 
 
-def digest_batches(alerts: Sequence[dict[str, Any]], per_message: int = 8) -> list[list[dict[str, Any]]]:
+def digest_batches(
+    alerts: Sequence[dict[str, Any]], per_message: int = 8
+) -> list[list[dict[str, Any]]]:
     """Alerts in groups that each make one digest message under the limit."""
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     for alert in alerts:
-        if current and (len(current) >= per_message or visible_length(render_digest([*current, alert])) >= MAX_TEXT - 10):
+        if current and (
+            len(current) >= per_message
+            or visible_length(render_digest([*current, alert])) >= MAX_TEXT - 10
+        ):
             batches.append(current)
             current = []
         current.append(alert)
@@ -371,13 +431,17 @@ def digest_batches(alerts: Sequence[dict[str, Any]], per_message: int = 8) -> li
 
 def render_history(page: HistoryPage, page_size: int, description: str) -> str:
     if page.total == 0:
-        return "🗂 <b>History</b>" + (f" — {esc(description)}" if description else "") + "\nNo alerts yet." + (
-            "" if description else " /subscribe or /watch to receive some."
+        return (
+            "🗂 <b>History</b>"
+            + (f" — {esc(description)}" if description else "")
+            + "\nNo alerts yet."
+            + ("" if description else " /subscribe or /watch to receive some.")
         )
     pages = (page.total + page_size - 1) // page_size
     number = page.offset // page_size + 1
     lines = [
-        "🗂 <b>History</b>" + (f" — {esc(description)}" if description else "")
+        "🗂 <b>History</b>"
+        + (f" — {esc(description)}" if description else "")
         + f" — {page.total} alert{'s' if page.total != 1 else ''}, page {number}/{pages}"
     ]
     for item in page.items:
@@ -396,7 +460,9 @@ def _history_item(item: HistoryItem) -> str:
         details.append(esc(", ".join(item.countries[:6])))
     details.append(link(item.url, item.outlet or _domain(item.url) or "article"))
     line += "\n   " + " · ".join(details)
-    state = {"pending": "⏳ waiting", "sending": "⏳ sending", "failed": "⚠️ not delivered"}.get(item.status)
+    state = {"pending": "⏳ waiting", "sending": "⏳ sending", "failed": "⚠️ not delivered"}.get(
+        item.status
+    )
     tail = [state] if state else []
     tail += [_mark_short(m) for m in item.marks[-2:]]
     tail.append(f"/alert {item.alert_id}")
@@ -405,7 +471,7 @@ def _history_item(item: HistoryItem) -> str:
 
 
 def _mark_short(mark: MarkView) -> str:
-    return f"{VERDICT_LABEL.get(mark.verdict, esc(mark.verdict))} by {esc(short(mark.author, 40))} {esc(mark.at.astimezone(timezone.utc).strftime('%m-%d %H:%M'))}"
+    return f"{VERDICT_LABEL.get(mark.verdict, esc(mark.verdict))} by {esc(short(mark.author, 40))} {esc(mark.at.astimezone(UTC).strftime('%m-%d %H:%M'))}"
 
 
 # --- settings, watchlist, scan, feeds, stats, help -------------------------------------------
@@ -421,9 +487,19 @@ def render_settings(view: ChatSettings, chat_title: str = "") -> str:
     elif view.subscribed:
         state = "✅ subscribed"
     else:
-        state = "⏸ not subscribed (/subscribe)" + (" — watchlist alerts only" if view.watch_items and not view.exists else "")
-    mode = {"instant": "instant", "hourly": "hourly digest", "daily": f"daily digest at {view.digest_hour:02d}:00"}.get(view.mode, view.mode)
-    quiet = f"{_minutes(view.quiet_start)}–{_minutes(view.quiet_end)}" if view.quiet_start is not None else "off"
+        state = "⏸ not subscribed (/subscribe)" + (
+            " — watchlist alerts only" if view.watch_items and not view.exists else ""
+        )
+    mode = {
+        "instant": "instant",
+        "hourly": "hourly digest",
+        "daily": f"daily digest at {view.digest_hour:02d}:00",
+    }.get(view.mode, view.mode)
+    quiet = (
+        f"{_minutes(view.quiet_start)}–{_minutes(view.quiet_end)}"
+        if view.quiet_start is not None
+        else "off"
+    )
     topics = ", ".join([*view.regimes, *view.rules]) or "all"
     lines = [
         "⚙️ <b>Alert settings</b>" + (f" for {esc(chat_title)}" if chat_title else ""),
@@ -437,7 +513,11 @@ def render_settings(view: ChatSettings, chat_title: str = "") -> str:
         f"Quiet hours: <b>{esc(quiet)}</b> ({esc(view.timezone)})",
     ]
     if view.mutes:
-        lines.append("Muted: " + esc(", ".join(short(m.label or m.value, 40) for m in view.mutes[:8])) + (" …" if len(view.mutes) > 8 else ""))
+        lines.append(
+            "Muted: "
+            + esc(", ".join(short(m.label or m.value, 40) for m in view.mutes[:8]))
+            + (" …" if len(view.mutes) > 8 else "")
+        )
     lines += [
         "",
         "<i>Typed changes: /settings countries KP,IR · /settings tz Europe/Berlin · /settings quiet 22:00-07:00 · "
@@ -458,7 +538,12 @@ def render_watchlist(items: Sequence[Any], limit: int) -> str:
     return fit("\n".join(lines))
 
 
-def render_scan(source: str, title: str, alerts: Sequence[dict[str, Any]], watch_hits: Sequence[dict[str, Any]] = ()) -> str:
+def render_scan(
+    source: str,
+    title: str,
+    alerts: Sequence[dict[str, Any]],
+    watch_hits: Sequence[dict[str, Any]] = (),
+) -> str:
     head = f"🔎 <b>Scan</b> of {esc(short(title or source, 120))}"
     if not alerts and not watch_hits:
         return head + "\nNo listed party and no prohibited activity found: no alert."
@@ -467,11 +552,18 @@ def render_scan(source: str, title: str, alerts: Sequence[dict[str, Any]], watch
         entry = [_header(alert), _meta(alert)]
         entities = alert.get("entities") or []
         if entities:
-            entry.append(" · ".join(f"<b>{esc(e.get('name'))}</b> as “{esc(e.get('matched'))}” {float(e.get('score', 0)):.2f}" for e in entities[:3]))
+            entry.append(
+                " · ".join(
+                    f"<b>{esc(e.get('name'))}</b> as “{esc(e.get('matched'))}” {float(e.get('score', 0)):.2f}"
+                    for e in entities[:3]
+                )
+            )
         if alert.get("countries"):
             entry.append(f"Countries: {_countries(alert)}")
         for item in (alert.get("evidence") or [])[:1]:
-            entry.append(f"<blockquote>{highlighted(str(item.get('text', '')), item.get('highlights') or [], 300)}</blockquote>")
+            entry.append(
+                f"<blockquote>{highlighted(str(item.get('text', '')), item.get('highlights') or [], 300)}</blockquote>"
+            )
         refs = alert.get("references") or []
         if refs:
             entry.append(f"<i>{esc(short('; '.join(refs[:2]), 200))}</i>")
@@ -502,7 +594,9 @@ def render_feeds(feeds: Sequence[Feed], now: datetime) -> str:
         line = f"{health} <b>#{feed.id}</b> {link(feed.url, short(title, 60))} · every {max(1, feed.interval_s // 60)} min"
         line += f"\n   last ok {esc(_ago(feed.last_success_at, now))} · {feed.items_seen} items, {feed.articles} articles, {feed.alerts} alerts"
         if feed.consecutive_failures:
-            line += f"\n   {feed.consecutive_failures} failure(s): {esc(short(feed.last_error, 150))}"
+            line += (
+                f"\n   {feed.consecutive_failures} failure(s): {esc(short(feed.last_error, 150))}"
+            )
         lines.append(line)
     lines.append("\n<i>/feeds add URL [minutes] · /feeds remove URL|ID</i>")
     return fit("\n".join(lines))
@@ -537,4 +631,3 @@ def render_help(commands: Sequence[tuple[str, str]], admin: bool) -> str:
         lines.append("/feeds — manage the watched feeds (bot admins)")
     lines += ["", "<i>In a private chat, paste text or forward a message to scan it.</i>"]
     return "\n".join(lines)
-

@@ -186,7 +186,11 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
             return await callback(*args, **kwargs)
         chat = _chat_key(data)
         creates = endpoint in MESSAGE_METHODS and chat is not None
-        lock = self.chat_lock(chat) if creates and chat is not None and not options.get("chat_locked") else None
+        lock = (
+            self.chat_lock(chat)
+            if creates and chat is not None and not options.get("chat_locked")
+            else None
+        )
         async with lock if lock is not None else contextlib.nullcontext():
             return await self._attempts(callback, args, kwargs, chat, creates, options)
 
@@ -201,7 +205,11 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
     ) -> Any:
         retries = int(options.get("max_retries", self.max_retries))
         for attempt in range(retries + 1):
-            stamp = self._reserved.pop(chat, None) if attempt == 0 and creates and chat is not None else None
+            stamp = (
+                self._reserved.pop(chat, None)
+                if attempt == 0 and creates and chat is not None
+                else None
+            )
             if stamp is not None:
                 # The request leaves now, a little after its slot was taken (the worker claimed
                 # its row meanwhile): count it at the real time, so later slots keep their
@@ -222,7 +230,12 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
                 self._paused_until = max(self._paused_until, now + wait)
                 if chat is not None:
                     self._chat_paused[chat] = max(self._chat_paused.get(chat, 0.0), now + wait)
-                log.warning("Telegram flood limit: waiting %.1f s (chat %s, attempt %d)", wait, chat, attempt + 1)
+                log.warning(
+                    "Telegram flood limit: waiting %.1f s (chat %s, attempt %d)",
+                    wait,
+                    chat,
+                    attempt + 1,
+                )
                 if attempt >= retries:
                     raise
                 continue
@@ -257,7 +270,9 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
             self._chat_sends[chat] = deque(recent)
             delay = max(delay, recent[-1] + self.chat_interval_s + self.margin_s - now)
             if chat < 0 and len(recent) >= self.group_per_minute:
-                delay = max(delay, recent[-self.group_per_minute] + GROUP_WINDOW_S + self.margin_s - now)
+                delay = max(
+                    delay, recent[-self.group_per_minute] + GROUP_WINDOW_S + self.margin_s - now
+                )
         return delay
 
     async def _global_slot(self) -> float:

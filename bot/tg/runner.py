@@ -74,7 +74,9 @@ async def run_telegram(
             await application.post_shutdown(application)
 
 
-def _after_failure(error: NetworkError | RetryAfter, health: TelegramHealth, retry: Backoff) -> float:
+def _after_failure(
+    error: NetworkError | RetryAfter, health: TelegramHealth, retry: Backoff
+) -> float:
     """Record a failed start-up; the seconds to wait: the backoff, or longer if Telegram asks (429)."""
     delay = retry.next_delay()
     if isinstance(error, RetryAfter):
@@ -95,7 +97,9 @@ async def _session(application: Any, settings: Settings, stop: asyncio.Event, d:
             return
         await _start(application, settings, d)
         halt = asyncio.Event()
-        relay = asyncio.create_task(_relay(halt, stop, d.health.rejected_event), name="telegram-halt")
+        relay = asyncio.create_task(
+            _relay(halt, stop, d.health.rejected_event), name="telegram-halt"
+        )
         try:
             await _deliver_until(halt, d)
         finally:

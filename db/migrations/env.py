@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-
-import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from sqlmodel import SQLModel
+
+import db.models
 
 target_metadata = SQLModel.metadata
 config = context.config
@@ -16,7 +16,9 @@ def run_migrations_online() -> None:
     no URL (with its password) ever has to pass through Alembic's configuration file format."""
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("run migrations through db.engine.upgrade / downgrade, which hand over the connection")
+        raise RuntimeError(
+            "run migrations through db.engine.upgrade / downgrade, which hand over the connection"
+        )
     _run(connection)
 
 

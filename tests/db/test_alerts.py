@@ -6,7 +6,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,10 @@ def scanned() -> list[dict[str, Any]]:
     """The real alerts for WAGNER (two rules, one party), in the scan JSON shape."""
     matcher = Matcher(load_rules(ROOT / "rules"))
     alerts = scan_result("test", "Wagner", matcher.scan(Document(WAGNER, "Wagner")))["alerts"]
-    assert {(a["rule"], a["regime"]) for a in alerts} == {("un-dprk-arms", "UN-DPRK-1718"), ("wagner-arms", "US-Russia")}
+    assert {(a["rule"], a["regime"]) for a in alerts} == {
+        ("un-dprk-arms", "UN-DPRK-1718"),
+        ("wagner-arms", "US-Russia"),
+    }
     assert all(a["entities"] for a in alerts)
     return alerts  # type: ignore[no-any-return]
 
@@ -56,7 +59,12 @@ def is_utc(value: datetime) -> bool:
 
 def new_article(engine: Engine, text_: str, **kwargs: Any) -> Article:
     with session_scope(engine) as session:
-        article, created = store_article(session=session, source=kwargs.pop("source", "https://example.org/a"), text=text_, **kwargs)
+        article, created = store_article(
+            session=session,
+            source=kwargs.pop("source", "https://example.org/a"),
+            text=text_,
+            **kwargs,
+        )
         assert created
         return article
 
@@ -66,36 +74,72 @@ def new_article(engine: Engine, text_: str, **kwargs: Any) -> Article:
 
 def test_store_article_dedups_by_url_key(engine: Engine) -> None:
     with session_scope(engine) as session:
-        first, created = store_article(session=session, source="https://example.org/a?utm=1", url="https://example.org/a?utm=1", url_key="example.org/a", text="First version.", title="A", outlet="Example")
+        first, created = store_article(
+            session=session,
+            source="https://example.org/a?utm=1",
+            url="https://example.org/a?utm=1",
+            url_key="example.org/a",
+            text="First version.",
+            title="A",
+            outlet="Example",
+        )
     assert created and first.id is not None
     with session_scope(engine) as session:
-        again, created = store_article(session=session, source="https://example.org/a", url_key="example.org/a", text="Edited later, different text.")
+        again, created = store_article(
+            session=session,
+            source="https://example.org/a",
+            url_key="example.org/a",
+            text="Edited later, different text.",
+        )
     assert (again.id, created) == (first.id, False)
     assert again.text == "First version." and again.title == "A"
     with session_scope(engine) as session:
-        other, created = store_article(session=session, source="https://example.org/b", url_key="example.org/b", text="Another story.")
+        other, created = store_article(
+            session=session,
+            source="https://example.org/b",
+            url_key="example.org/b",
+            text="Another story.",
+        )
     assert created and other.id != first.id
     assert count(engine, Article.id) == 2
 
 
 def test_store_article_dedups_by_content_ignoring_whitespace(engine: Engine) -> None:
     with session_scope(engine) as session:
-        first, created = store_article(session=session, source="feed-1", url_key="one.example/x", text="North Korea  shipped\n\tcoal to   China.\n")
+        first, created = store_article(
+            session=session,
+            source="feed-1",
+            url_key="one.example/x",
+            text="North Korea  shipped\n\tcoal to   China.\n",
+        )
     assert created
     with session_scope(engine) as session:
-        same, created = store_article(session=session, source="feed-2", url_key="two.example/y", text=" North Korea shipped coal to China.")
+        same, created = store_article(
+            session=session,
+            source="feed-2",
+            url_key="two.example/y",
+            text=" North Korea shipped coal to China.",
+        )
     assert (same.id, created) == (first.id, False)
     with session_scope(engine) as session:
-        different, created = store_article(session=session, source="feed-3", text="North Korea shipped coal to Vietnam.")
+        different, created = store_article(
+            session=session, source="feed-3", text="North Korea shipped coal to Vietnam."
+        )
     assert created and different.id != first.id
     assert count(engine, Article.id) == 2
-    assert first.content_hash == content_hash("North Korea shipped coal to China.") != different.content_hash
+    assert (
+        first.content_hash
+        == content_hash("North Korea shipped coal to China.")
+        != different.content_hash
+    )
 
 
 # -- alerts -----------------------------------------------------------------------------------
 
 
-def test_store_alerts_once_per_scope_rule_and_regime(engine: Engine, scanned: list[dict[str, Any]]) -> None:
+def test_store_alerts_once_per_scope_rule_and_regime(
+    engine: Engine, scanned: list[dict[str, Any]]
+) -> None:
     article = new_article(engine, WAGNER)
     with session_scope(engine) as session:
         first = store_alerts(session=session, article=article, alerts=scanned)
@@ -110,15 +154,38 @@ def test_store_alerts_once_per_scope_rule_and_regime(engine: Engine, scanned: li
     assert count(engine, AlertEntity.id) == sum(len(a["entities"]) for a in scanned)
 
     with session_scope(engine) as session:
-        rows = session.execute(select(Alert.rule_id, Alert.regime, Alert.dedup_key, Alert.article_id).order_by(Alert.rule_id)).all()
-        parties = session.execute(select(AlertEntity.alert_id, AlertEntity.entity_key, AlertEntity.caption, AlertEntity.matched, AlertEntity.score)).all()
+        rows = session.execute(
+            select(Alert.rule_id, Alert.regime, Alert.dedup_key, Alert.article_id).order_by(
+                Alert.rule_id
+            )
+        ).all()
+        parties = session.execute(
+            select(
+                AlertEntity.alert_id,
+                AlertEntity.entity_key,
+                AlertEntity.caption,
+                AlertEntity.matched,
+                AlertEntity.score,
+            )
+        ).all()
     assert rows == [
-        ("un-dprk-arms", "UN-DPRK-1718", f"article:{article.id}|un-dprk-arms|UN-DPRK-1718", article.id),
+        (
+            "un-dprk-arms",
+            "UN-DPRK-1718",
+            f"article:{article.id}|un-dprk-arms|UN-DPRK-1718",
+            article.id,
+        ),
         ("wagner-arms", "US-Russia", f"article:{article.id}|wagner-arms|US-Russia", article.id),
     ]
-    expected = {(alert.id, e["key"], e["name"], e["matched"], e["score"]) for alert, data in zip(first.alerts, scanned) for e in data["entities"]}
+    expected = {
+        (alert.id, e["key"], e["name"], e["matched"], e["score"])
+        for alert, data in zip(first.alerts, scanned)
+        for e in data["entities"]
+    }
     assert set(parties) == expected
-    assert {p[1:4] for p in parties} == {("rules:russia-wagner/wagner-group", "Wagner Group", "Wagner Group")}
+    assert {p[1:4] for p in parties} == {
+        ("rules:russia-wagner/wagner-group", "Wagner Group", "Wagner Group")
+    }
 
 
 def test_store_alerts_scopes(engine: Engine, scanned: list[dict[str, Any]]) -> None:
@@ -138,7 +205,14 @@ def test_store_alerts_scopes(engine: Engine, scanned: list[dict[str, Any]]) -> N
 
 
 def test_alert_dict(engine: Engine, scanned: list[dict[str, Any]]) -> None:
-    article = new_article(engine, WAGNER, source="https://example.org/wagner", url="https://example.org/wagner", title="Rockets for Wagner", outlet="Example News")
+    article = new_article(
+        engine,
+        WAGNER,
+        source="https://example.org/wagner",
+        url="https://example.org/wagner",
+        title="Rockets for Wagner",
+        outlet="Example News",
+    )
     with session_scope(engine) as session:
         stored = store_alerts(session=session, article=article, alerts=copy.deepcopy(scanned))
     with session_scope(engine) as session:
@@ -149,23 +223,37 @@ def test_alert_dict(engine: Engine, scanned: list[dict[str, Any]]) -> None:
         result = by_rule[data["rule"]]
         assert set(result) == set(data) | {"id", "created_at", "sources", "found_by"}
         assert result["found_by"] == "scan"  # not a list update's re-screen
-        assert {k: v for k, v in result.items() if k in data} == data  # everything survives the JSON columns
+        assert {
+            k: v for k, v in result.items() if k in data
+        } == data  # everything survives the JSON columns
         assert result["id"] in {a.id for a in stored.alerts}
         created = datetime.fromisoformat(result["created_at"])
         assert is_utc(created) and result["created_at"].endswith("+00:00")
-        assert abs(datetime.now(timezone.utc) - created) < timedelta(minutes=5)
-        assert result["sources"] == [{"url": "https://example.org/wagner", "title": "Rockets for Wagner", "outlet": "Example News"}]
+        assert abs(datetime.now(UTC) - created) < timedelta(minutes=5)
+        assert result["sources"] == [
+            {
+                "url": "https://example.org/wagner",
+                "title": "Rockets for Wagner",
+                "outlet": "Example News",
+            }
+        ]
 
 
-def test_alert_dict_source_falls_back_to_what_was_scanned(engine: Engine, scanned: list[dict[str, Any]]) -> None:
+def test_alert_dict_source_falls_back_to_what_was_scanned(
+    engine: Engine, scanned: list[dict[str, Any]]
+) -> None:
     article = new_article(engine, WAGNER, source="/tmp/pasted.txt")
     with session_scope(engine) as session:
         alert = store_alerts(session=session, article=article, alerts=scanned[:1]).alerts[0]
-    assert alert_dict(alert, article)["sources"] == [{"url": "/tmp/pasted.txt", "title": "", "outlet": ""}]
+    assert alert_dict(alert, article)["sources"] == [
+        {"url": "/tmp/pasted.txt", "title": "", "outlet": ""}
+    ]
 
 
-def test_recent_alerts_newest_first_and_since(engine: Engine, scanned: list[dict[str, Any]]) -> None:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+def test_recent_alerts_newest_first_and_since(
+    engine: Engine, scanned: list[dict[str, Any]]
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
     ages = {"old": timedelta(days=3), "middle": timedelta(hours=2), "new": timedelta(minutes=5)}
     created: dict[str, list[int]] = {}
     for label, age in ages.items():
@@ -173,13 +261,17 @@ def test_recent_alerts_newest_first_and_since(engine: Engine, scanned: list[dict
         with session_scope(engine) as session:
             alerts = store_alerts(session=session, article=article, alerts=scanned).alerts
             created[label] = [a.id for a in alerts]  # type: ignore[misc]
-            session.execute(update(Alert).where(Alert.article_id == article.id).values(created_at=now - age))
+            session.execute(
+                update(Alert).where(Alert.article_id == article.id).values(created_at=now - age)
+            )
 
     with session_scope(engine) as session:
         everything = recent_alerts(session=session)
         since_3h = recent_alerts(session=session, since=now - timedelta(hours=3))
         # the same instant written in another time zone selects the same alerts
-        since_3h_local = recent_alerts(session=session, since=(now - timedelta(hours=3)).astimezone(PLUS_0545))
+        since_3h_local = recent_alerts(
+            session=session, since=(now - timedelta(hours=3)).astimezone(PLUS_0545)
+        )
         since_1h = recent_alerts(session=session, since=now - timedelta(hours=1))
         limited = recent_alerts(session=session, limit=3)
         future = recent_alerts(session=session, since=now + timedelta(minutes=1))
@@ -203,11 +295,11 @@ def test_recent_alerts_newest_first_and_since(engine: Engine, scanned: list[dict
 
 def test_timestamps_come_back_aware_utc(engine: Engine, scanned: list[dict[str, Any]]) -> None:
     published = datetime(2024, 3, 1, 12, 0, tzinfo=PLUS_0545)  # 06:15 UTC
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     article = new_article(engine, WAGNER, published_at=published)
     with session_scope(engine) as session:
         store_alerts(session=session, article=article, alerts=scanned)
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
 
     with session_scope(engine) as session:  # a new session: values come from the database
         loaded = session.execute(select(Article)).scalars().one()
@@ -232,14 +324,16 @@ def test_naive_datetimes_are_taken_as_utc(engine: Engine) -> None:
     with session_scope(engine) as session:
         loaded = session.get(Article, article.id)
         assert loaded is not None
-        assert loaded.published_at == datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+        assert loaded.published_at == datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 # -- concurrency (SQLite) ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("engines", ["one engine", "two engines"])
-def test_sqlite_concurrent_writers(tmp_path: Path, scanned: list[dict[str, Any]], engines: str) -> None:
+def test_sqlite_concurrent_writers(
+    tmp_path: Path, scanned: list[dict[str, Any]], engines: str
+) -> None:
     """Two threads storing alerts at the same time both succeed: WAL and the busy timeout make
     the second writer wait instead of failing with "database is locked"."""
     url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -258,7 +352,9 @@ def test_sqlite_concurrent_writers(tmp_path: Path, scanned: list[dict[str, Any]]
             start.wait(timeout=10)
             for i in range(rounds):
                 with session_scope(shared[worker]) as session:
-                    article, created = store_article(session=session, source=f"w{worker}", text=f"{worker}-{i} {WAGNER}")
+                    article, created = store_article(
+                        session=session, source=f"w{worker}", text=f"{worker}-{i} {WAGNER}"
+                    )
                     assert created
                     store_alerts(session=session, article=article, alerts=scanned)
                     time.sleep(0.005)  # hold the write lock so the other thread has to wait

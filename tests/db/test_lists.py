@@ -24,7 +24,9 @@ pytestmark = pytest.mark.shared
 
 @pytest.fixture(scope="module")
 def un_list() -> ParsedList:
-    (parsed,) = load_list([require_shared("data", "sanctions", "un", "UN_consolidated_2026-02-27.xml")])
+    (parsed,) = load_list(
+        [require_shared("data", "sanctions", "un", "UN_consolidated_2026-02-27.xml")]
+    )
     return parsed
 
 
@@ -70,7 +72,13 @@ def test_un_list_import(engine: Engine, un_list: ParsedList) -> None:
     assert len(un_list.entities) == 1003
     with session_scope(engine) as session:
         result = import_list(session=session, parsed=un_list)
-    assert (result.source, result.entities, result.added, result.removed, result.unchanged) == ("un", 1003, 1003, 0, False)
+    assert (result.source, result.entities, result.added, result.removed, result.unchanged) == (
+        "un",
+        1003,
+        1003,
+        0,
+        False,
+    )
     assert result.version == un_list.version == "2026-02-27"
 
     names = stored(engine)
@@ -84,9 +92,17 @@ def test_un_list_import(engine: Engine, un_list: ParsedList) -> None:
         fingerprint = lists_fingerprint(session=session)
     assert types == Counter(e.type.value for e in un_list.entities)
     assert types["person"] == 730
-    assert (source.source, source.version, source.sha256, source.entity_count) == ("un", "2026-02-27", un_list.sha256, 1003)
+    assert (source.source, source.version, source.sha256, source.entity_count) == (
+        "un",
+        "2026-02-27",
+        un_list.sha256,
+        1003,
+    )
     assert source.files == list(un_list.files)
-    assert source.imported_at.utcoffset() is not None and source.imported_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert (
+        source.imported_at.utcoffset() is not None
+        and source.imported_at.utcoffset().total_seconds() == 0
+    )  # type: ignore[union-attr]
     assert fingerprint == f"un={un_list.sha256}"
 
 
@@ -107,7 +123,9 @@ def test_reimporting_the_same_list_changes_nothing(engine: Engine, un_list: Pars
     assert count(engine, EntityName.id) == sum(len(e.names) for e in un_list.entities)
 
 
-def test_importing_a_shorter_list_removes_exactly_the_dropped_entities(engine: Engine, un_list: ParsedList) -> None:
+def test_importing_a_shorter_list_removes_exactly_the_dropped_entities(
+    engine: Engine, un_list: ParsedList
+) -> None:
     with session_scope(engine) as session:
         import_list(session=session, parsed=un_list)
     dropped = {e.key for e in un_list.entities[::50]}  # 21 entities, people and organizations
@@ -116,7 +134,12 @@ def test_importing_a_shorter_list_removes_exactly_the_dropped_entities(engine: E
     with session_scope(engine) as session:
         result = import_list(session=session, parsed=shorter)
     assert len(dropped) == 21
-    assert (result.unchanged, result.entities, result.added, result.removed) == (False, 1003 - 21, 0, 21)
+    assert (result.unchanged, result.entities, result.added, result.removed) == (
+        False,
+        1003 - 21,
+        0,
+        21,
+    )
     names = stored(engine)
     assert set(names) == {e.key for e in un_list.entities} - dropped
     assert names == {e.key: expected_names(e) for e in kept}
@@ -130,10 +153,14 @@ def test_importing_a_shorter_list_removes_exactly_the_dropped_entities(engine: E
 def test_a_failed_import_keeps_the_previous_list(engine: Engine, un_list: ParsedList) -> None:
     with session_scope(engine) as session:
         import_list(session=session, parsed=un_list)
-    duplicate = dataclasses.replace(un_list, entities=(*un_list.entities[:10], un_list.entities[0]), sha256="1" * 64)
+    duplicate = dataclasses.replace(
+        un_list, entities=(*un_list.entities[:10], un_list.entities[0]), sha256="1" * 64
+    )
     with pytest.raises(Exception, match="(?i)unique|duplicate"):
         with session_scope(engine) as session:
-            import_list(session=session, parsed=duplicate, force=True)  # past the shrink guard, to the failing insert
+            import_list(
+                session=session, parsed=duplicate, force=True
+            )  # past the shrink guard, to the failing insert
     assert len(stored(engine)) == 1003
     with session_scope(engine) as session:
         (source,) = list_sources(session=session)
@@ -149,17 +176,25 @@ def test_load_entities_round_trips(engine: Engine, un_list: ParsedList) -> None:
     by_key = {e.key: e for e in loaded}
     for original in un_list.entities:
         loaded_one = by_key[original.key]
-        assert loaded_one.version == f"{un_list.version}/{un_list.sha256[:8]}"  # the list version it came from
+        assert (
+            loaded_one.version == f"{un_list.version}/{un_list.sha256[:8]}"
+        )  # the list version it came from
         assert dataclasses.replace(loaded_one, version="") == original, original.key
     # the comparison covers what matters: these fields really vary in the UN list
     assert {e.type for e in loaded} == {EntityType.PERSON, EntityType.ORGANIZATION}
     assert {n.kind for e in loaded for n in e.names} >= {NameKind.PRIMARY, NameKind.ALIAS}
     assert any(n.family for e in loaded for n in e.names)
-    assert any(e.identifiers for e in loaded) and any(e.countries for e in loaded) and any(e.remarks for e in loaded)
+    assert (
+        any(e.identifiers for e in loaded)
+        and any(e.countries for e in loaded)
+        and any(e.remarks for e in loaded)
+    )
     assert by_key["un:KPe.001"].programs == ("DPRK",)
 
 
-def test_ofac_2021_sdn_imports(engine: Engine, sdn_2021: ParsedList, un_list: ParsedList, request: pytest.FixtureRequest) -> None:
+def test_ofac_2021_sdn_imports(
+    engine: Engine, sdn_2021: ParsedList, un_list: ParsedList, request: pytest.FixtureRequest
+) -> None:
     assert len(sdn_2021.entities) == 8976
     began = time.perf_counter()
     with session_scope(engine) as session:
@@ -172,19 +207,38 @@ def test_ofac_2021_sdn_imports(engine: Engine, sdn_2021: ParsedList, un_list: Pa
         loaded = load_entities(session=session)
     load_seconds = time.perf_counter() - began
     backend = engine.dialect.name
-    print(f"\n{backend}: OFAC SDN 2021 import {import_seconds:.2f}s, load_entities of {len(loaded)} {load_seconds:.2f}s")
+    print(
+        f"\n{backend}: OFAC SDN 2021 import {import_seconds:.2f}s, load_entities of {len(loaded)} {load_seconds:.2f}s"
+    )
     request.node.user_properties.append(("ofac_import_seconds", import_seconds))
 
-    assert (result.source, result.entities, result.added, result.removed, result.unchanged) == ("ofac-sdn", 8976, 8976, 0, False)
+    assert (result.source, result.entities, result.added, result.removed, result.unchanged) == (
+        "ofac-sdn",
+        8976,
+        8976,
+        0,
+        False,
+    )
     assert count(engine, ListedEntity.id) == 8976 + 1003
-    assert count(engine, EntityName.id) == sum(len(e.names) for e in (*sdn_2021.entities, *un_list.entities))
+    assert count(engine, EntityName.id) == sum(
+        len(e.names) for e in (*sdn_2021.entities, *un_list.entities)
+    )
     assert len(loaded) == 8976 + 1003
     by_key = {e.key: e for e in loaded}
-    mismatched = [e.key for e in sdn_2021.entities if dataclasses.replace(by_key[e.key], version="") != e]
+    mismatched = [
+        e.key for e in sdn_2021.entities if dataclasses.replace(by_key[e.key], version="") != e
+    ]
     assert mismatched == []
-    assert {by_key[e.key].version for e in sdn_2021.entities} == {f"{sdn_2021.version}/{sdn_2021.sha256[:8]}"}
+    assert {by_key[e.key].version for e in sdn_2021.entities} == {
+        f"{sdn_2021.version}/{sdn_2021.sha256[:8]}"
+    }
     with session_scope(engine) as session:
         assert [s.source for s in list_sources(session=session)] == ["ofac-sdn", "un"]
-        assert session.execute(select(ListSource.entity_count).where(ListSource.source == "ofac-sdn")).scalar_one() == 8976
+        assert (
+            session.execute(
+                select(ListSource.entity_count).where(ListSource.source == "ofac-sdn")
+            ).scalar_one()
+            == 8976
+        )
     assert import_seconds < 30, f"importing 8,976 entities took {import_seconds:.1f}s on {backend}"
     assert load_seconds < 10

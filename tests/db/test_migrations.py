@@ -9,15 +9,28 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import column as sa_column, table as sa_table, inspect, text
+from sqlalchemy import column as sa_column
+from sqlalchemy import inspect, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
 from db.alerts import story_key
-from db.models import Alert, AlertEntity, AlertSource, Article, Chat, Delivery, Feed, FeedEntry, ReviewMark, Story
 from db.engine import alembic_config, downgrade, make_engine, open_database, upgrade
+from db.models import (
+    Alert,
+    AlertEntity,
+    AlertSource,
+    Article,
+    Chat,
+    Delivery,
+    Feed,
+    FeedEntry,
+    ReviewMark,
+    Story,
+)
 from tests.pg import db_url, pg_server, pg_url  # noqa: F401
 
 # Every table the models define; the first migration's tables must always be among them.
@@ -50,7 +63,9 @@ def tables(engine: Engine) -> set[str]:
 
 def schema_differences(engine: Engine) -> list[object]:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
         return list(compare_metadata(context, SQLModel.metadata))
 
 
@@ -65,12 +80,18 @@ def test_upgrade_from_empty_to_head(engine: Engine) -> None:
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO article (source, content_hash, title, outlet, text, fetched_at) VALUES ('s', 'h', '', '', 'kept', CURRENT_TIMESTAMP)"))
+        connection.execute(
+            text(
+                "INSERT INTO article (source, content_hash, title, outlet, text, fetched_at) VALUES ('s', 'h', '', '', 'kept', CURRENT_TIMESTAMP)"
+            )
+        )
     upgrade(engine)
     assert current_revision(engine) == head()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT text FROM article")).scalars().all() == ["kept"]
-    open_database(str(engine.url.render_as_string(hide_password=False))).dispose()  # the app's entry point, a third time
+    open_database(
+        str(engine.url.render_as_string(hide_password=False))
+    ).dispose()  # the app's entry point, a third time
     assert current_revision(engine) == head()
 
 
@@ -117,7 +138,12 @@ def test_foreign_keys_cascade(engine: Engine) -> None:
             )
         )
         entity_id = connection.execute(text("SELECT id FROM listed_entity")).scalar_one()
-        connection.execute(text("INSERT INTO entity_name (entity_id, position, name, kind) VALUES (:id, 0, 'X', 'primary')"), {"id": entity_id})
+        connection.execute(
+            text(
+                "INSERT INTO entity_name (entity_id, position, name, kind) VALUES (:id, 0, 'X', 'primary')"
+            ),
+            {"id": entity_id},
+        )
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM listed_entity"))
         assert connection.execute(text("SELECT count(*) FROM entity_name")).scalar_one() == 0
@@ -131,8 +157,12 @@ def insert(connection: Connection, row: SQLModel) -> int:
     table = row.__table__  # type: ignore[attr-defined]
     present = {column["name"] for column in inspect(connection).get_columns(table.name)}
     columns = [column for column in table.columns if column.key != "id" and column.name in present]
-    values = {column.key: column.type.bind_processor(connection.dialect)(getattr(row, column.key))
-              if column.type.bind_processor(connection.dialect) else getattr(row, column.key) for column in columns}
+    values = {
+        column.key: column.type.bind_processor(connection.dialect)(getattr(row, column.key))
+        if column.type.bind_processor(connection.dialect)
+        else getattr(row, column.key)
+        for column in columns
+    }
     # a bare table of the columns that exist at this revision: the model's defaults for newer
     # columns must not be sent
     then = sa_table(table.name, *(sa_column(c.name) for c in columns), sa_column("id"))
@@ -140,7 +170,15 @@ def insert(connection: Connection, row: SQLModel) -> int:
 
 
 def alert(article_id: int, key: str) -> Alert:
-    return Alert(article_id=article_id, dedup_key=key, rule_id=key.split("|")[1], title="t", severity="high", score=0.9, regime=key.split("|")[2])
+    return Alert(
+        article_id=article_id,
+        dedup_key=key,
+        rule_id=key.split("|")[1],
+        title="t",
+        severity="high",
+        score=0.9,
+        regime=key.split("|")[2],
+    )
 
 
 def test_upgrading_a_database_with_alerts_keeps_them(engine: Engine) -> None:
@@ -150,7 +188,10 @@ def test_upgrading_a_database_with_alerts_keeps_them(engine: Engine) -> None:
     with engine.begin() as connection:
         article_id = insert(connection, Article(source="s", content_hash="h", text="kept"))
         alert_id = insert(connection, alert(article_id, f"article:{article_id}|r|g"))
-        insert(connection, AlertEntity(alert_id=alert_id, entity_key="un:X", caption="X", matched="X", score=1.0))
+        insert(
+            connection,
+            AlertEntity(alert_id=alert_id, entity_key="un:X", caption="X", matched="X", score=1.0),
+        )
     upgrade(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id FROM alert")).scalars().all() == [alert_id]
@@ -165,30 +206,58 @@ def test_0005_merges_duplicates_before_adding_the_unique_keys(engine: Engine) ->
     of a story) now points at it; a duplicate's alert that the kept row has already is merged."""
     upgrade(engine, "0004")
     with engine.begin() as c:
-        a1, a2 = (insert(c, Article(source=f"scan {n}", content_hash="H", text="same")) for n in (1, 2))
-        a3 = insert(c, Article(source="u", url_key="x.org/3", content_hash="H", text="same"))  # another outlet's copy
+        a1, a2 = (
+            insert(c, Article(source=f"scan {n}", content_hash="H", text="same")) for n in (1, 2)
+        )
+        a3 = insert(
+            c, Article(source="u", url_key="x.org/3", content_hash="H", text="same")
+        )  # another outlet's copy
         a4 = insert(c, Article(source="other", content_hash="K", text="other"))
         al1 = insert(c, alert(a1, f"article:{a1}|r|g"))
         al2 = insert(c, alert(a2, f"article:{a2}|r|g"))  # the same alert, stored twice
         al3 = insert(c, alert(a2, f"article:{a2}|r2|g"))  # only the duplicate has it
         for alert_id, article_id in ((al1, a1), (al2, a2), (al3, a2)):
             insert(c, AlertSource(alert_id=alert_id, article_id=article_id))
-            insert(c, AlertEntity(alert_id=alert_id, entity_key=f"e{alert_id}", caption="c", matched="m", score=1.0))
+            insert(
+                c,
+                AlertEntity(
+                    alert_id=alert_id,
+                    entity_key=f"e{alert_id}",
+                    caption="c",
+                    matched="m",
+                    score=1.0,
+                ),
+            )
         chat = insert(c, Chat(tg_chat_id=42))
         insert(c, Delivery(alert_id=al2, chat_id=chat, status="sent"))
         insert(c, ReviewMark(alert_id=al2, verdict="relevant", author="ann"))
         feed = insert(c, Feed(url="https://x.org/feed"))
         insert(c, FeedEntry(feed_id=feed, entry_id="e", article_id=a2))
-        s1, s2 = (insert(c, Story(simhash=5, title="T", key="")) for _ in range(2))  # one story started twice
+        s1, s2 = (
+            insert(c, Story(simhash=5, title="T", key="")) for _ in range(2)
+        )  # one story started twice
         s3 = insert(c, Story(simhash=5, title="U", key=""))
-        a5 = insert(c, Article(source="5", url_key="x.org/5", content_hash="S5", text="s", story_id=s1))
-        a6 = insert(c, Article(source="6", url_key="x.org/6", content_hash="S6", text="s", story_id=s2))
+        a5 = insert(
+            c, Article(source="5", url_key="x.org/5", content_hash="S5", text="s", story_id=s1)
+        )
+        a6 = insert(
+            c, Article(source="6", url_key="x.org/6", content_hash="S6", text="s", story_id=s2)
+        )
         st1 = insert(c, alert(a5, f"story:{s1}|r|g"))
         st2 = insert(c, alert(a6, f"story:{s2}|r|g"))
         st3 = insert(c, alert(a6, f"story:{s2}|r3|g"))
         for alert_id, article_id in ((st1, a5), (st2, a6), (st3, a6)):
             insert(c, AlertSource(alert_id=alert_id, article_id=article_id))
-            insert(c, AlertEntity(alert_id=alert_id, entity_key=f"e{alert_id}", caption="c", matched="m", score=1.0))
+            insert(
+                c,
+                AlertEntity(
+                    alert_id=alert_id,
+                    entity_key=f"e{alert_id}",
+                    caption="c",
+                    matched="m",
+                    score=1.0,
+                ),
+            )
     upgrade(engine)
     with engine.connect() as c:
         rows = lambda sql: sorted(tuple(r) for r in c.execute(text(sql)))  # noqa: E731
@@ -199,7 +268,9 @@ def test_0005_merges_duplicates_before_adding_the_unique_keys(engine: Engine) ->
             (st1, a5, f"story:{s1}|r|g"),
             (st3, a6, f"story:{s1}|r3|g"),
         ]
-        assert rows("SELECT alert_id, article_id FROM alert_source") == sorted([(al1, a1), (al3, a1), (st1, a5), (st1, a6), (st3, a6)])
+        assert rows("SELECT alert_id, article_id FROM alert_source") == sorted(
+            [(al1, a1), (al3, a1), (st1, a5), (st1, a6), (st3, a6)]
+        )
         assert rows("SELECT alert_id FROM alert_entity") == [(al1,), (al3,), (st1,), (st3,)]
         assert rows("SELECT alert_id, status FROM delivery") == [(al1, "sent")]
         assert rows("SELECT alert_id FROM review_mark") == [(al1,)]

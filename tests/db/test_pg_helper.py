@@ -18,7 +18,9 @@ pytestmark = pytest.mark.postgres
 
 
 def connect(server: PgServer, dbname: str = "postgres") -> psycopg.Connection:
-    return psycopg.connect(host=pg.HOST, port=server.port, user=pg.PG_USER, dbname=dbname, autocommit=True)
+    return psycopg.connect(
+        host=pg.HOST, port=server.port, user=pg.PG_USER, dbname=dbname, autocommit=True
+    )
 
 
 def process_state(pid: int) -> str | None:
@@ -34,14 +36,30 @@ def process_state(pid: int) -> str | None:
 
 def test_server_settings(pg_server: PgServer) -> None:  # noqa: F811
     with connect(pg_server) as connection:
-        settings = dict(connection.execute("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'port', 'server_encoding', 'TimeZone')").fetchall())
-        rules = connection.execute("SELECT type, address, user_name, auth_method FROM pg_hba_file_rules ORDER BY line_number").fetchall()
+        settings = dict(
+            connection.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'port', 'server_encoding', 'TimeZone')"
+            ).fetchall()
+        )
+        rules = connection.execute(
+            "SELECT type, address, user_name, auth_method FROM pg_hba_file_rules ORDER BY line_number"
+        ).fetchall()
         user = connection.execute("SELECT current_user").fetchone()
-    assert settings == {"listen_addresses": "127.0.0.1", "port": str(pg_server.port), "server_encoding": "UTF8", "TimeZone": pg.TIME_ZONE}
+    assert settings == {
+        "listen_addresses": "127.0.0.1",
+        "port": str(pg_server.port),
+        "server_encoding": "UTF8",
+        "TimeZone": pg.TIME_ZONE,
+    }
     assert user == ("postgres",)
     assert rules == [
         ("local", None, ["all"], "trust"),
-        ("host", "127.0.0.1", [pg.PASSWORD_USER], "scram-sha-256"),  # before the trust line it overrides
+        (
+            "host",
+            "127.0.0.1",
+            [pg.PASSWORD_USER],
+            "scram-sha-256",
+        ),  # before the trust line it overrides
         ("host", "127.0.0.1", ["all"], "trust"),
         ("host", "::1", ["all"], "trust"),
     ]
@@ -91,9 +109,14 @@ def test_the_password_role_needs_its_password(pg_server: PgServer) -> None:  # n
     finally:
         pg_server.drop_database(name)
     with connect(pg_server) as admin:
-        stored = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg.PASSWORD_USER,)).fetchone()
+        stored = admin.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (pg.PASSWORD_USER,)
+        ).fetchone()
     assert stored is not None and stored[0].startswith("SCRAM-SHA-256$")
-    assert pg_server.password_url(name) == f"postgresql://pwuser:p%2540ss%25w0rd%40%2F%3A%3F%23%5B%5D%20x@127.0.0.1:{pg_server.port}/{name}"
+    assert (
+        pg_server.password_url(name)
+        == f"postgresql://pwuser:p%2540ss%25w0rd%40%2F%3A%3F%23%5B%5D%20x@127.0.0.1:{pg_server.port}/{name}"
+    )
 
 
 def test_stop_leaves_nothing_behind(pg_server: PgServer) -> None:  # noqa: F811

@@ -26,7 +26,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from db.alerts import new_story, store_article
-from db.engine import alembic_config, hide_password, make_engine, open_database, safe_url, session_scope
+from db.engine import (
+    alembic_config,
+    hide_password,
+    make_engine,
+    open_database,
+    safe_url,
+    session_scope,
+)
 from db.lists import import_list
 from db.models import Alert, AlertSource, Article
 from db.unique import insert_or_ignore
@@ -41,17 +48,31 @@ SECRET = "Hunter2%@/:#?s3cret"  # a password needing every kind of URL escape
 
 def cli_env(url: str, **extra: str) -> dict[str, str]:
     """This checkout's code, the bundled rules, no Telegram, no libpq defaults."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TELEGRAM_", "DATABASE_URL"))}
-    env.update(PYTHONPATH=str(ROOT), DATABASE_URL=url, RULES_DIR=str(ROOT / "rules"), COLUMNS="200", **extra)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PG", "TELEGRAM_", "DATABASE_URL"))
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=url,
+        RULES_DIR=str(ROOT / "rules"),
+        COLUMNS="200",
+        **extra,
+    )
     return env
 
 
-def run_cli(*args: str, url: str, cwd: Path, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, url: str, cwd: Path, timeout: float = 120, **extra: str
+) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "bot", *args]
-    return subprocess.run(argv, cwd=cwd, env=cli_env(url, **extra), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        argv, cwd=cwd, env=cli_env(url, **extra), capture_output=True, text=True, timeout=timeout
+    )
 
 
-def start_together(commands: list[list[str]], url: str, cwd: Path, timeout: float = 300) -> list[tuple[int, str, str]]:
+def start_together(
+    commands: list[list[str]], url: str, cwd: Path, timeout: float = 300
+) -> list[tuple[int, str, str]]:
     """Start every command at once (``Popen``), wait for all; (exit status, stdout, stderr) each.
 
     Output goes to files, not pipes: a full pipe would stall a process until the test reads it,
@@ -59,9 +80,20 @@ def start_together(commands: list[list[str]], url: str, cwd: Path, timeout: floa
     """
     processes = []
     for number, args in enumerate(commands):
-        out, err = (open(cwd / f"process-{number}.{name}", "w+", encoding="utf-8") for name in ("out", "err"))
+        out, err = (
+            open(cwd / f"process-{number}.{name}", "w+", encoding="utf-8")
+            for name in ("out", "err")
+        )
         argv = [sys.executable, "-m", "bot", *args]
-        processes.append((subprocess.Popen(argv, cwd=cwd, env=cli_env(url), stdout=out, stderr=err, text=True), out, err))
+        processes.append(
+            (
+                subprocess.Popen(
+                    argv, cwd=cwd, env=cli_env(url), stdout=out, stderr=err, text=True
+                ),
+                out,
+                err,
+            )
+        )
     results = []
     for process, out, err in processes:
         process.wait(timeout=timeout)
@@ -90,7 +122,11 @@ def revision_of(engine: Engine) -> str | None:
 
 @pytest.mark.postgres
 def test_open_database_with_a_percent_encoded_password(pg_password_url: str) -> None:  # noqa: F811
-    assert "%25" in pg_password_url and "%40" in pg_password_url and pg_password_url.startswith("postgresql://")
+    assert (
+        "%25" in pg_password_url
+        and "%40" in pg_password_url
+        and pg_password_url.startswith("postgresql://")
+    )
     engine = open_database(pg_password_url)
     try:
         assert engine.url.password == pg.PASSWORD  # decoded once, never masked or re-encoded
@@ -107,7 +143,9 @@ def test_cli_commands_with_a_password(pg_password_url: str, tmp_path: Path) -> N
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"database at postgresql://{pg.PASSWORD_USER}:***@127.0.0.1:" in upgraded.stdout
     article = tmp_path / "article.txt"
-    article.write_text("Korea Mining Development Trading Corporation (KOMID) shipped missiles to Syria.\n")
+    article.write_text(
+        "Korea Mining Development Trading Corporation (KOMID) shipped missiles to Syria.\n"
+    )
     scanned = run_cli("scan", str(article), "--format", "json", url=pg_password_url, cwd=tmp_path)
     assert scanned.returncode == 0, scanned.stderr
     shown = run_cli("lists", "show", url=pg_password_url, cwd=tmp_path)
@@ -138,18 +176,25 @@ def test_a_failed_connection_does_not_show_the_password(tmp_path: Path) -> None:
     for command in (["lists", "show"], ["db", "upgrade"]):
         result = run_cli(*command, url=url, cwd=tmp_path, LOG_LEVEL="DEBUG")
         assert result.returncode == 2
-        assert f"error: cannot open the database postgresql://someone:***@127.0.0.1:{port}/db:" in result.stderr
+        assert (
+            f"error: cannot open the database postgresql://someone:***@127.0.0.1:{port}/db:"
+            in result.stderr
+        )
         assert_no_password(result.stdout + result.stderr, SECRET)
 
 
 @pytest.mark.postgres
-def test_a_wrong_password_is_not_shown(pg_server: PgServer, pg_password_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_wrong_password_is_not_shown(
+    pg_server: PgServer, pg_password_url: str, tmp_path: Path
+) -> None:
     dbname = make_url(pg_password_url).database or ""
     wrong = pg_server.password_url(dbname, password=SECRET)
     result = run_cli("db", "upgrade", url=wrong, cwd=tmp_path, LOG_LEVEL="DEBUG")
     assert result.returncode == 2
     assert "password authentication failed" in result.stderr
-    assert f"postgresql://{pg.PASSWORD_USER}:***@127.0.0.1:{pg_server.port}/{dbname}" in result.stderr
+    assert (
+        f"postgresql://{pg.PASSWORD_USER}:***@127.0.0.1:{pg_server.port}/{dbname}" in result.stderr
+    )
     assert_no_password(result.stdout + result.stderr, SECRET)
 
 
@@ -157,8 +202,14 @@ def test_a_wrong_password_is_not_shown(pg_server: PgServer, pg_password_url: str
     ("url", "shown"),
     [
         ("postgresql://u:p%40ss%25w@db.example:5432/bot", "postgresql://u:***@db.example:5432/bot"),
-        ("postgresql+psycopg://u:plain@db.example/bot?sslmode=require", "postgresql+psycopg://u:***@db.example/bot?sslmode=require"),
-        ("postgresql://u:un@encoded@db.example/bot", "postgresql://u:***@db.example/bot"),  # malformed: all of it hidden
+        (
+            "postgresql+psycopg://u:plain@db.example/bot?sslmode=require",
+            "postgresql+psycopg://u:***@db.example/bot?sslmode=require",
+        ),
+        (
+            "postgresql://u:un@encoded@db.example/bot",
+            "postgresql://u:***@db.example/bot",
+        ),  # malformed: all of it hidden
         ("postgresql://u@db.example:5432/bot", "postgresql://u@db.example:5432/bot"),
         ("sqlite:////var/lib/bot/bot.sqlite", "sqlite:////var/lib/bot/bot.sqlite"),
     ],
@@ -226,8 +277,12 @@ def scan_together(url: str, texts: list[Path], cwd: Path) -> list[tuple[str, str
         assert status == 0, err[-3000:]
         results = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert len(results) == len(texts)
-        found.append(sorted({(r["source"], a["rule"], a["regime"]) for r in results for a in r["alerts"]}))
-    assert all(alerts == found[0] for alerts in found), "the scans disagree: was the code changed while they ran?"
+        found.append(
+            sorted({(r["source"], a["rule"], a["regime"]) for r in results for a in r["alerts"]})
+        )
+    assert all(alerts == found[0] for alerts in found), (
+        "the scans disagree: was the code changed while they ran?"
+    )
     assert len(found[0]) >= 50
     return found[0]
 
@@ -239,7 +294,9 @@ def stored(url: str) -> dict[str, object]:
         with engine.connect() as connection:
             count = lambda query: connection.execute(query).scalar_one()  # noqa: E731
             fired = connection.execute(
-                select(Article.source, Alert.rule_id, Alert.regime).join(Alert, Alert.article_id == Article.id)  # type: ignore[arg-type]
+                select(Article.source, Alert.rule_id, Alert.regime).join(
+                    Alert, Alert.article_id == Article.id
+                )  # type: ignore[arg-type]
             ).all()
             return {
                 "articles": count(select(func.count(Article.id))),
@@ -256,7 +313,9 @@ def expected(texts: list[Path], alerts: list[tuple[str, str, str]]) -> dict[str,
     return {"articles": len(texts), "texts": len(texts), "sources": len(alerts), "alerts": alerts}
 
 
-def test_concurrent_scans_store_once_sqlite(sqlite_with_list: Path, texts: list[Path], tmp_path: Path) -> None:
+def test_concurrent_scans_store_once_sqlite(
+    sqlite_with_list: Path, texts: list[Path], tmp_path: Path
+) -> None:
     shutil.copy(sqlite_with_list, tmp_path / "bot.sqlite")
     url = f"sqlite:///{tmp_path / 'bot.sqlite'}"
     alerts = scan_together(url, texts, tmp_path)
@@ -264,7 +323,9 @@ def test_concurrent_scans_store_once_sqlite(sqlite_with_list: Path, texts: list[
 
 
 @pytest.mark.postgres
-def test_concurrent_scans_store_once_postgresql(pg_url: str, texts: list[Path], tmp_path: Path) -> None:  # noqa: F811
+def test_concurrent_scans_store_once_postgresql(
+    pg_url: str, texts: list[Path], tmp_path: Path
+) -> None:
     import_un_list(pg_url)
     alerts = scan_together(pg_url, texts, tmp_path)
     assert stored(pg_url) == expected(texts, alerts)
@@ -280,8 +341,15 @@ def test_insert_or_ignore_reports_the_row_that_won(tmp_path: Path) -> None:
             assert created
             twin = Article(source="b", content_hash=first.content_hash, text="Same  text.")
             assert insert_or_ignore(session, twin) is None  # the unique key held
-            with_url = Article(source="c", url_key="example.org/c", content_hash=first.content_hash, text="Same text.")
-            assert insert_or_ignore(session, with_url) is not None  # another outlet's copy is its own article
+            with_url = Article(
+                source="c",
+                url_key="example.org/c",
+                content_hash=first.content_hash,
+                text="Same text.",
+            )
+            assert (
+                insert_or_ignore(session, with_url) is not None
+            )  # another outlet's copy is its own article
             story = new_story(session=session, fingerprint=7, title="t")
             assert new_story(session=session, fingerprint=7, title="t").id == story.id
             assert new_story(session=session, fingerprint=7, title="other").id != story.id
@@ -298,7 +366,9 @@ COMMANDS = [["lists", "show"], ["db", "upgrade"]] * (STARTERS // 2)
 
 def check_fresh_start(url: str, cwd: Path) -> None:
     results = start_together(COMMANDS, url, cwd, timeout=120)
-    assert [status for status, _, _ in results] == [0] * STARTERS, "\n".join(err[-1500:] for _, _, err in results)
+    assert [status for status, _, _ in results] == [0] * STARTERS, "\n".join(
+        err[-1500:] for _, _, err in results
+    )
     engine = make_engine(url)
     try:
         assert revision_of(engine) == head_revision()
@@ -313,5 +383,7 @@ def test_commands_started_together_on_a_fresh_sqlite_file(tmp_path: Path) -> Non
 
 
 @pytest.mark.postgres
-def test_commands_started_together_on_a_fresh_postgresql_database(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_commands_started_together_on_a_fresh_postgresql_database(
+    pg_url: str, tmp_path: Path
+) -> None:
     check_fresh_start(pg_url, tmp_path)

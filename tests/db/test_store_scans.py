@@ -43,7 +43,9 @@ def inputs(matcher: Matcher) -> list[ScannedText]:
         scanned_text(matcher, "a.txt", WAGNER),
         scanned_text(matcher, "b.txt", "The weather in Pyongyang was mild."),
         scanned_text(matcher, "c.txt", COAL),
-        scanned_text(matcher, "a-again.txt", " " + WAGNER.replace(" ", "  ")),  # the same text, spaced out
+        scanned_text(
+            matcher, "a-again.txt", " " + WAGNER.replace(" ", "  ")
+        ),  # the same text, spaced out
         scanned_text(matcher, "d.txt", f"{COAL} Officials said so on Monday."),
         scanned_text(matcher, "fed.txt", f"{WAGNER} A feed had it first."),
     ]
@@ -52,9 +54,17 @@ def inputs(matcher: Matcher) -> list[ScannedText]:
 def prepare(engine: Engine, matcher: Matcher) -> None:
     """A feed article (URL identity) with the last text, and the first text with its alerts."""
     with session_scope(engine) as session:
-        store_article(session=session, source="https://feed.example/x", url="https://feed.example/x", url_key="feed.example/x", text=f"{WAGNER} A feed had it first.")
+        store_article(
+            session=session,
+            source="https://feed.example/x",
+            url="https://feed.example/x",
+            url_key="feed.example/x",
+            text=f"{WAGNER} A feed had it first.",
+        )
         first = inputs(matcher)[2]
-        article, _ = store_article(session=session, source=first.source, text=first.text, title=first.title)
+        article, _ = store_article(
+            session=session, source=first.source, text=first.text, title=first.title
+        )
         store_alerts(session=session, article=article, alerts=first.alerts)
 
 
@@ -62,7 +72,9 @@ def one_by_one(engine: Engine, scans: Sequence[ScannedText]) -> list[StoredScan]
     results = []
     for scan in scans:
         with session_scope(engine) as session:
-            article, _ = store_article(session=session, source=scan.source, text=scan.text, title=scan.title, url=scan.url)
+            article, _ = store_article(
+                session=session, source=scan.source, text=scan.text, title=scan.title, url=scan.url
+            )
             results.append(store_alerts(session=session, article=article, alerts=scan.alerts))
     return results
 
@@ -74,18 +86,57 @@ def batched(engine: Engine, scans: Sequence[ScannedText]) -> list[StoredScan]:
 
 def summary(results: list[StoredScan]) -> list[tuple[Any, ...]]:
     return [
-        (r.article.id, r.article.source, [a.id for a in r.alerts], [a.id for a in r.new_alerts], [a.id for a in r.joined]) for r in results
+        (
+            r.article.id,
+            r.article.source,
+            [a.id for a in r.alerts],
+            [a.id for a in r.new_alerts],
+            [a.id for a in r.joined],
+        )
+        for r in results
     ]
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with session_scope(engine) as session:
-        rows = lambda *columns: [tuple(row) for row in session.execute(select(*columns).order_by(columns[0])).all()]  # noqa: E731
+        rows = lambda *columns: [
+            tuple(row) for row in session.execute(select(*columns).order_by(columns[0])).all()
+        ]
         return {
-            "articles": rows(Article.id, Article.source, Article.url, Article.url_key, Article.content_hash, Article.title, Article.text),
-            "alerts": rows(Alert.id, Alert.article_id, Alert.dedup_key, Alert.rule_id, Alert.regime, Alert.severity, Alert.score, Alert.title,
-                           Alert.entities, Alert.countries, Alert.terms, Alert.evidence, Alert.explanation, Alert.references),
-            "parties": sorted(rows(AlertEntity.alert_id, AlertEntity.entity_key, AlertEntity.caption, AlertEntity.matched, AlertEntity.score)),
+            "articles": rows(
+                Article.id,
+                Article.source,
+                Article.url,
+                Article.url_key,
+                Article.content_hash,
+                Article.title,
+                Article.text,
+            ),
+            "alerts": rows(
+                Alert.id,
+                Alert.article_id,
+                Alert.dedup_key,
+                Alert.rule_id,
+                Alert.regime,
+                Alert.severity,
+                Alert.score,
+                Alert.title,
+                Alert.entities,
+                Alert.countries,
+                Alert.terms,
+                Alert.evidence,
+                Alert.explanation,
+                Alert.references,
+            ),
+            "parties": sorted(
+                rows(
+                    AlertEntity.alert_id,
+                    AlertEntity.entity_key,
+                    AlertEntity.caption,
+                    AlertEntity.matched,
+                    AlertEntity.score,
+                )
+            ),
             "sources": rows(AlertSource.id, AlertSource.alert_id, AlertSource.article_id),
         }
 
@@ -101,7 +152,10 @@ def test_batched_and_one_by_one_store_the_same(tmp_path: Path, matcher: Matcher)
         assert got == expected
         assert snapshot(engines[1]) == snapshot(engines[0])
         # again: nothing new, the same rows reported
-        again_expected, again = summary(one_by_one(engines[0], scans)), summary(batched(engines[1], scans))
+        again_expected, again = (
+            summary(one_by_one(engines[0], scans)),
+            summary(batched(engines[1], scans)),
+        )
         assert again == again_expected
         assert all(not new and not joined for *_, new, joined in again)
         assert snapshot(engines[1]) == snapshot(engines[0])
@@ -122,7 +176,14 @@ def test_store_scans_on_each_backend(db_url: str, matcher: Matcher) -> None:  # 
         assert results[0].article.id == results[3].article.id  # the same text twice in one batch
         assert results[5].article.url_key == "feed.example/x"  # stored before by a feed
         assert results[2].new_alerts == [] and results[2].alerts  # stored before with its alerts
-        assert [len(r.new_alerts) for r in results] == [len(scans[0].alerts), 0, 0, 0, len(scans[4].alerts), len(scans[5].alerts)]
+        assert [len(r.new_alerts) for r in results] == [
+            len(scans[0].alerts),
+            0,
+            0,
+            0,
+            len(scans[4].alerts),
+            len(scans[5].alerts),
+        ]
         assert len(after["articles"]) == len(before["articles"]) + 3  # a, b, d
         new_alerts = len(scans[0].alerts) + len(scans[4].alerts) + len(scans[5].alerts)
         assert len(after["alerts"]) == len(before["alerts"]) + new_alerts
@@ -138,7 +199,10 @@ def test_batches_stored_together_in_opposite_orders(db_url: str) -> None:  # noq
     each text is stored once."""
     engine = open_database(db_url)
     try:
-        texts = [ScannedText(f"{n}.txt", f"Text number {n}, with nothing to report.") for n in range(3000)]
+        texts = [
+            ScannedText(f"{n}.txt", f"Text number {n}, with nothing to report.")
+            for n in range(3000)
+        ]
         barrier = threading.Barrier(2)
         failures: list[BaseException] = []
 

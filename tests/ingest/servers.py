@@ -27,8 +27,13 @@ import brotli
 
 Script = Callable[["Handler"], None]
 CHUNK = 64 * 1024
-MIME = {".xml": "application/xml", ".rss": "application/rss+xml", ".atom": "application/atom+xml",
-        ".rdf": "application/rdf+xml", ".html": "text/html; charset=utf-8"}
+MIME = {
+    ".xml": "application/xml",
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    ".rdf": "application/rdf+xml",
+    ".html": "text/html; charset=utf-8",
+}
 
 
 @dataclass
@@ -72,10 +77,10 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         return
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         stats = self.server.stats
         with stats.lock:
             stats.requests.append(Recorded(self.path, dict(self.headers.items()), time.monotonic()))

@@ -28,7 +28,10 @@ def test_context_is_keyword_only() -> None:
         errors.FetchError("boom", "https://x.example/")  # type: ignore[misc]
     error = errors.HTTPStatusError("HTTP 503", url="https://x.example/", status=503, retry_after=9)
     assert (error.url, error.status, error.retry_after, str(error)) == (
-        "https://x.example/", 503, 9, "HTTP 503"
+        "https://x.example/",
+        503,
+        9,
+        "HTTP 503",
     )
     feed = errors.FeedError("HTML page, not a feed", discovered=("https://x.example/rss",))
     assert feed.reason == str(feed) and feed.discovered == ("https://x.example/rss",)

@@ -146,13 +146,21 @@ async def test_worker_extraction_is_bounded_in_time() -> None:
     from bot.ingest.errors import ExtractError
     from bot.ingest.extractor import Extractor
 
-    page = "<html><body>" + "<div><p>Paragraph of a very long page about harbours.</p></div>" * 60_000 + "</body></html>"
+    page = (
+        "<html><body>"
+        + "<div><p>Paragraph of a very long page about harbours.</p></div>" * 60_000
+        + "</body></html>"
+    )
     slow = Extractor(workers=1, timeout_s=0.05)
     try:
         with pytest.raises(ExtractError, match="took too long"):
             await slow.extract(page.encode())
         slow.timeout_s = 30.0
-        small = "<html><body><article><p>" + "A normal article about a port and its ships. " * 20 + "</p></article></body></html>"
+        small = (
+            "<html><body><article><p>"
+            + "A normal article about a port and its ships. " * 20
+            + "</p></article></body></html>"
+        )
         article = await slow.extract(small.encode())
         assert "normal article" in article.text
     finally:

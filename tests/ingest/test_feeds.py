@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -95,7 +95,7 @@ def test_well_formed_feed_is_not_bozo_and_has_metadata() -> None:
     item = feed.items[0]
     assert item.entry_id == "id-1" and item.title == "A & B"
     assert item.summary == "Hello world"
-    assert item.published == datetime(2025, 6, 3, 12, 30, tzinfo=timezone.utc)
+    assert item.published == datetime(2025, 6, 3, 12, 30, tzinfo=UTC)
     assert item.author and "ed@site.example" in item.author
 
 
@@ -136,15 +136,17 @@ def test_relative_links_resolve_against_xml_base_then_feed_link_then_fetch_url()
 
 def test_duplicate_and_empty_entries_are_skipped_and_counted() -> None:
     feed = parse_feed(
-        rss("<item><guid>x</guid><title>1</title></item><item><guid>x</guid><title>2</title></item>"
-            "<item></item>")
+        rss(
+            "<item><guid>x</guid><title>1</title></item><item><guid>x</guid><title>2</title></item>"
+            "<item></item>"
+        )
     )
     assert [item.title for item in feed.items] == ["1"]
     assert feed.skipped == 2 and feed.dropped == 0
 
 
 def _big_feed(count: int) -> bytes:
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     order = list(range(count))
     random.Random(3).shuffle(order)  # document order is not date order
     items = "".join(

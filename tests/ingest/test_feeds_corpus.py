@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -126,7 +126,7 @@ def test_items_are_well_formed(outcomes: list[Outcome]) -> None:
         for item in outcome.feed.items if outcome.feed else ():
             assert item.entry_id
             assert item.link is None or item.link.startswith(("http://", "https://"))
-            assert item.published is None or item.published.tzinfo == timezone.utc
+            assert item.published is None or item.published.tzinfo == UTC
             assert "<script" not in item.summary.lower(), outcome.path
             if "/sanitize/" in outcome.path:  # hostile markup: nothing of it may survive
                 assert not TAG.search(item.summary), (outcome.path, item.summary)

@@ -22,8 +22,8 @@ from bot.ingest.fingerprint import (
     required_resemblance,
     resemblance,
     same_story,
-    similar,
     simhash64,
+    similar,
     story_body,
 )
 from tests.conftest import require_shared
@@ -100,23 +100,37 @@ HEADLINE = "Tanker transferred fuel to North Korean vessel, UN panel says"
     ("text", "titles", "body"),
     [
         (f"{HEADLINE}\n{STORY}", (HEADLINE,), STORY),  # the extractor kept the <h1>
-        (f"{HEADLINE}\n{STORY}", (f"{HEADLINE} | Harbour Wire",), STORY),  # <title> with the site name
+        (
+            f"{HEADLINE}\n{STORY}",
+            (f"{HEADLINE} | Harbour Wire",),
+            STORY,
+        ),  # <title> with the site name
         (f"\n{HEADLINE.upper()}\n\n{STORY}", ("", "Other", HEADLINE), STORY),  # any title, any case
         (f"{HEADLINE}\n{STORY}", ("Update: " + HEADLINE,), STORY),  # the feed's title has a kicker
-        (f"Update\n{HEADLINE}\n{STORY}", (HEADLINE,), f"Update\n{HEADLINE}\n{STORY}"),  # only leading lines
+        (
+            f"Update\n{HEADLINE}\n{STORY}",
+            (HEADLINE,),
+            f"Update\n{HEADLINE}\n{STORY}",
+        ),  # only leading lines
         (STORY, (HEADLINE,), STORY),  # no headline in the text
         (f"{HEADLINE}\n{STORY}", (), f"{HEADLINE}\n{STORY}"),  # no title known
         (HEADLINE, (HEADLINE,), HEADLINE),  # nothing but the headline: kept whole
         # a first paragraph that shares the headline's words is body, not headline
-        ("North Korea fuel tanker transfer\nmore", ("Fuel",), "North Korea fuel tanker transfer\nmore"),
+        (
+            "North Korea fuel tanker transfer\nmore",
+            ("Fuel",),
+            "North Korea fuel tanker transfer\nmore",
+        ),
     ],
 )
-def test_story_body_drops_only_leading_headline_lines(text: str, titles: tuple[str, ...], body: str) -> None:
+def test_story_body_drops_only_leading_headline_lines(
+    text: str, titles: tuple[str, ...], body: str
+) -> None:
     assert story_body(text, *titles) == body
 
 
 def test_required_resemblance_rises_as_bodies_shrink() -> None:
-    values = [required_resemblance(n) for n in range(0, 400)]
+    values = [required_resemblance(n) for n in range(400)]
     assert values == sorted(values, reverse=True)
     assert required_resemblance(0) == required_resemblance(48) == SHORT_RESEMBLANCE_THRESHOLD
     assert required_resemblance(60) == 0.5 and required_resemblance(100) == RESEMBLANCE_THRESHOLD
@@ -127,7 +141,9 @@ def test_same_story_on_short_bodies() -> None:
     summary = "Indonesia seized the North Korean bulk carrier Wise Honest for carrying coal in breach of sanctions."
     assert same_story(summary, summary)
     assert same_story(summary, summary.replace("carrying", "shipping"))  # one word changed: 0.78
-    assert not same_story(summary, summary + " " + "Officials declined to comment on the case.")  # 0.63
+    assert not same_story(
+        summary, summary + " " + "Officials declined to comment on the case."
+    )  # 0.63
     assert not same_story(summary, "")
     long_copy = STORY + " " + STORY.replace("March", "April")
     assert same_story(long_copy, STORY + " The panel's report is due in May.")
@@ -141,8 +157,12 @@ RELATED = {
     frozenset({"kr-001", "kr-011"}),  # the weekly summary repeats kr-011 word for word
     frozenset({"rtr-006", "rtr-007"}),  # rtr-006's text ends with rtr-007's first paragraph
     frozenset({"kr-019", "kr-030"}),  # two updates of one Yonhap story on the Lee-Xi summit
-    frozenset({"aeb:thehill.com/blogs/blog-briefing-room/news/471031-new-york-man-pleads-guilty-to-threatening-to-kill-omar",
-               "aeb:www.nbcnews.com/news/us-news/new-york-man-pleads-guilty-threatening-kill-rep-ilhan-omar-n1085406"}),
+    frozenset(
+        {
+            "aeb:thehill.com/blogs/blog-briefing-room/news/471031-new-york-man-pleads-guilty-to-threatening-to-kill-omar",
+            "aeb:www.nbcnews.com/news/us-news/new-york-man-pleads-guilty-threatening-kill-rep-ilhan-omar-n1085406",
+        }
+    ),
 }
 
 
@@ -155,13 +175,18 @@ _print = functools.lru_cache(maxsize=None)(simhash64)  # texts recur across pair
 
 def _grouped_before(a: str, b: str) -> bool:
     """The rule before stories were their body: whole texts, resemblance 0.25 at any length."""
-    return hamming(_print(a), _print(b)) <= CANDIDATE_THRESHOLD and resemblance(a, b) >= RESEMBLANCE_THRESHOLD
+    return (
+        hamming(_print(a), _print(b)) <= CANDIDATE_THRESHOLD
+        and resemblance(a, b) >= RESEMBLANCE_THRESHOLD
+    )
 
 
 def _grouped_now(a: str, title_a: str, b: str, title_b: str) -> bool:
     """The pipeline's rule: bodies, simhash candidate, ``same_story`` confirmation."""
     body_a, body_b = story_body(a, title_a), story_body(b, title_b)
-    return hamming(_print(body_a), _print(body_b)) <= CANDIDATE_THRESHOLD and same_story(body_a, body_b)
+    return hamming(_print(body_a), _print(body_b)) <= CANDIDATE_THRESHOLD and same_story(
+        body_a, body_b
+    )
 
 
 def story_grouping_figures(seed: int = 7) -> dict[str, dict[str, object]]:
@@ -178,7 +203,11 @@ def story_grouping_figures(seed: int = 7) -> dict[str, dict[str, object]]:
     with (require_shared("data", "news") / "articles.jsonl").open(encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines]
     rng = random.Random(seed)
-    figures: dict[str, dict[str, object]] = {"new_headline": {}, "same_headline": {}, "short_bodies": {}}
+    figures: dict[str, dict[str, object]] = {
+        "new_headline": {},
+        "same_headline": {},
+        "short_bodies": {},
+    }
     for words in (20, 40, None):
         key = str(words or "whole")
         before = after = 0
@@ -188,15 +217,26 @@ def story_grouping_figures(seed: int = 7) -> dict[str, dict[str, object]]:
             original, copy = f"{row['title']}\n{body}", f"{other}\n{body}"
             before += _grouped_before(original, copy)
             after += _grouped_now(original, row["title"], copy, other)
-        figures["new_headline"][key] = {"articles": len(rows), "joined_before": before, "joined_after": after}
+        figures["new_headline"][key] = {
+            "articles": len(rows),
+            "joined_before": before,
+            "joined_after": after,
+        }
         before = after = pairs = 0
         for i, row in enumerate(rows):
             for j in rng.sample([k for k in range(len(rows)) if k != i], 10):
-                a, b = f"{row['title']}\n{_prefix(row['text'], words)}", f"{row['title']}\n{_prefix(rows[j]['text'], words)}"
+                a, b = (
+                    f"{row['title']}\n{_prefix(row['text'], words)}",
+                    f"{row['title']}\n{_prefix(rows[j]['text'], words)}",
+                )
                 pairs += 1
                 before += _grouped_before(a, b)
                 after += _grouped_now(a, row["title"], b, row["title"])
-        figures["same_headline"][key] = {"pairs": pairs, "merged_before": before, "merged_after": after}
+        figures["same_headline"][key] = {
+            "pairs": pairs,
+            "merged_before": before,
+            "merged_after": after,
+        }
 
     texts = [(row["id"], row["text"]) for row in rows]
     texts += [("aeb:" + url.split("://", 1)[1].rstrip("/"), truth) for url, _, truth in load_aeb()]
@@ -218,10 +258,14 @@ def story_grouping_figures(seed: int = 7) -> dict[str, dict[str, object]]:
             for body, p, copy in zip(bodies, prints, light)
             if hamming(p, simhash64(copy)) <= CANDIDATE_THRESHOLD
         ]
-        joined_before = sum(resemblance(body, copy) >= RESEMBLANCE_THRESHOLD for body, copy in candidates)
+        joined_before = sum(
+            resemblance(body, copy) >= RESEMBLANCE_THRESHOLD for body, copy in candidates
+        )
         joined = sum(same_story(body, copy) for body, copy in candidates)
         figures["short_bodies"][str(words)] = {
-            "pairs": pairs, "merged_at_0.25": before, "merged_now": after,
+            "pairs": pairs,
+            "merged_at_0.25": before,
+            "merged_now": after,
             "light_joined_at_0.25": round(joined_before / len(bodies), 3),
             "light_joined_now": round(joined / len(bodies), 3),
         }
@@ -235,7 +279,11 @@ def test_story_grouping_on_the_body_before_and_after() -> None:
     new, same, short = figures["new_headline"], figures["same_headline"], figures["short_bodies"]
     print(json.dumps(figures))
     assert all(f["joined_after"] == f["articles"] == 229 for f in new.values())
-    assert [new[k]["joined_before"] for k in ("20", "40", "whole")] == [205, 226, 229]  # the failure fixed
+    assert [new[k]["joined_before"] for k in ("20", "40", "whole")] == [
+        205,
+        226,
+        229,
+    ]  # the failure fixed
     assert all(f["merged_after"] == 0 for f in same.values())
     assert [same[k]["merged_before"] for k in ("20", "40", "whole")] == [221, 1, 0]
     assert all(f["merged_now"] == 0 and f["pairs"] == 83_841 for f in short.values())
@@ -255,12 +303,16 @@ def test_separation_on_real_articles_with_the_pipelines_confirmation() -> None:
     heavy = [heavy_edit(text, rng) for text in texts]
     assert [story_body(text) for text in texts] == texts  # no title known: the text is the body
     joined = sum(
-        hamming(simhash64(t), simhash64(h)) <= CANDIDATE_THRESHOLD and same_story(t, h) for t, h in zip(texts, heavy)
+        hamming(simhash64(t), simhash64(h)) <= CANDIDATE_THRESHOLD and same_story(t, h)
+        for t, h in zip(texts, heavy)
     )
     assert round(joined / len(texts), 3) == 0.989
     rng = random.Random(11)
     light = [light_edit(text, rng) for text in texts]
-    assert all(hamming(simhash64(t), simhash64(c)) <= DEFAULT_THRESHOLD and same_story(t, c) for t, c in zip(texts, light))
+    assert all(
+        hamming(simhash64(t), simhash64(c)) <= DEFAULT_THRESHOLD and same_story(t, c)
+        for t, c in zip(texts, light)
+    )
     prints = [simhash64(t) for t in texts]
     merged = sum(
         hamming(prints[i], prints[j]) <= CANDIDATE_THRESHOLD and same_story(texts[i], texts[j])

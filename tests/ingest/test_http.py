@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -289,9 +289,7 @@ async def test_trickling_server_is_stopped_by_the_deadline(server: LoopbackServe
 
 # ---- retries -------------------------------------------------------------------------------------
 async def test_5xx_is_retried_until_success(server: LoopbackServer) -> None:
-    url = server.route(
-        "/flaky", sequence([(503, {}, b""), (502, {}, b""), (200, {}, FEED)])
-    )
+    url = server.route("/flaky", sequence([(503, {}, b""), (502, {}, b""), (200, {}, FEED)]))
     async with fetcher() as f:
         result = await f.fetch(url)
     assert result.content == FEED and result.attempts == 3
@@ -428,7 +426,7 @@ async def test_odd_requests_and_responses_raise_ingest_errors(server: LoopbackSe
 
 
 def test_parse_retry_after_forms() -> None:
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("120", now=now) == 120.0
     assert parse_retry_after("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0  # in the past

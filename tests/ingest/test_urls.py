@@ -14,8 +14,10 @@ CANONICAL = [
     # tracking parameters go, the rest is sorted, flags stay flags
     ("https://x.example/a?utm_source=rss&utm_medium=feed&id=7", "https://x.example/a?id=7"),
     ("https://x.example/a?fbclid=IwAR0&gclid=abc&mc_cid=1&mc_eid=2", "https://x.example/a"),
-    ("https://x.example/a?ref=home&cmpid=x&ocid=y&at_medium=rss&at_campaign=z",
-     "https://x.example/a"),
+    (
+        "https://x.example/a?ref=home&cmpid=x&ocid=y&at_medium=rss&at_campaign=z",
+        "https://x.example/a",
+    ),
     ("https://x.example/a?b=2&a=1&ns_source=x", "https://x.example/a?a=1&b=2"),
     ("https://x.example/a?print&page=2", "https://x.example/a?page=2&print"),
     # AMP variants

@@ -66,8 +66,10 @@ def test_caller_source_wins_over_the_file(tmp_path: Path) -> None:
 
 def test_matcher_finds_name_and_imo(acme: ParsedList) -> None:
     matcher = Matcher(RuleSet(rules=(), terms={}, parties=(), list_selectors={}), acme.entities)
-    text = ("The tanker, IMO 9191278, loaded fuel in Nampo. Separately, Korea Mining Development "
-            "Trading Corporation opened an office in Minsk.")
+    text = (
+        "The tanker, IMO 9191278, loaded fuel in Nampo. Separately, Korea Mining Development "
+        "Trading Corporation opened an office in Minsk."
+    )
     found = {m.match.entity.key: m.match for m in matcher.analyze(Document(text)).parties}
     assert set(found) == {"custom-acme:A-1", "custom-acme:A-2"}
     assert found["custom-acme:A-1"].matched == "9191278"
@@ -86,8 +88,11 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
         ("id,name,aliases\nA-1,X,\n", 1, "missing required column(s) type"),
         ("id,name,type,alias\nA-1,X,vessel,\n", 1, "unknown column(s) alias"),
         (HEADER + "A-1,SEA STAR,vessel,,,,\nA-2,,vessel,,,,\n", 3, "A-2: empty name"),
-        (HEADER + "A-1,SEA STAR,vessel,,,,\nA-1,SEA STAR 2,vessel,,,,\n", 3,
-         "id 'A-1' appears twice"),
+        (
+            HEADER + "A-1,SEA STAR,vessel,,,,\nA-1,SEA STAR 2,vessel,,,,\n",
+            3,
+            "id 'A-1' appears twice",
+        ),
         (HEADER + "A-1,SEA STAR,ship,,,,\n", 2, "unknown type 'ship'"),
         (HEADER + "A-1,SEA STAR,vessel,,,,imo=9191278\n", 2, "'imo=9191278' is not scheme:value"),
         (HEADER + "A-1,SEA STAR,vessel,,,,imo:9191279\n", 2, "not a valid IMO ship number"),
@@ -112,17 +117,29 @@ ENTITY = "  - id: A-1\n    name: SEA STAR\n    type: vessel\n"
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ("source: acme\nentities:\n" + ENTITY + "  - id: A-2\n    name: ''\n    type: vessel\n",
-         7, "A-2: empty name"),
+        (
+            "source: acme\nentities:\n" + ENTITY + "  - id: A-2\n    name: ''\n    type: vessel\n",
+            7,
+            "A-2: empty name",
+        ),
         ("source: acme\nentities:\n" + ENTITY + ENTITY, 6, "id 'A-1' appears twice"),
-        ("source: acme\nentities:\n  - id: A-1\n    name: X\n    type: boat\n", 5,
-         "unknown type 'boat'"),
+        (
+            "source: acme\nentities:\n  - id: A-1\n    name: X\n    type: boat\n",
+            5,
+            "unknown type 'boat'",
+        ),
         ("source: acme\nentities:\n  - id: A-1\n    name: X\n", 3, "lacks required key 'type'"),
         ("source: acme\nentities:\n" + ENTITY + "    alias: [Y]\n", 6, "unknown key 'alias'"),
-        ("source: acme\nentities:\n" + ENTITY + "    identifiers:\n      swift: ABC\n", 7,
-         "not a SWIFT/BIC code"),
-        ("source: acme\nentities:\n" + ENTITY + "    identifiers: [imo, 9191278]\n", 6,
-         "identifiers must be a mapping"),
+        (
+            "source: acme\nentities:\n" + ENTITY + "    identifiers:\n      swift: ABC\n",
+            7,
+            "not a SWIFT/BIC code",
+        ),
+        (
+            "source: acme\nentities:\n" + ENTITY + "    identifiers: [imo, 9191278]\n",
+            6,
+            "identifiers must be a mapping",
+        ),
         ("source: acme\nentities:\n" + ENTITY + "    aliases: [a, b\n", 7, "YAML syntax error"),
         ("entities:\n" + ENTITY, None, "no source name"),
         ("- just\n- a list\n", 1, "expected a mapping"),

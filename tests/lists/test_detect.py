@@ -35,8 +35,11 @@ def test_detects_real_formats(parts: tuple[str, ...], expected: str) -> None:
 
 def test_ofac_primary_detected_by_shape(tmp_path: Path) -> None:
     path = tmp_path / "download.csv"
-    path.write_text('7,"ACME LTD.",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n',
-                    encoding="utf-8", newline="")
+    path.write_text(
+        '7,"ACME LTD.",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n',
+        encoding="utf-8",
+        newline="",
+    )
     assert detect_format(path) == "ofac"
     (parsed,) = load_list([path])
     assert parsed.source == "ofac-sdn"
@@ -44,16 +47,21 @@ def test_ofac_primary_detected_by_shape(tmp_path: Path) -> None:
 
 
 def test_load_list_groups_every_source() -> None:
-    lists = load_list([
-        sanctions("ofac", "sdn_2021-07", "sdn.csv"),
-        sanctions("ofac", "sdn_2021-07", "alt.csv"),  # same set, not a second list
-        sanctions("ofac", "cons_non_sdn_2025-12"),
-        sanctions("un", "UN_consolidated_2026-02-27.xml"),
-        sanctions("opensanctions", "yente_t1_entities.ftm.json"),
-        sanctions("opensanctions", "yente_entities.delta_2024-07.json"),
-    ])
+    lists = load_list(
+        [
+            sanctions("ofac", "sdn_2021-07", "sdn.csv"),
+            sanctions("ofac", "sdn_2021-07", "alt.csv"),  # same set, not a second list
+            sanctions("ofac", "cons_non_sdn_2025-12"),
+            sanctions("un", "UN_consolidated_2026-02-27.xml"),
+            sanctions("opensanctions", "yente_t1_entities.ftm.json"),
+            sanctions("opensanctions", "yente_entities.delta_2024-07.json"),
+        ]
+    )
     assert [(p.source, len(p.entities)) for p in lists] == [
-        ("ofac-sdn", 8976), ("ofac-cons", 442), ("un", 1003), ("opensanctions", 582)
+        ("ofac-sdn", 8976),
+        ("ofac-cons", 442),
+        ("un", 1003),
+        ("opensanctions", 582),
     ]
     assert all(isinstance(p, ParsedList) for p in lists)
     keys = [e.key for p in lists for e in p.entities]
@@ -63,8 +71,9 @@ def test_load_list_groups_every_source() -> None:
 def test_html_page_is_refused(tmp_path: Path) -> None:
     for name in ("sdn.csv", "consolidated.xml", "list.json"):
         path = tmp_path / name
-        path.write_text("\n<!DOCTYPE html>\n<html><body>Access denied</body></html>\n",
-                        encoding="utf-8")
+        path.write_text(
+            "\n<!DOCTYPE html>\n<html><body>Access denied</body></html>\n", encoding="utf-8"
+        )
         with pytest.raises(ListFormatError) as info:
             load_list([path])
         assert str(info.value).startswith(f"{path}:2: an HTML page, not a sanctions list")
@@ -108,16 +117,20 @@ def test_entity_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
 
 def test_external_entity_without_dtd_is_not_expanded(tmp_path: Path) -> None:
     path = tmp_path / "list.xml"
-    path.write_text("<CONSOLIDATED_LIST><ENTITIES>&xxe;</ENTITIES></CONSOLIDATED_LIST>",
-                    encoding="utf-8")
+    path.write_text(
+        "<CONSOLIDATED_LIST><ENTITIES>&xxe;</ENTITIES></CONSOLIDATED_LIST>", encoding="utf-8"
+    )
     with pytest.raises(ListFormatError, match=r"list\.xml:1: malformed XML: undefined entity"):
         load_list([path])
 
 
 def test_wrong_column_count_through_load_list(tmp_path: Path) -> None:
     path = tmp_path / "sdn.csv"
-    path.write_text('1,"A",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n2,"B",-0- \r\n',
-                    encoding="utf-8", newline="")
+    path.write_text(
+        '1,"A",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n2,"B",-0- \r\n',
+        encoding="utf-8",
+        newline="",
+    )
     with pytest.raises(ListFormatError) as info:
         load_list([path])
     assert str(info.value) == f"{path}:2: expected 12 columns, found 3"
@@ -135,8 +148,9 @@ def test_other_csv_is_refused() -> None:
 
 def test_other_xml_and_json_are_refused(tmp_path: Path) -> None:
     feed = tmp_path / "feed.xml"
-    feed.write_text('<?xml version="1.0"?>\n<!-- a feed -->\n<rss version="2.0"/>\n',
-                    encoding="utf-8")
+    feed.write_text(
+        '<?xml version="1.0"?>\n<!-- a feed -->\n<rss version="2.0"/>\n', encoding="utf-8"
+    )
     with pytest.raises(ListFormatError, match=r"feed\.xml:1: XML root <rss> is not a known list"):
         load_list([feed])
     array = tmp_path / "targets.json"

@@ -35,7 +35,10 @@ def vessel(entity_id: str, name: str) -> dict[str, Any]:
         "schema": "Vessel",
         "caption": name,
         "properties": {
-            "name": [name], "imoNumber": ["9191278"], "flag": ["kp"], "mmsi": ["445123000"]
+            "name": [name],
+            "imoNumber": ["9191278"],
+            "flag": ["kp"],
+            "mmsi": ["445123000"],
         },
     }
 
@@ -62,7 +65,8 @@ def test_export_file(t1: ParsedList) -> None:
     assert irgc.key == f"opensanctions:{IRGC}"
     assert irgc.type is EntityType.ORGANIZATION
     assert irgc.names == (
-        Name("IRGC", NameKind.PRIMARY), Name("Iranian Revolutionary Guard Corps", NameKind.PRIMARY)
+        Name("IRGC", NameKind.PRIMARY),
+        Name("Iranian Revolutionary Guard Corps", NameKind.PRIMARY),
     )
     assert irgc.countries == ("IR",)
     assert irgc.programs == ("topic:sanction",)
@@ -106,12 +110,15 @@ def test_one_word_person_names_are_weak(delta: ParsedList) -> None:
 
 
 def test_delete_removes_entities(tmp_path: Path) -> None:
-    ops = write_lines(tmp_path / "ops.json", [
-        {"op": "ADD", "entity": vessel("v1", "SEA STAR")},
-        {"op": "ADD", "entity": vessel("v2", "OCEAN GLORY")},
-        {"op": "MOD", "entity": vessel("v2", "OCEAN GLORY 2")},
-        {"op": "DEL", "entity": {"id": "v1"}},
-    ])
+    ops = write_lines(
+        tmp_path / "ops.json",
+        [
+            {"op": "ADD", "entity": vessel("v1", "SEA STAR")},
+            {"op": "ADD", "entity": vessel("v2", "OCEAN GLORY")},
+            {"op": "MOD", "entity": vessel("v2", "OCEAN GLORY 2")},
+            {"op": "DEL", "entity": {"id": "v1"}},
+        ],
+    )
     (ship,) = parse_ftm([ops]).entities
     assert ship.key == "opensanctions:v2"
     assert ship.type is EntityType.VESSEL
@@ -122,10 +129,13 @@ def test_delete_removes_entities(tmp_path: Path) -> None:
 
 def test_delta_applied_to_real_export(tmp_path: Path) -> None:
     base = shared_ftm("yente_t1_entities.ftm.json")
-    ops = write_lines(tmp_path / "delta.json", [
-        {"op": "DEL", "entity": {"id": IRGC}},
-        {"op": "ADD", "entity": vessel("v1", "SEA STAR")},
-    ])
+    ops = write_lines(
+        tmp_path / "delta.json",
+        [
+            {"op": "DEL", "entity": {"id": IRGC}},
+            {"op": "ADD", "entity": vessel("v1", "SEA STAR")},
+        ],
+    )
     parsed = parse_ftm([base, ops])
     ids = set(by_id(parsed))
     assert IRGC not in ids
@@ -135,8 +145,9 @@ def test_delta_applied_to_real_export(tmp_path: Path) -> None:
 
 def test_bad_line_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
-    path.write_text(json.dumps(vessel("v1", "SEA STAR")) + "\n\n{\"id\": \"v2\", \"sche\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(vessel("v1", "SEA STAR")) + '\n\n{"id": "v2", "sche\n', encoding="utf-8"
+    )
     with pytest.raises(ListFormatError, match=r"broken\.json:3: not a JSON line"):
         parse_ftm([path])
 

@@ -47,9 +47,16 @@ def database(tmp_path_factory: pytest.TempPathFactory, sanctions: Path) -> Itera
         patch.setenv("RULES_DIR", str(ROOT / "rules"))
         patch.setenv("ALLOW_PRIVATE_URLS", "true")  # the loopback server below
         patch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-        result = runner.invoke(app, ["lists", "import", str(sanctions / "ofac" / "sdn_2021-07"),
-                                     str(sanctions / "un" / "UN_consolidated_2026-02-27.xml"),
-                                     str(sanctions / "opensanctions" / "yente_entities.delta_2024-07.json")])
+        result = runner.invoke(
+            app,
+            [
+                "lists",
+                "import",
+                str(sanctions / "ofac" / "sdn_2021-07"),
+                str(sanctions / "un" / "UN_consolidated_2026-02-27.xml"),
+                str(sanctions / "opensanctions" / "yente_entities.delta_2024-07.json"),
+            ],
+        )
         assert result.exit_code == 0, result.output
         yield folder
 
@@ -126,27 +133,61 @@ def un_first_records(count: int) -> Callable[[bytes], bytes]:
 CASES = [
     # OFAC legacy CSV
     Case("ofac-cut-inside-quoted-field", ofac_set(lambda d: d[:200_000]), "the file was cut short"),
-    Case("ofac-cut-inside-quoted-field-at-a-line-end",
-         ofac_set(lambda d: d[: d.index(b"\"DOB", 200_000) + 12] + b"\r\n"), "malformed CSV"),
+    Case(
+        "ofac-cut-inside-quoted-field-at-a-line-end",
+        ofac_set(lambda d: d[: d.index(b'"DOB', 200_000) + 12] + b"\r\n"),
+        "malformed CSV",
+    ),
     Case("ofac-cut-mid-row", ofac_set(lambda d: d[: d.index(b"\n", 200_000) - 30]), "sdn.csv"),
-    Case("ofac-first-1000-lines", ofac_set(first_lines(1000)), "refused, the previous version is kept"),
-    Case("ofac-bad-byte", ofac_set(lambda d: d[:300_000] + b"\xff\xfe" + d[300_000:]), "not UTF-8 text"),
-    Case("ofac-html-error-page", ofac_set(lambda d: b"<!DOCTYPE html><html><body>Service unavailable</body></html>\r\n"),
-         "HTML"),
+    Case(
+        "ofac-first-1000-lines",
+        ofac_set(first_lines(1000)),
+        "refused, the previous version is kept",
+    ),
+    Case(
+        "ofac-bad-byte",
+        ofac_set(lambda d: d[:300_000] + b"\xff\xfe" + d[300_000:]),
+        "not UTF-8 text",
+    ),
+    Case(
+        "ofac-html-error-page",
+        ofac_set(lambda d: b"<!DOCTYPE html><html><body>Service unavailable</body></html>\r\n"),
+        "HTML",
+    ),
     Case("ofac-empty", ofac_set(lambda d: b""), "file is empty"),
     Case("ofac-utf16", ofac_set(lambda d: d.decode("utf-8").encode("utf-16")), "sdn.csv"),
     # UN XML
     Case("un-cut-in-half", un_file(lambda d: d[: len(d) // 2]), "malformed XML"),
     Case("un-dtd-after-comment", un_file(with_dtd(b"<!-- <x -->")), "XML declares a DOCTYPE"),
-    Case("un-dtd-after-processing-instruction", un_file(with_dtd(b"<?note <x ?>")), "XML declares a DOCTYPE"),
-    Case("un-utf16", un_file(lambda d: d.decode("utf-8").encode("utf-16")), "a binary file, not a list"),
+    Case(
+        "un-dtd-after-processing-instruction",
+        un_file(with_dtd(b"<?note <x ?>")),
+        "XML declares a DOCTYPE",
+    ),
+    Case(
+        "un-utf16",
+        un_file(lambda d: d.decode("utf-8").encode("utf-16")),
+        "a binary file, not a list",
+    ),
     Case("un-bad-byte", un_file(lambda d: d[:500_000] + b"\xff" + d[500_000:]), "malformed XML"),
-    Case("un-only-100-records", un_file(un_first_records(100)), "refused, the previous version is kept"),
+    Case(
+        "un-only-100-records",
+        un_file(un_first_records(100)),
+        "refused, the previous version is kept",
+    ),
     # OpenSanctions FollowTheMoney JSON lines
     Case("ftm-cut-mid-line", ftm_file(lambda d: d[: len(d) // 2]), "not a JSON line"),
-    Case("ftm-first-tenth-of-lines", ftm_file(first_lines(170)), "refused, the previous version is kept"),
+    Case(
+        "ftm-first-tenth-of-lines",
+        ftm_file(first_lines(170)),
+        "refused, the previous version is kept",
+    ),
     Case("ftm-bad-byte", ftm_file(lambda d: d[:100_000] + b"\xff" + d[100_000:]), "not UTF-8 text"),
-    Case("ftm-json-array", ftm_file(lambda d: b"[" + d.replace(b"\n", b",")[:-1] + b"]"), "JSON array"),
+    Case(
+        "ftm-json-array",
+        ftm_file(lambda d: b"[" + d.replace(b"\n", b",")[:-1] + b"]"),
+        "JSON array",
+    ),
 ]
 
 
@@ -162,7 +203,9 @@ def test_hostile_list_file_is_refused_and_lists_unchanged(
     assert lists_state() == before
 
 
-def test_forced_import_replaces_a_shrunken_list(database: Path, sanctions: Path, tmp_path: Path) -> None:
+def test_forced_import_replaces_a_shrunken_list(
+    database: Path, sanctions: Path, tmp_path: Path
+) -> None:
     """The guard can be overridden on purpose, and only then the list shrinks."""
     args = ofac_set(first_lines(1000))(sanctions, tmp_path)
     refused = runner.invoke(app, ["lists", "import", *args])

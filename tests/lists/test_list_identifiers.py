@@ -45,7 +45,11 @@ def by_id(sdn_2021: ParsedList) -> dict[str, Entity]:
 
 def test_sdn_2021_counts(sdn_2021: ParsedList) -> None:
     assert counts(sdn_2021.entities) == {
-        "aircraft": 269, "imo": 400, "mmsi": 51, "msn": 227, "swift": 82
+        "aircraft": 269,
+        "imo": 400,
+        "mmsi": 51,
+        "msn": 227,
+        "swift": 82,
     }
     aircraft = [e for e in sdn_2021.entities if e.type is EntityType.AIRCRAFT]
     with_registration = [e for e in aircraft if any(s == "aircraft" for s, _ in e.identifiers)]
@@ -71,7 +75,9 @@ def test_swift_codes_from_remarks(by_id: dict[str, Entity]) -> None:
 def test_consolidated_2025_swift_codes() -> None:
     (cons,) = load_list([sanctions("ofac", "cons_non_sdn_2025-12")])
     assert counts(cons.entities) == {"swift": 33}
-    assert {e.key: e.identifiers for e in cons.entities}["ofac-cons:17013"] == (("swift", "VTBRRUMM"),)
+    assert {e.key: e.identifiers for e in cons.entities}["ofac-cons:17013"] == (
+        ("swift", "VTBRRUMM"),
+    )
 
 
 def test_un_swift_codes_and_company_imo_numbers() -> None:
@@ -95,13 +101,36 @@ def test_real_ftm_files_carry_no_matchable_identifiers() -> None:
 
 def test_ftm_identifiers_normalised(tmp_path: Path) -> None:
     records = [
-        {"id": "v1", "schema": "Vessel", "caption": "SEA STAR",
-         "properties": {"name": ["SEA STAR"], "imoNumber": ["IMO 9191278"], "mmsi": ["354 412 000"]}},
-        {"id": "b1", "schema": "Company", "caption": "KKBC",
-         "properties": {"name": ["KOREA KWANGSON BANKING CORP"], "swiftBic": ["kkbc kp py"],
-                        "registrationNumber": ["12-345"]}},
-        {"id": "a1", "schema": "Airplane", "caption": "EP-MNX",
-         "properties": {"name": ["EP-MNX"], "registrationNumber": ["ep-mnx"], "serialNumber": ["1023409321"]}},
+        {
+            "id": "v1",
+            "schema": "Vessel",
+            "caption": "SEA STAR",
+            "properties": {
+                "name": ["SEA STAR"],
+                "imoNumber": ["IMO 9191278"],
+                "mmsi": ["354 412 000"],
+            },
+        },
+        {
+            "id": "b1",
+            "schema": "Company",
+            "caption": "KKBC",
+            "properties": {
+                "name": ["KOREA KWANGSON BANKING CORP"],
+                "swiftBic": ["kkbc kp py"],
+                "registrationNumber": ["12-345"],
+            },
+        },
+        {
+            "id": "a1",
+            "schema": "Airplane",
+            "caption": "EP-MNX",
+            "properties": {
+                "name": ["EP-MNX"],
+                "registrationNumber": ["ep-mnx"],
+                "serialNumber": ["1023409321"],
+            },
+        },
     ]
     path = tmp_path / "ids.json"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -114,14 +143,14 @@ def test_ftm_identifiers_normalised(tmp_path: Path) -> None:
 
 def test_hand_written_ofac_remarks(tmp_path: Path) -> None:
     (tmp_path / "sdn.csv").write_bytes(
-        (
-            '201,"KOREA KWANGSON BANKING CORP",-0- ,"DPRK3",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
-            '"SWIFT/BIC KKBCKPPY; alt. SWIFT/BIC KKBCKPPYXXX."\r\n'
-            '202,"MSN 1234","aircraft","SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
-            '"Aircraft Tail Number UP-A3001; Previous Aircraft Tail Number G-VAIR; '
-            "Aircraft Manufacturer's Serial Number (MSN) 1234.\"\r\n"
-            "\x1a"
-        ).encode("utf-8")
+
+            b'201,"KOREA KWANGSON BANKING CORP",-0- ,"DPRK3",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
+            b'"SWIFT/BIC KKBCKPPY; alt. SWIFT/BIC KKBCKPPYXXX."\r\n'
+            b'202,"MSN 1234","aircraft","SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
+            b'"Aircraft Tail Number UP-A3001; Previous Aircraft Tail Number G-VAIR; '
+            b"Aircraft Manufacturer's Serial Number (MSN) 1234.\"\r\n"
+            b"\x1a"
+
     )
     (parsed,) = parse_ofac([tmp_path / "sdn.csv"])
     bank, plane = parsed.entities

@@ -66,7 +66,10 @@ def test_sdn_2021_counts(sdn_2021: ParsedList) -> None:
 
 def test_sdn_2021_summary(sdn_2021: ParsedList) -> None:
     assert entity_summary(sdn_2021.entities) == {
-        "entities": 8976, "names": 23321, "weak_names": 2558, "vessels_with_imo": 400
+        "entities": 8976,
+        "names": 23321,
+        "weak_names": 2558,
+        "vessels_with_imo": 400,
     }
 
 
@@ -148,8 +151,11 @@ def test_vessel_identifiers(by_id: dict[str, Entity], sdn_2021: ParsedList) -> N
     assert vessel.identifiers == (("call_sign", "T2EU4"), ("imo", "9187629"), ("mmsi", "572469210"))
     assert vessel.countries == ("IR",)
     assert names_of(vessel, NameKind.WEAK) == ["ALPHA"]  # "f.k.a. 'ALPHA'" in remarks
-    with_imo = [e for e in sdn_2021.entities if e.type is EntityType.VESSEL
-                and any(scheme == "imo" for scheme, _ in e.identifiers)]
+    with_imo = [
+        e
+        for e in sdn_2021.entities
+        if e.type is EntityType.VESSEL and any(scheme == "imo" for scheme, _ in e.identifiers)
+    ]
     assert len(with_imo) == 400
 
 
@@ -174,7 +180,10 @@ def test_consolidated_set() -> None:
     assert cons.source == "ofac-cons"
     assert len(cons.entities) == 442
     assert [Path(f).name for f in cons.files] == [
-        "cons_add.csv", "cons_alt.csv", "cons_comments.csv", "cons_prim.csv"
+        "cons_add.csv",
+        "cons_alt.csv",
+        "cons_comments.csv",
+        "cons_prim.csv",
     ]
     by_id = {e.list_id: e for e in cons.entities}
     haniya = by_id["9639"]
@@ -196,7 +205,9 @@ def test_hand_written_set_without_alt_and_add(tmp_path: Path) -> None:
     assert person.programs == ("DPRK3", "NPWMD")
     assert person.countries == ("KP",)
     assert [(n.text, n.kind) for n in person.names] == [
-        ("KIM, Chol Su", NameKind.PRIMARY), ("KCS", NameKind.WEAK), ("THE TEACHER", NameKind.WEAK)
+        ("KIM, Chol Su", NameKind.PRIMARY),
+        ("KCS", NameKind.WEAK),
+        ("THE TEACHER", NameKind.WEAK),
     ]
     assert vessel.identifiers == (("call_sign", "HMAB3"), ("imo", "9191278"), ("mmsi", "354412000"))
     assert vessel.countries == ("PA",)
@@ -222,8 +233,10 @@ def test_alt_types_and_short_acronyms(tmp_path: Path) -> None:
         ("ACM", NameKind.WEAK),
         ("ACME INTERNATIONAL", NameKind.WEAK),
     ]
-    assert parsed.warnings == (f"{tmp_path}: no address file beside sdn.csv; countries come "
-                               "from remarks and vessel flags only",)
+    assert parsed.warnings == (
+        f"{tmp_path}: no address file beside sdn.csv; countries come "
+        "from remarks and vessel flags only",
+    )
 
 
 def test_wrong_column_count_names_file_and_line(tmp_path: Path) -> None:

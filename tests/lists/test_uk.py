@@ -48,7 +48,8 @@ def test_both_formats_agree_on_keys_names_and_programs(parsed: ParsedList) -> No
     komid = entities["uk:90002"]
     assert komid.type is EntityType.ORGANIZATION
     assert [n.text for n in komid.names] == [
-        "KOREA MINING DEVELOPMENT TRADING CORPORATION", "KOMID"
+        "KOREA MINING DEVELOPMENT TRADING CORPORATION",
+        "KOMID",
     ]
     assert all(n.family is None for n in komid.names)
     assert komid.programs == (DPRK,)
@@ -84,12 +85,18 @@ def test_xml_specifics() -> None:
 def test_program_names_from_regulation_titles() -> None:
     assert program("The Russia (Sanctions) (EU Exit) Regulations 2019") == "UK:Russia"
     assert program("The Global Human Rights Sanctions Regulations 2020") == "UK:Global Human Rights"
-    assert program("The ISIL (Da'esh) and Al-Qaida (United Nations Sanctions) (EU Exit) "
-                   "Regulations 2019") == "UK:ISIL (Da'esh) and Al-Qaida"
+    assert (
+        program(
+            "The ISIL (Da'esh) and Al-Qaida (United Nations Sanctions) (EU Exit) Regulations 2019"
+        )
+        == "UK:ISIL (Da'esh) and Al-Qaida"
+    )
     iran = "The Iran (Sanctions) (Nuclear) (EU Exit) Regulations 2019"
     assert program(iran) == "UK:Iran (Nuclear)"
-    assert program("The Democratic People's Republic of Korea (Sanctions) (EU Exit) "
-                   "Regulations 2019") == DPRK
+    assert (
+        program("The Democratic People's Republic of Korea (Sanctions) (EU Exit) Regulations 2019")
+        == DPRK
+    )
     assert program("Russia") == "UK:Russia"
 
 
@@ -125,14 +132,23 @@ def broken(tmp_path: Path, text: str, name: str = "ConList.csv") -> Path:
     [
         (lambda lines: "".join(lines).rstrip("\r\n"), 10, "no line end"),  # cut mid-file
         (lambda lines: "".join(lines[:-1]) + lines[-1][:40] + "\r\n", 10, "expected 36 columns"),
-        (lambda lines: "".join(lines[:8]) + lines[8].split("IMO")[0] + "\r\n", 9,
-         "malformed CSV: unexpected end of data"),  # cut inside a quoted field
+        (
+            lambda lines: "".join(lines[:8]) + lines[8].split("IMO")[0] + "\r\n",
+            9,
+            "malformed CSV: unexpected end of data",
+        ),  # cut inside a quoted field
         (lambda lines: "".join(lines[1:]), 1, "first line must be 'Last Updated"),
-        (lambda lines: lines[0] + lines[1].replace("Group ID", "Group") + "".join(lines[2:]),
-         2, "lacks column(s) Group ID"),
+        (
+            lambda lines: lines[0] + lines[1].replace("Group ID", "Group") + "".join(lines[2:]),
+            2,
+            "lacks column(s) Group ID",
+        ),
         (lambda lines: "".join(lines).replace(",Ship,", ",Boat,", 1), 9, "unknown Group Type"),
-        (lambda lines: "".join(lines[:-1]) + lines[-1].replace(",Ship,", ",Entity,"), 10,
-         "group 90003 is a vessel on line 9"),
+        (
+            lambda lines: "".join(lines[:-1]) + lines[-1].replace(",Ship,", ",Entity,"),
+            10,
+            "group 90003 is a vessel on line 9",
+        ),
         (lambda lines: "".join(lines[:2]), None, "no rows after the header"),
     ],
 )
@@ -156,16 +172,28 @@ def test_html_page_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        (XML.read_text(encoding="utf-8").split("<Designation>")[0] + "<Designation>\n", 5,
-         "no element found \\(file truncated\\?\\)"),
-        ('<?xml version="1.0"?>\n<!DOCTYPE Designations [<!ENTITY a "b">]>\n<Designations/>\n',
-         2, "DOCTYPE"),
+        (
+            XML.read_text(encoding="utf-8").split("<Designation>")[0] + "<Designation>\n",
+            5,
+            "no element found \\(file truncated\\?\\)",
+        ),
+        (
+            '<?xml version="1.0"?>\n<!DOCTYPE Designations [<!ENTITY a "b">]>\n<Designations/>\n',
+            2,
+            "DOCTYPE",
+        ),
         ('<?xml version="1.0"?>\n<CONSOLIDATED_LIST/>\n', 1, "expected <Designations>"),
-        ("<Designations><DateGenerated>01/01/2026</DateGenerated></Designations>\n", None,
-         "no <Designation> records"),
-        ("<Designations><Designation><UniqueID>X1</UniqueID><IndividualEntityShip>Plane"
-         "</IndividualEntityShip></Designation></Designations>\n", None,
-         "unknown IndividualEntityShip"),
+        (
+            "<Designations><DateGenerated>01/01/2026</DateGenerated></Designations>\n",
+            None,
+            "no <Designation> records",
+        ),
+        (
+            "<Designations><Designation><UniqueID>X1</UniqueID><IndividualEntityShip>Plane"
+            "</IndividualEntityShip></Designation></Designations>\n",
+            None,
+            "unknown IndividualEntityShip",
+        ),
     ],
 )
 def test_broken_xml(tmp_path: Path, text: str, line: int | None, reason: str) -> None:

@@ -117,7 +117,7 @@ def test_low_quality_aliases_are_weak(by_ref: dict[str, Entity], un_list: Parsed
 def test_no_empty_or_quoted_names(un_list: ParsedList) -> None:
     texts = [n.text for e in un_list.entities for n in e.names]
     assert all(t and t == t.strip() for t in texts)
-    assert not [t for t in texts if t[0] in "\"“" and t[-1] in "\"”"]
+    assert not [t for t in texts if t[0] in '"“' and t[-1] in '"”']
 
 
 def test_multi_name_alias_fields_are_split(by_ref: dict[str, Entity]) -> None:
@@ -143,11 +143,13 @@ def test_shipping_companies_keep_company_imo_numbers(by_ref: dict[str, Entity]) 
 def test_alias_variants() -> None:
     assert alias_variants('"KOMID"') == [("KOMID", False)]
     assert alias_variants("General Department of Atomic Energy (GDAE)") == [
-        ("General Department of Atomic Energy", False), ("GDAE", True)
+        ("General Department of Atomic Energy", False),
+        ("GDAE", True),
     ]
     assert alias_variants("Encep Nurjaman (birth name)") == [("Encep Nurjaman", False)]
     assert alias_variants("Amir Khazmat (original script: Амир Хазмат)") == [
-        ("Amir Khazmat", False), ("Амир Хазмат", False)
+        ("Amir Khazmat", False),
+        ("Амир Хазмат", False),
     ]
     assert alias_variants("Khirullah Said Wali Khairkhwa, born in Kandahar on 01 Jan.1967") == [
         ("Khirullah Said Wali Khairkhwa", False)
@@ -164,7 +166,8 @@ def test_hand_written_vessel(tmp_path: Path) -> None:
     assert vessel.type is EntityType.VESSEL
     assert vessel.identifiers == (("imo", "9191278"),)
     assert [(n.text, n.kind) for n in vessel.names] == [
-        ("SEA STAR", NameKind.PRIMARY), ("SEA STAR 2", NameKind.ALIAS)
+        ("SEA STAR", NameKind.PRIMARY),
+        ("SEA STAR 2", NameKind.ALIAS),
     ]
     assert vessel.countries == ("KP",)
 

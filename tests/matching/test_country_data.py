@@ -35,7 +35,7 @@ ISO2_CODES_ALLOWED = {"US"}
 # Entries without any demonym, and why.
 UNINHABITED = {"AQ", "BV", "GS", "HM", "TF", "UM"}
 NO_DEMONYM = {
-    **{code: "no permanent population" for code in UNINHABITED},
+    **dict.fromkeys(UNINHABITED, "no permanent population"),
     "BL": "no English demonym in use",
     "MF": "no English demonym in use",
     "SJ": "residents are Norwegians; no demonym of its own",
@@ -142,7 +142,7 @@ def test_entry_shape(code: str) -> None:
     entry = countries()[code]
     assert isinstance(entry, dict)
     keys = set(entry)
-    assert REQUIRED_KEYS <= keys, f"{code} lacks {REQUIRED_KEYS - keys}"
+    assert keys >= REQUIRED_KEYS, f"{code} lacks {REQUIRED_KEYS - keys}"
     assert keys <= REQUIRED_KEYS | OPTIONAL_KEYS, f"{code} has unknown keys {keys - REQUIRED_KEYS}"
     assert isinstance(entry["name"], str) and entry["name"], code
     assert entry["name"] in entry["names"], f"{code}: the primary name must be among names"

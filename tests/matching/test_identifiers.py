@@ -30,7 +30,12 @@ FOUND = [
     ("Its IMO No. 9191278 was painted over.", "imo", ("9191278",), "9191278"),
     ("Its IMO number is 9191278.", "imo", ("9191278",), "9191278"),
     ("Registry entry IMO9191278.", "imo", ("9191278",), "9191278"),
-    ("Its International Maritime Organization (IMO) number 9191278 stayed.", "imo", ("9191278",), "9191278"),
+    (
+        "Its International Maritime Organization (IMO) number 9191278 stayed.",
+        "imo",
+        ("9191278",),
+        "9191278",
+    ),
     ("The ship's MMSI 354412000 went dark.", "mmsi", ("354412000",), "354412000"),
     ("Its MMSI was 354412000 until May.", "mmsi", ("354412000",), "354412000"),
     ("It broadcast 354412000 (MMSI) for a week.", "mmsi", ("354412000",), "354412000"),
@@ -47,7 +52,12 @@ FOUND = [
     ("The jet with registration EP-MNX landed.", "aircraft", ("EP-MNX",), "EP-MNX"),
     ("Its tail number was YV3360.", "aircraft", ("YV3360",), "YV3360"),
     ("The jet, MSN 1023409321, landed.", "msn", ("1023409321",), "1023409321"),
-    ("Its manufacturer's serial number (MSN) 45-12345 was altered.", "msn", ("45-12345",), "45-12345"),
+    (
+        "Its manufacturer's serial number (MSN) 45-12345 was altered.",
+        "msn",
+        ("45-12345",),
+        "45-12345",
+    ),
 ]
 
 
@@ -121,39 +131,61 @@ def _by_identifier(matcher: Matcher, text: str, scheme: str, value: str) -> list
     ]
 
 
-def test_every_listed_vessel_found_by_imo_alone(real_matcher: Matcher, real_entities: list[Entity]) -> None:
+def test_every_listed_vessel_found_by_imo_alone(
+    real_matcher: Matcher, real_entities: list[Entity]
+) -> None:
     vessels = _listed(real_entities, "imo", valid_imo)
-    assert len(vessels) == 399  # OFAC 2021's 400 vessel IMOs less BONU 5's "15411"; the UN lists none
+    assert (
+        len(vessels) == 399
+    )  # OFAC 2021's 400 vessel IMOs less BONU 5's "15411"; the UN lists none
     missed = []
     for key, imo in vessels:
         text = f"Port records show the ship, IMO {imo}, arrived on Tuesday."
         found = _by_identifier(real_matcher, text, "imo", imo)
-        if not found or found[0].match.matched != imo or found[0].match.features[0].detail != f"IMO {imo}":
+        if (
+            not found
+            or found[0].match.matched != imo
+            or found[0].match.features[0].detail != f"IMO {imo}"
+        ):
             missed.append(key)
     assert missed == []
 
 
-def test_every_listed_mmsi_found_with_its_label(real_matcher: Matcher, real_entities: list[Entity]) -> None:
+def test_every_listed_mmsi_found_with_its_label(
+    real_matcher: Matcher, real_entities: list[Entity]
+) -> None:
     numbers = _listed(real_entities, "mmsi")
     assert len(numbers) == 51
-    missed = [key for key, mmsi in numbers if not _by_identifier(
-        real_matcher, f"The transponder broadcast MMSI {mmsi} near the port.", "mmsi", mmsi)]
+    missed = [
+        key
+        for key, mmsi in numbers
+        if not _by_identifier(
+            real_matcher, f"The transponder broadcast MMSI {mmsi} near the port.", "mmsi", mmsi
+        )
+    ]
     assert missed == []
 
 
-def test_every_listed_swift_code_found_bare_and_labelled(real_matcher: Matcher, real_entities: list[Entity]) -> None:
+def test_every_listed_swift_code_found_bare_and_labelled(
+    real_matcher: Matcher, real_entities: list[Entity]
+) -> None:
     codes = _listed(real_entities, "swift")
     assert len(codes) == 82  # 77 OFAC banks' 82 codes; the UN's 5 DPRK banks' codes are among them
     missed = []
     for key, code in codes:
-        for text in (f"The transfer went through {code} on Monday.", f"Its SWIFT/BIC code is {code}."):
+        for text in (
+            f"The transfer went through {code} on Monday.",
+            f"Its SWIFT/BIC code is {code}.",
+        ):
             found = _by_identifier(real_matcher, text, "swift", code)
             if not found or found[0].match.features[0].detail != f"SWIFT/BIC {code}":
                 missed.append((key, text))
     assert missed == []
 
 
-def test_every_listed_registration_found_bare(real_matcher: Matcher, real_entities: list[Entity]) -> None:
+def test_every_listed_registration_found_bare(
+    real_matcher: Matcher, real_entities: list[Entity]
+) -> None:
     registrations = _listed(real_entities, "aircraft")
     assert len(registrations) == 269
     missed = []
@@ -161,21 +193,33 @@ def test_every_listed_registration_found_bare(real_matcher: Matcher, real_entiti
         text = f"Flight trackers showed {registration} over the Gulf on Friday."
         parties = real_matcher.analyze(Document(text)).parties
         # Aircraft named by their registration are found by name too; either way, at the value.
-        if not any(key in m.group.keys and m.match.matched == registration and m.match.score == 1.0 for m in parties):
+        if not any(
+            key in m.group.keys and m.match.matched == registration and m.match.score == 1.0
+            for m in parties
+        ):
             missed.append(key)
     assert missed == []
 
 
-def test_long_serial_numbers_found_after_msn(real_matcher: Matcher, real_entities: list[Entity]) -> None:
+def test_long_serial_numbers_found_after_msn(
+    real_matcher: Matcher, real_entities: list[Entity]
+) -> None:
     serials = _listed(real_entities, "msn", lambda v: len(v) >= 5)
     assert len(serials) >= 100
-    missed = [key for key, msn in serials if not _by_identifier(
-        real_matcher, f"The airliner, MSN {msn}, was repainted in Tehran.", "msn", msn)]
+    missed = [
+        key
+        for key, msn in serials
+        if not _by_identifier(
+            real_matcher, f"The airliner, MSN {msn}, was repainted in Tehran.", "msn", msn
+        )
+    ]
     assert missed == []
 
 
 def test_bank_found_by_swift_code_in_a_neutral_sentence(real_matcher: Matcher) -> None:
-    (mention,) = _by_identifier(real_matcher, "Payments were cleared through FTBDKPPY last year.", "swift", "FTBDKPPY")
+    (mention,) = _by_identifier(
+        real_matcher, "Payments were cleared through FTBDKPPY last year.", "swift", "FTBDKPPY"
+    )
     assert mention.group.keys & {"ofac-sdn:15603", "un:KPe.047"}
     assert mention.match.matched == "FTBDKPPY"
 
@@ -195,7 +239,9 @@ def test_not_found(real_matcher: Matcher, real_entities: list[Entity], text: str
     listed = {value for entity in real_entities for _, value in entity.identifiers}
     assert "EP-QQQ" not in listed and "OVERSEAS" not in listed
     parties = real_matcher.analyze(Document(text)).parties
-    assert [m for m in parties if m.match.features and m.match.features[0].name == "identifier"] == []
+    assert [
+        m for m in parties if m.match.features and m.match.features[0].name == "identifier"
+    ] == []
 
 
 # --- alerts through the bundled rules ----------------------------------------------------------
@@ -204,15 +250,29 @@ def test_not_found(real_matcher: Matcher, real_entities: list[Entity], text: str
 SAME_AS_NAME = [
     # (sentence, full name, identifier): CHON MA SAN is OFAC DPRK4 with IMO 8660313; the
     # Foreign Trade Bank is on both lists with SWIFT/BIC FTBDKPPY.
-    ("Payments for {} were made through a front company in Hong Kong.", "CHON MA SAN", "IMO 8660313"),
+    (
+        "Payments for {} were made through a front company in Hong Kong.",
+        "CHON MA SAN",
+        "IMO 8660313",
+    ),
     ("The tanker {} loaded coal at Nampo.", "CHON MA SAN", "IMO 8660313"),
-    ("Payments for Pyongyang went through {} last year.", "Foreign Trade Bank", "SWIFT/BIC FTBDKPPY"),
+    (
+        "Payments for Pyongyang went through {} last year.",
+        "Foreign Trade Bank",
+        "SWIFT/BIC FTBDKPPY",
+    ),
     ("Funds were routed through {} to a front company.", "Foreign Trade Bank", "FTBDKPPY"),
 ]
 
 
-@pytest.mark.parametrize(("frame", "name", "identifier"), SAME_AS_NAME, ids=[c[2] + " " + c[0][:20] for c in SAME_AS_NAME])
-def test_identifier_alerts_like_the_full_name(real_matcher: Matcher, frame: str, name: str, identifier: str) -> None:
+@pytest.mark.parametrize(
+    ("frame", "name", "identifier"),
+    SAME_AS_NAME,
+    ids=[c[2] + " " + c[0][:20] for c in SAME_AS_NAME],
+)
+def test_identifier_alerts_like_the_full_name(
+    real_matcher: Matcher, frame: str, name: str, identifier: str
+) -> None:
     """The same sentence with the identifier instead of the name raises the same alerts, at least
     as severe: an exact identifier is as strong as the full name, stronger than a name of common
     words ("Foreign Trade Bank", distinctiveness below 1)."""
@@ -223,14 +283,21 @@ def test_identifier_alerts_like_the_full_name(real_matcher: Matcher, frame: str,
 
 
 def test_dprk_vessel_by_imo_dealing_is_a_possible_violation(real_matcher: Matcher) -> None:
-    alerts = real_matcher.scan(Document("Payments for the tanker (IMO 8660313) were made through a front company."))
+    alerts = real_matcher.scan(
+        Document("Payments for the tanker (IMO 8660313) were made through a front company.")
+    )
     assert alerts and alerts[0].severity.is_violation
     assert alerts[0].rule_id == "un-dprk-designated-dealing"
     (vessel,) = [m for m in alerts[0].entities if m.entity.key == "ofac-sdn:23729"]
     assert vessel.matched == "8660313" and vessel.entity.type is EntityType.VESSEL
-    assert [(f.name, f.value, f.detail) for f in vessel.features] == [("identifier", 1.0, "IMO 8660313")]
+    assert [(f.name, f.value, f.detail) for f in vessel.features] == [
+        ("identifier", 1.0, "IMO 8660313")
+    ]
 
 
 def test_listed_dprk_vessel_by_imo_loading_coal_at_nampo(real_matcher: Matcher) -> None:
     alerts = real_matcher.scan(Document("The tanker (IMO 8660313) loaded coal at Nampo."))
-    assert any(a.severity.is_violation and "ofac-sdn:23729" in {m.entity.key for m in a.entities} for a in alerts)
+    assert any(
+        a.severity.is_violation and "ofac-sdn:23729" in {m.entity.key for m in a.entities}
+        for a in alerts
+    )

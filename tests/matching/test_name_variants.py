@@ -27,8 +27,13 @@ FLOORS = {  # recall among names found when spelt as listed (see bot.namecheck)
 
 
 def test_every_kind_makes_one_real_change() -> None:
-    entity = Entity(key="t:1", source="t", list_id="1", type=EntityType.ORGANIZATION,
-                    names=(Name("KOREA RYONBONG GENERAL CORPORATION", NameKind.PRIMARY),))
+    entity = Entity(
+        key="t:1",
+        source="t",
+        list_id="1",
+        type=EntityType.ORGANIZATION,
+        names=(Name("KOREA RYONBONG GENERAL CORPORATION", NameKind.PRIMARY),),
+    )
     made = {v.kind: v for v in variants(entity)}
     assert made["exact"].written == "Korea Ryonbong General Corporation"
     for kind in ("swap", "drop", "double", "substitute", "two-edits", "join"):
@@ -41,7 +46,10 @@ def test_every_kind_makes_one_real_change() -> None:
 
 
 def test_person_names_are_written_given_names_first() -> None:
-    assert natural(Name("PRIGOZHIN, Yevgeniy Viktorovich", NameKind.PRIMARY), EntityType.PERSON) == "Yevgeniy Viktorovich Prigozhin"
+    assert (
+        natural(Name("PRIGOZHIN, Yevgeniy Viktorovich", NameKind.PRIMARY), EntityType.PERSON)
+        == "Yevgeniy Viktorovich Prigozhin"
+    )
 
 
 @pytest.fixture(scope="module")

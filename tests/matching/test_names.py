@@ -45,7 +45,10 @@ KOMID = Entity(
     source="test",
     list_id="5",
     type=EntityType.ORGANIZATION,
-    names=(Name("KOREA MINING DEVELOPMENT TRADING CORPORATION", NameKind.PRIMARY), Name("KOMID", NameKind.WEAK)),
+    names=(
+        Name("KOREA MINING DEVELOPMENT TRADING CORPORATION", NameKind.PRIMARY),
+        Name("KOMID", NameKind.WEAK),
+    ),
     countries=("KP",),
 )
 OCEAN = Entity(
@@ -68,7 +71,10 @@ IRISL = Entity(
     source="test",
     list_id="8",
     type=EntityType.ORGANIZATION,
-    names=(Name("ISLAMIC REPUBLIC OF IRAN SHIPPING LINES", NameKind.PRIMARY), Name("IRISL", NameKind.WEAK)),
+    names=(
+        Name("ISLAMIC REPUBLIC OF IRAN SHIPPING LINES", NameKind.PRIMARY),
+        Name("IRISL", NameKind.WEAK),
+    ),
     countries=("IR",),
 )
 TANKER = Entity(
@@ -112,11 +118,23 @@ CASES = [
     ("Wagner Group's fighters moved north.", "test:wagner", "Wagner Group"),
     ("PMC Wagner's fighters moved north.", "test:wagner", "PMC Wagner"),
     # typos in long names
-    ("Korea Ryongbong General Corporation signed the contract.", "test:ryonbong", "Korea Ryongbong General Corporation"),
-    ("Korea Ryonbong General Corp. signed the contract.", "test:ryonbong", "Korea Ryonbong General Corp"),
+    (
+        "Korea Ryongbong General Corporation signed the contract.",
+        "test:ryonbong",
+        "Korea Ryongbong General Corporation",
+    ),
+    (
+        "Korea Ryonbong General Corp. signed the contract.",
+        "test:ryonbong",
+        "Korea Ryonbong General Corp",
+    ),
     # acronyms where the context supports them
     ("KOMID, North Korea's main arms dealer, shipped the parts.", "test:komid", "KOMID"),
-    ("The Korea Mining Development Trading Corporation, known as KOMID, shipped parts.", "test:komid", "Korea Mining Development Trading Corporation"),
+    (
+        "The Korea Mining Development Trading Corporation, known as KOMID, shipped parts.",
+        "test:komid",
+        "Korea Mining Development Trading Corporation",
+    ),
     ("IRISL renamed its ships to dodge sanctions on Iran.", "test:irisl", "IRISL"),
     # vessels of ordinary words need a ship word
     ("The tanker Wise Honest was seized off Indonesia.", "test:wise-honest", "Wise Honest"),
@@ -127,7 +145,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("text", "key", "matched"), CASES, ids=[c[2] for c in CASES])
-def test_finds_names_as_articles_write_them(matcher: Matcher, text: str, key: str, matched: str) -> None:
+def test_finds_names_as_articles_write_them(
+    matcher: Matcher, text: str, key: str, matched: str
+) -> None:
     assert found(matcher, text).get(key) == matched
 
 
@@ -149,13 +169,17 @@ NOT_CASES = [
 
 
 @pytest.mark.parametrize(("text", "key"), NOT_CASES, ids=[c[0][:40] for c in NOT_CASES])
-def test_does_not_fire_on_ordinary_words_and_namesakes(matcher: Matcher, text: str, key: str) -> None:
+def test_does_not_fire_on_ordinary_words_and_namesakes(
+    matcher: Matcher, text: str, key: str
+) -> None:
     assert key not in found(matcher, text)
 
 
 def test_coreference_needs_the_full_name_first(matcher: Matcher) -> None:
     text = "Prigozhin spoke. Yevgeny Prigozhin then left, and Prigozhin returned."
-    mentions = [m for m in matcher.analyze(Document(text)).parties if m.match.entity.key == "test:prigozhin"]
+    mentions = [
+        m for m in matcher.analyze(Document(text)).parties if m.match.entity.key == "test:prigozhin"
+    ]
     matched = [m.match.matched for m in mentions]
     assert matched == ["Prigozhin", "Yevgeny Prigozhin", "Prigozhin"]
     assert any(f.name == "coreference" for f in mentions[0].match.features)
@@ -172,12 +196,27 @@ def test_every_match_explains_itself(matcher: Matcher) -> None:
 
 # --- a misspelt word standing beside the rest of its name ("slot" typos) -----------------------
 
-HAVIN = Entity(key="test:havin", source="test", list_id="20", type=EntityType.ORGANIZATION,
-               names=(Name("HAVIN BANK LIMITED", NameKind.PRIMARY),))
-HIJAZI = Entity(key="test:hijazi", source="test", list_id="21", type=EntityType.PERSON,
-                names=(Name("HIJAZI, Riad", NameKind.PRIMARY),))
-PLA = Entity(key="test:pla", source="test", list_id="22", type=EntityType.ORGANIZATION,
-             names=(Name("PEOPLE'S LIBERATION ARMY", NameKind.PRIMARY),))
+HAVIN = Entity(
+    key="test:havin",
+    source="test",
+    list_id="20",
+    type=EntityType.ORGANIZATION,
+    names=(Name("HAVIN BANK LIMITED", NameKind.PRIMARY),),
+)
+HIJAZI = Entity(
+    key="test:hijazi",
+    source="test",
+    list_id="21",
+    type=EntityType.PERSON,
+    names=(Name("HIJAZI, Riad", NameKind.PRIMARY),),
+)
+PLA = Entity(
+    key="test:pla",
+    source="test",
+    list_id="22",
+    type=EntityType.ORGANIZATION,
+    names=(Name("PEOPLE'S LIBERATION ARMY", NameKind.PRIMARY),),
+)
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +230,16 @@ def slot_matcher() -> Matcher:
         # a dropped letter leaves an everyday or short word, found only beside the rare one
         ("Payments went through Havin Ban Limited in London.", "test:havin", "Havin Ban Limited"),
         # a swap that makes an English word ("raid"), in the listed position before the surname
-        ("Investigators said Raid Hijazi had organised the transfers.", "test:hijazi", "Raid Hijazi"),
+        (
+            "Investigators said Raid Hijazi had organised the transfers.",
+            "test:hijazi",
+            "Raid Hijazi",
+        ),
     ],
 )
-def test_a_misspelt_word_beside_the_rest_of_its_name_is_found(slot_matcher: Matcher, text: str, key: str, matched: str) -> None:
+def test_a_misspelt_word_beside_the_rest_of_its_name_is_found(
+    slot_matcher: Matcher, text: str, key: str, matched: str
+) -> None:
     assert found(slot_matcher, text).get(key) == matched
 
 
@@ -206,23 +251,39 @@ def test_a_misspelt_word_beside_the_rest_of_its_name_is_found(slot_matcher: Matc
         ("Peoples Liberation Army units moved south.", "test:pla"),  # pinned by everyday words
     ],
 )
-def test_a_slot_typo_needs_its_place_and_a_rare_neighbour(slot_matcher: Matcher, text: str, key: str) -> None:
+def test_a_slot_typo_needs_its_place_and_a_rare_neighbour(
+    slot_matcher: Matcher, text: str, key: str
+) -> None:
     assert key not in found(slot_matcher, text)
 
 
 # --- scripts without capitals ---------------------------------------------------------------------
 
-HAJJI = Entity(key="test:hajji", source="test", list_id="30", type=EntityType.PERSON,
-               names=(Name("Hajji Iman", NameKind.PRIMARY),))
-KIM_HANGUL = Entity(key="test:kim-hangul", source="test", list_id="31", type=EntityType.PERSON,
-                    names=(Name("KIM Jong Un", NameKind.PRIMARY), Name("김정은")))
+HAJJI = Entity(
+    key="test:hajji",
+    source="test",
+    list_id="30",
+    type=EntityType.PERSON,
+    names=(Name("Hajji Iman", NameKind.PRIMARY),),
+)
+KIM_HANGUL = Entity(
+    key="test:kim-hangul",
+    source="test",
+    list_id="31",
+    type=EntityType.PERSON,
+    names=(Name("KIM Jong Un", NameKind.PRIMARY), Name("김정은")),
+)
 
 
 def test_a_word_of_a_caseless_script_is_not_taken_for_a_misspelt_name() -> None:
     """Hangul has no capitals, so every word of it looked capitalised: "하지만" ("however", read
     "hajiman") was found as "Hajji Iman" written as one word. A name written in such a script
     is still found when it is spelt as listed."""
-    matcher = Matcher(RuleSet(rules=(), terms={}, parties=(), list_selectors={}), [HAJJI, KIM_HANGUL])
+    matcher = Matcher(
+        RuleSet(rules=(), terms={}, parties=(), list_selectors={}), [HAJJI, KIM_HANGUL]
+    )
     assert found(matcher, "하지만 그는 말했다. 하지만 이것은 문제다.") == {}
-    assert found(matcher, "Reporters met Hajjiiman in Mosul.") == {"test:hajji": "Hajjiiman"}  # Latin: still joined
+    assert found(matcher, "Reporters met Hajjiiman in Mosul.") == {
+        "test:hajji": "Hajjiiman"
+    }  # Latin: still joined
     assert found(matcher, "김정은 위원장이 말했다.") == {"test:kim-hangul": "김정은"}

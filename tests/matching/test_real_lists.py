@@ -36,7 +36,9 @@ def test_every_un_dprk_name_and_alias_is_found(matcher: Matcher, entities: list[
     missed = []
     for key, text, kind in names:
         sentence = f"A UN panel said {text} helped North Korea evade sanctions last year."
-        found = {m.group.gid for m in matcher.analyze(Document(sentence)).parties if key in m.group.keys}
+        found = {
+            m.group.gid for m in matcher.analyze(Document(sentence)).parties if key in m.group.keys
+        }
         if not found:
             missed.append((key, text, kind))
     assert missed == [], f"{len(missed)} of {len(names)} names missed"
@@ -125,8 +127,13 @@ def test_full_list_scale_ordinary_words_need_support(matcher: Matcher, text: str
     assert matcher.analyze(Document(text)).parties == []
 
 
-def test_ordinary_word_vessel_found_with_a_ship_word(matcher: Matcher, entities: list[Entity]) -> None:
+def test_ordinary_word_vessel_found_with_a_ship_word(
+    matcher: Matcher, entities: list[Entity]
+) -> None:
     vessels = {e.caption: e.key for e in entities if e.type.value == "vessel"}
     assert "AMBER" in vessels
-    found = {m.match.entity.key for m in matcher.analyze(Document("The tanker Amber switched off its transponder.")).parties}
+    found = {
+        m.match.entity.key
+        for m in matcher.analyze(Document("The tanker Amber switched off its transponder.")).parties
+    }
     assert vessels["AMBER"] in found

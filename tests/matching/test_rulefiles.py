@@ -50,22 +50,51 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "message"),
     [
-        ("condition: place and goods", "condition: place and gods", 15, "unknown selection(s): gods"),
+        (
+            "condition: place and goods",
+            "condition: place and gods",
+            15,
+            "unknown selection(s): gods",
+        ),
         ("condition: place and goods", "condition: place and (goods", 15, "ends too early"),
         ("condition: place and goods", "condition: place or or goods", 15, "unexpected 'or'"),
         ("goods: {terms: [things]}", "goods: {terms: [thingz]}", 14, "unknown term group 'thingz'"),
         ("severity: high", "severity: severe", 9, "severity"),
-        ("place: {countries: [KP]}", "place: {countries: [North Korea]}", 13, "not an ISO 3166 alpha-2 code"),
-        ("    title: Widgets to Ruritania\n", "    title: Widgets to Ruritania\n    colour: red\n", 9, "colour: Extra inputs are not permitted"),
-        ("      match: [North Korea bought a widget.]\n", "      match: []\n", 17, "at least 1 item"),
-        ("goods: {terms: [things]}", "goods: {terms: [things], countries: [KP]}", 14, "exactly one of countries, terms or parties"),
+        (
+            "place: {countries: [KP]}",
+            "place: {countries: [North Korea]}",
+            13,
+            "not an ISO 3166 alpha-2 code",
+        ),
+        (
+            "    title: Widgets to Ruritania\n",
+            "    title: Widgets to Ruritania\n    colour: red\n",
+            9,
+            "colour: Extra inputs are not permitted",
+        ),
+        (
+            "      match: [North Korea bought a widget.]\n",
+            "      match: []\n",
+            17,
+            "at least 1 item",
+        ),
+        (
+            "goods: {terms: [things]}",
+            "goods: {terms: [things], countries: [KP]}",
+            14,
+            "exactly one of countries, terms or parties",
+        ),
     ],
 )
-def test_errors_name_file_line_and_problem(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:
+def test_errors_name_file_line_and_problem(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
     assert old in GOOD
     write(tmp_path, GOOD.replace(old, new))
     found = problems(tmp_path)
-    assert any(p.startswith(f"{tmp_path / 'test.yaml'}:{line}:") and message in p for p in found), found
+    assert any(p.startswith(f"{tmp_path / 'test.yaml'}:{line}:") and message in p for p in found), (
+        found
+    )
 
 
 def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
@@ -77,7 +106,13 @@ def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
 
 def test_duplicate_rule_ids_across_files(tmp_path: Path) -> None:
     write(tmp_path, GOOD, "a.yaml")
-    write(tmp_path, GOOD.replace("id: test-family", "id: other-family").replace("things:", "stuff:").replace("[things]", "[stuff]"), "b.yaml")
+    write(
+        tmp_path,
+        GOOD.replace("id: test-family", "id: other-family")
+        .replace("things:", "stuff:")
+        .replace("[things]", "[stuff]"),
+        "b.yaml",
+    )
     found = problems(tmp_path)
     assert any("b.yaml:7:" in p and "rule id 'test-rule' already used" in p for p in found), found
 
@@ -95,12 +130,16 @@ def test_empty_directory_is_an_error(tmp_path: Path) -> None:
 
 def test_schema_and_condition_errors_are_shown_together(tmp_path: Path) -> None:
     """One run shows every problem: a schema error in one rule does not hide the others'."""
-    second = GOOD.split("rules:\n", 1)[1].replace("id: test-rule", "id: second-rule").replace(
-        "condition: place and goods", "condition: place and gods"
+    second = (
+        GOOD.split("rules:\n", 1)[1]
+        .replace("id: test-rule", "id: second-rule")
+        .replace("condition: place and goods", "condition: place and gods")
     )
     broken = GOOD.replace("severity: high", "severity: severe") + second
     write(tmp_path, broken)
     found = problems(tmp_path)
     path = tmp_path / "test.yaml"
     assert any(p.startswith(f"{path}:9:") and "severity" in p for p in found), found
-    assert any(p.startswith(f"{path}:27:") and "unknown selection(s): gods" in p for p in found), found
+    assert any(p.startswith(f"{path}:27:") and "unknown selection(s): gods" in p for p in found), (
+        found
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.matching.engine import Matcher
@@ -43,23 +41,39 @@ def test_policy_language_lowers_the_probability() -> None:
     matcher = Matcher(RULES)
     breach = "North Korea shipped artillery shells to Russia in breach of UN sanctions, investigators said."
     policy = "A draft resolution would ban North Korea from shipping artillery shells to Russia, diplomats said."
-    score = {text: max((a.score for a in matcher.scan(Document(text)) if a.rule_id == "un-dprk-arms"), default=0.0) for text in (breach, policy)}
+    score = {
+        text: max(
+            (a.score for a in matcher.scan(Document(text)) if a.rule_id == "un-dprk-arms"),
+            default=0.0,
+        )
+        for text in (breach, policy)
+    }
     assert score[breach] > score[policy]
 
 
 def test_mentions_are_never_promoted_and_partyless_weak_alerts_vanish() -> None:
     scorer = Scorer(weights={"mention": 10.0, "country": -10.0}, bias=0.0, thresholds=Thresholds())
     matcher = Matcher(RULES)
-    alert = matcher.candidates(matcher.analyze(Document("The Wagner Group's founder gave an interview to a newspaper.")))[-1]
+    alert = matcher.candidates(
+        matcher.analyze(Document("The Wagner Group's founder gave an interview to a newspaper."))
+    )[-1]
     assert scorer.severity(0.99, alert, mention=True) in {Severity.LOW, Severity.INFO}
     arms = "North Korea delivered rockets and missiles to Russia."
-    (candidate,) = [a for a in matcher.candidates(matcher.analyze(Document(arms))) if a.rule_id == "un-dprk-arms"]
+    (candidate,) = [
+        a
+        for a in matcher.candidates(matcher.analyze(Document(arms)))
+        if a.rule_id == "un-dprk-arms"
+    ]
     assert not candidate.entities and scorer.severity(0.1, candidate) is None
 
 
 def test_without_a_scorer_rules_keep_their_own_severity() -> None:
     matcher = Matcher(RULES, scorer=None)
-    (alert,) = [a for a in matcher.scan(Document("North Korea delivered rockets and missiles to Russia.")) if a.rule_id == "un-dprk-arms"]
+    (alert,) = [
+        a
+        for a in matcher.scan(Document("North Korea delivered rockets and missiles to Russia."))
+        if a.rule_id == "un-dprk-arms"
+    ]
     assert alert.severity is Severity.HIGH and not alert.scoring
 
 
@@ -74,6 +88,10 @@ def test_fitting_script_reproduces_the_bundled_table() -> None:
     out = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
     fitted = json.loads(out.stdout)
     bundled = Scorer.bundled()
-    assert fitted["thresholds"] == {"high": bundled.thresholds.high, "medium": bundled.thresholds.medium, "low": bundled.thresholds.low}
+    assert fitted["thresholds"] == {
+        "high": bundled.thresholds.high,
+        "medium": bundled.thresholds.medium,
+        "low": bundled.thresholds.low,
+    }
     for name, weight in fitted["weights"].items():
         assert abs(weight - bundled.weights[name]) < 0.01, name

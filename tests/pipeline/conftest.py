@@ -26,12 +26,23 @@ async def loopback_only(host: str, port: int) -> list[str]:
 
 @pytest.fixture
 def app(tmp_path: Path) -> App:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'pipeline.sqlite'}", rules_dir=ROOT / "rules", data_dir=tmp_path)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'pipeline.sqlite'}",
+        rules_dir=ROOT / "rules",
+        data_dir=tmp_path,
+    )
     return App.open(settings)
 
 
 def policy(**changes: object) -> FetchPolicy:
-    base = FetchPolicy(timeout_s=2.0, deadline_s=4.0, retries=1, backoff_base_s=0.05, max_bytes=2 * 1024 * 1024, allow_hosts=frozenset({"localhost"}))
+    base = FetchPolicy(
+        timeout_s=2.0,
+        deadline_s=4.0,
+        retries=1,
+        backoff_base_s=0.05,
+        max_bytes=2 * 1024 * 1024,
+        allow_hosts=frozenset({"localhost"}),
+    )
     return FetchPolicy(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 

@@ -23,7 +23,9 @@ ARMS = (
     "<p>Any transfer of arms from North Korea is banned by UN Security Council resolutions.</p></article>"
     "<footer>Subscribe to our newsletter</footer></body></html>"
 )
-COPY = ARMS.replace("officials said on Tuesday", "officials told reporters on Tuesday").replace("Shells by rail", "North Korean shells moved by rail")
+COPY = ARMS.replace("officials said on Tuesday", "officials told reporters on Tuesday").replace(
+    "Shells by rail", "North Korean shells moved by rail"
+)
 BENIGN = (
     "<html><head><title>Harvest festival</title></head><body><article><h1>Harvest festival</h1>"
     "<p>The village celebrated its harvest festival with music, dancing and a parade of tractors on Sunday.</p>"
@@ -45,24 +47,55 @@ def html(body: str) -> object:
     return static(body.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
 
-async def test_feed_to_one_alert_then_nothing_then_a_copy_joins(app, pipeline: Pipeline, collector: Collector) -> None:
+async def test_feed_to_one_alert_then_nothing_then_a_copy_joins(
+    app, pipeline: Pipeline, collector: Collector
+) -> None:
     with serve() as server:
         server.route("/news/shells.html", html(ARMS))
         server.route("/news/festival.html", html(BENIGN))
-        server.route("/feed.xml", with_etag(rss(server, [("a1", "Shells by rail", "/news/shells.html"), ("a2", "Harvest festival", "/news/festival.html")]), '"v1"'))
+        server.route(
+            "/feed.xml",
+            with_etag(
+                rss(
+                    server,
+                    [
+                        ("a1", "Shells by rail", "/news/shells.html"),
+                        ("a2", "Harvest festival", "/news/festival.html"),
+                    ],
+                ),
+                '"v1"',
+            ),
+        )
         with session_scope(app.engine) as session:
             add_feed(session=session, url=server.url("/feed.xml", host="localhost"), interval_s=600)
         scheduler = Scheduler(pipeline)
 
         first = await scheduler.run_once()
-        assert (first.polled, first.failed, first.new_items, first.articles, first.new_alerts) == (1, 0, 2, 2, 1)
+        assert (first.polled, first.failed, first.new_items, first.articles, first.new_alerts) == (
+            1,
+            0,
+            2,
+            2,
+            1,
+        )
         assert [a["rule"] for a in collector.alerts] == ["un-dprk-arms"]
         alert = collector.alerts[0]
         assert alert["severity"] in {"high", "medium"} and alert["id"] and alert["created_at"]
-        assert alert["sources"] == [{"url": server.url("/news/shells.html", host="localhost"), "title": "Shells by rail", "outlet": "Loopback Wire"}]
+        assert alert["sources"] == [
+            {
+                "url": server.url("/news/shells.html", host="localhost"),
+                "title": "Shells by rail",
+                "outlet": "Loopback Wire",
+            }
+        ]
 
         second = await scheduler.run_once()
-        assert (second.polled, second.not_modified, second.new_items, second.new_alerts) == (1, 1, 0, 0)
+        assert (second.polled, second.not_modified, second.new_items, second.new_alerts) == (
+            1,
+            1,
+            0,
+            0,
+        )
         assert len(server.requests_to("/news/shells.html")) == 1  # pages are not fetched again
         assert server.requests_to("/feed.xml")[-1].headers.get("If-None-Match") == '"v1"'
 
@@ -77,7 +110,11 @@ async def test_feed_to_one_alert_then_nothing_then_a_copy_joins(app, pipeline: P
                         ("a1", "Shells by rail", "/news/shells.html"),
                         ("a2", "Harvest festival", "/news/festival.html"),
                         ("a3", "North Korean shells moved by rail", "/other/copy.html"),
-                        ("a4", "Shells by rail (again)", "/news/shells.html?utm_source=rss&utm_medium=feed"),
+                        (
+                            "a4",
+                            "Shells by rail (again)",
+                            "/news/shells.html?utm_source=rss&utm_medium=feed",
+                        ),
                     ],
                 ),
                 '"v2"',
@@ -96,14 +133,22 @@ async def test_feed_to_one_alert_then_nothing_then_a_copy_joins(app, pipeline: P
         assert len(articles) == 3  # the tracking-parameter URL is the same article
         assert len(list(session.exec(select(FeedEntry)).scalars())) == 4  # type: ignore[call-overload]
         (feed,) = list_feeds(session=session)
-        assert feed.consecutive_failures == 0 and feed.last_success_at is not None and feed.etag == '"v2"'
+        assert (
+            feed.consecutive_failures == 0
+            and feed.last_success_at is not None
+            and feed.etag == '"v2"'
+        )
         assert feed.items_seen == 4 and feed.articles == 3 and feed.alerts == 1
 
 
 async def test_ingest_directly_is_idempotent(app, pipeline: Pipeline, collector: Collector) -> None:
     from bot.pipeline import ArticleInput
 
-    article = ArticleInput(source="pasted", text="North Korea delivered rockets and missiles to Russia last month.", title="Rockets")
+    article = ArticleInput(
+        source="pasted",
+        text="North Korea delivered rockets and missiles to Russia last month.",
+        title="Rockets",
+    )
     first = await pipeline.ingest(article)
     again = await pipeline.ingest(article)
     assert len(first.new_alerts) == 1 and again.duplicate and again.new_alerts == []

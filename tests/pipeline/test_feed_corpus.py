@@ -27,7 +27,14 @@ def _expected(path: Path, url: str) -> int | None:
     """Entries the parser reads from the file itself (None: not a feed)."""
     data = path.read_bytes()
     try:
-        return len({item.entry_id for item in parse_feed(data, url=url, headers=case_headers(data), max_items=500).items})
+        return len(
+            {
+                item.entry_id
+                for item in parse_feed(
+                    data, url=url, headers=case_headers(data), max_items=500
+                ).items
+            }
+        )
     except FeedError:
         return None
 
@@ -49,14 +56,22 @@ async def test_every_feed_sample_is_ingested(app, pipeline: Pipeline) -> None:
     assert report.polled == 297
     assert not [r for r in report.results if "internal error" in r.error]
     with session_scope(app.engine) as session:
-        stored = dict(session.execute(select(Feed.url, func.count(FeedEntry.id)).join(FeedEntry, FeedEntry.feed_id == Feed.id, isouter=True).group_by(Feed.url)).all())
+        stored = dict(
+            session.execute(
+                select(Feed.url, func.count(FeedEntry.id))
+                .join(FeedEntry, FeedEntry.feed_id == Feed.id, isouter=True)
+                .group_by(Feed.url)
+            ).all()
+        )
         feeds = {f.url: f for f in session.execute(select(Feed)).scalars()}
     outcomes = Counter()
     for url, path in urls.items():
         expected = _expected(path, url)
         feed = feeds[url]
         if expected is None:
-            assert feed.consecutive_failures == 1 and feed.last_error.startswith("not a readable feed"), (path, feed.last_error)
+            assert feed.consecutive_failures == 1 and feed.last_error.startswith(
+                "not a readable feed"
+            ), (path, feed.last_error)
             outcomes["refused"] += 1
         else:
             assert feed.consecutive_failures == 0, (path, feed.last_error)

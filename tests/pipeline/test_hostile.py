@@ -20,11 +20,16 @@ from tests.pipeline.test_end_to_end import ARMS, html, rss
 
 
 def huge_feed(count: int) -> bytes:
-    items = "".join(f"<item><title>Item {i}</title><guid isPermaLink='false'>g{i}</guid><description>Nothing here {i}</description></item>" for i in range(count))
+    items = "".join(
+        f"<item><title>Item {i}</title><guid isPermaLink='false'>g{i}</guid><description>Nothing here {i}</description></item>"
+        for i in range(count)
+    )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Flood</title>{items}</channel></rss>'.encode()
 
 
-async def test_hostile_feeds_fail_clearly_and_good_ones_still_alert(app, collector: Collector, caplog: pytest.LogCaptureFixture) -> None:
+async def test_hostile_feeds_fail_clearly_and_good_ones_still_alert(
+    app, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     # every feed lives on one loopback host here; the real per-host cap (2) would queue them.
     # The server shares this process's GIL with its endless and 50 MB writers, so the good
@@ -45,13 +50,21 @@ async def test_hostile_feeds_fail_clearly_and_good_ones_still_alert(app, collect
         server.route("/to-metadata.xml", redirect("http://169.254.169.254/latest/meta-data/"))
         server.route("/endless.xml", endless_chunked())
         server.route("/huge.xml", big_body(50 * 1024 * 1024))
-        server.route("/page.html", static(b'<html><head><link rel="alternate" type="application/rss+xml" href="/good.xml"></head><body><p>Hello</p></body></html>', {"Content-Type": "text/html"}))
+        server.route(
+            "/page.html",
+            static(
+                b'<html><head><link rel="alternate" type="application/rss+xml" href="/good.xml"></head><body><p>Hello</p></body></html>',
+                {"Content-Type": "text/html"},
+            ),
+        )
         server.route("/silent.xml", never_answer())
         names = ["good", "to-loopback", "to-metadata", "endless", "huge", "page", "silent"]
         with session_scope(app.engine) as session:
             for name in names:
                 suffix = ".html" if name == "page" else ".xml"
-                add_feed(session=session, url=server.url(f"/{name}{suffix}", host=host), interval_s=600)
+                add_feed(
+                    session=session, url=server.url(f"/{name}{suffix}", host=host), interval_s=600
+                )
         async with Fetcher.create(chosen, guard=guard) as fetcher:
             pipeline = Pipeline(app, fetcher, [collector], fetch_pages=True, max_items=500)
             report = await Scheduler(pipeline, concurrency=8).run_once()
@@ -63,9 +76,15 @@ async def test_hostile_feeds_fail_clearly_and_good_ones_still_alert(app, collect
         feeds = {f.url.rsplit("/", 1)[-1].split(".")[0]: f for f in list_feeds(session=session)}
         assert len(list(session.execute(select(Alert)).scalars())) == 1
     assert feeds["good"].consecutive_failures == 0 and feeds["good"].alerts == 1
-    assert "127.0.0.1" in feeds["to-loopback"].last_error and "loopback" in feeds["to-loopback"].last_error
+    assert (
+        "127.0.0.1" in feeds["to-loopback"].last_error
+        and "loopback" in feeds["to-loopback"].last_error
+    )
     assert "169.254.169.254" in feeds["to-metadata"].last_error
-    assert feeds["page"].consecutive_failures == 1 and "not a readable feed" in feeds["page"].last_error
+    assert (
+        feeds["page"].consecutive_failures == 1
+        and "not a readable feed" in feeds["page"].last_error
+    )
     assert "/good.xml" in feeds["page"].last_error  # the feeds the page links to are suggested
     assert feeds["silent"].consecutive_failures == 1 and "Timeout" in feeds["silent"].last_error
     # an endless or 50 MB response is cut at the byte cap (the prefix is read, never the whole),
@@ -75,19 +94,27 @@ async def test_hostile_feeds_fail_clearly_and_good_ones_still_alert(app, collect
         assert feed.consecutive_failures == 0 or any(
             reason in feed.last_error for reason in ("not a readable feed", "deadline", "TooLarge")
         ), feed.last_error
-    assert any("response cut at" in r.getMessage() or "deadline" in r.getMessage() for r in caplog.records)
+    assert any(
+        "response cut at" in r.getMessage() or "deadline" in r.getMessage() for r in caplog.records
+    )
     for name in ("to-loopback", "to-metadata", "page", "silent"):
         assert feeds[name].next_due_at > feeds[name].last_polled_at  # backed off, rescheduled
 
 
-async def test_a_feed_of_10000_entries_is_capped_and_the_rest_reported(app, collector: Collector, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_feed_of_10000_entries_is_capped_and_the_rest_reported(
+    app, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     chosen = policy(timeout_s=4.0, deadline_s=10.0)
     guard = URLGuard(allow_private=False, allow_hosts=chosen.allow_hosts, resolver=loopback_only)
     with serve() as server:
-        server.route("/flood.xml", static(huge_feed(10_000), {"Content-Type": "application/rss+xml"}))
+        server.route(
+            "/flood.xml", static(huge_feed(10_000), {"Content-Type": "application/rss+xml"})
+        )
         with session_scope(app.engine) as session:
-            add_feed(session=session, url=server.url("/flood.xml", host="localhost"), interval_s=600)
+            add_feed(
+                session=session, url=server.url("/flood.xml", host="localhost"), interval_s=600
+            )
         async with Fetcher.create(chosen, guard=guard) as fetcher:
             report = await Scheduler(Pipeline(app, fetcher, [collector], max_items=500)).run_once()
     assert report.polled == 1 and report.failed == 0
@@ -95,4 +122,6 @@ async def test_a_feed_of_10000_entries_is_capped_and_the_rest_reported(app, coll
         (feed,) = list_feeds(session=session)
     # the newest 500 are read, the rest reported, not silently dropped
     assert feed.items_seen == 500 and feed.articles == 500
-    assert any("9500 older entries beyond the 500-entry cap" in r.getMessage() for r in caplog.records)
+    assert any(
+        "9500 older entries beyond the 500-entry cap" in r.getMessage() for r in caplog.records
+    )

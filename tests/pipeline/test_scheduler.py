@@ -22,17 +22,30 @@ async def test_two_schedulers_never_poll_a_feed_twice(app, pipeline: Pipeline) -
         with session_scope(app.engine) as session:
             for n in range(12):
                 server.route(f"/f{n}.xml", slow(body, 0.2))
-                add_feed(session=session, url=server.url(f"/f{n}.xml", host="localhost"), interval_s=600)
-        first, second = await asyncio.gather(Scheduler(pipeline, concurrency=4).run_once(), Scheduler(pipeline, concurrency=4).run_once())
+                add_feed(
+                    session=session, url=server.url(f"/f{n}.xml", host="localhost"), interval_s=600
+                )
+        first, second = await asyncio.gather(
+            Scheduler(pipeline, concurrency=4).run_once(),
+            Scheduler(pipeline, concurrency=4).run_once(),
+        )
         counts = [len(server.requests_to(f"/f{n}.xml")) for n in range(12)]
     assert counts == [1] * 12
     assert first.polled + second.polled == 12 and first.polled > 0 and second.polled > 0
 
 
-async def test_run_polls_due_feeds_resumes_after_restart_and_stops_cleanly(app, pipeline: Pipeline, collector) -> None:
+async def test_run_polls_due_feeds_resumes_after_restart_and_stops_cleanly(
+    app, pipeline: Pipeline, collector
+) -> None:
     with serve() as server:
         server.route("/news/shells.html", html(ARMS))
-        server.route("/feed.xml", static(rss(server, [("a1", "Shells", "/news/shells.html")]), {"Content-Type": "application/rss+xml"}))
+        server.route(
+            "/feed.xml",
+            static(
+                rss(server, [("a1", "Shells", "/news/shells.html")]),
+                {"Content-Type": "application/rss+xml"},
+            ),
+        )
         with session_scope(app.engine) as session:
             add_feed(session=session, url=server.url("/feed.xml", host="localhost"), interval_s=600)
 
@@ -43,7 +56,9 @@ async def test_run_polls_due_feeds_resumes_after_restart_and_stops_cleanly(app, 
         with session_scope(app.engine) as session:
             (feed,) = list_feeds(session=session)
         assert feed.claimed_until is None
-        assert timedelta(seconds=530) < feed.next_due_at - feed.last_polled_at < timedelta(seconds=670)  # 600s +-10%
+        assert (
+            timedelta(seconds=530) < feed.next_due_at - feed.last_polled_at < timedelta(seconds=670)
+        )  # 600s +-10%
 
         # a "restart": a new scheduler sees the stored schedule and polls nothing before it is due
         stop = asyncio.Event()
@@ -59,7 +74,9 @@ async def test_run_polls_due_feeds_resumes_after_restart_and_stops_cleanly(app, 
     assert len(collector.alerts) == 1
 
 
-async def test_stop_cancels_polls_in_flight_and_releases_their_leases(app, pipeline: Pipeline) -> None:
+async def test_stop_cancels_polls_in_flight_and_releases_their_leases(
+    app, pipeline: Pipeline
+) -> None:
     with serve() as server:
         server.route("/slow.xml", slow(rss(server, []), 30))
         with session_scope(app.engine) as session:

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.ingest.http import Fetcher
 from bot.ingest.fingerprint import simhash64
+from bot.ingest.http import Fetcher
 from bot.pipeline import Pipeline
 from bot.scheduler import Scheduler
 from db.alerts import alert_sources, signed64
@@ -80,13 +80,20 @@ def rss(server: LoopbackServer, outlet: str, items: list[tuple[str, str, str]]) 
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{outlet}</title>{entries}</channel></rss>'.encode()
 
 
-async def publish(app: App, scheduler: Scheduler, server: LoopbackServer, outlet: str, headline: str, body: str) -> str:
+async def publish(
+    app: App, scheduler: Scheduler, server: LoopbackServer, outlet: str, headline: str, body: str
+) -> str:
     """``outlet`` publishes ``body`` under ``headline`` on its own page and feed; one poll."""
     slug = outlet.lower().replace(" ", "-")
-    server.route(f"/{slug}/story.html", static(page(headline, body, outlet), {"Content-Type": "text/html; charset=utf-8"}))
+    server.route(
+        f"/{slug}/story.html",
+        static(page(headline, body, outlet), {"Content-Type": "text/html; charset=utf-8"}),
+    )
     feed = f"/{slug}/feed.xml"
     entries = [(f"{slug}-1", headline, f"/{slug}/story.html")]
-    server.route(feed, static(rss(server, outlet, entries), {"Content-Type": "application/rss+xml"}))
+    server.route(
+        feed, static(rss(server, outlet, entries), {"Content-Type": "application/rss+xml"})
+    )
     with session_scope(app.engine) as session:
         add_feed(session=session, url=server.url(feed, host="localhost"), interval_s=600)
     await scheduler.run_once()
@@ -98,7 +105,10 @@ def stored(app: App) -> tuple[list[Article], list[tuple[Alert, list[str]]]]:
     with session_scope(app.engine) as session:
         articles = list(session.execute(select(Article).order_by(Article.id)).scalars())
         alerts = list(session.execute(select(Alert).order_by(Alert.id)).scalars())
-        return articles, [(a, [s.url or "" for s in alert_sources(session=session, alert_id=a.id or 0)]) for a in alerts]
+        return articles, [
+            (a, [s.url or "" for s in alert_sources(session=session, alert_id=a.id or 0)])
+            for a in alerts
+        ]
 
 
 # --- a copy under a new headline joins ------------------------------------------------------
@@ -125,11 +135,15 @@ async def test_a_copy_under_a_new_headline_joins_the_story_and_adds_its_source(
 
     articles, alerts = stored(app)
     assert [a.url for a in articles] == [first, copy]
-    assert articles[0].story_id is not None and articles[1].story_id == articles[0].story_id  # one story
+    assert (
+        articles[0].story_id is not None and articles[1].story_id == articles[0].story_id
+    )  # one story
     assert fired >= 1 and len(collector.alerts) == fired  # the copy fires nothing new
     assert len(alerts) == fired  # one alert per (story, rule, regime), each with both sources
     assert all(urls == [first, copy] for _, urls in alerts)
-    assert {s["outlet"] for s in collector.alerts[0]["sources"]} == {"Harbour Wire"}  # announced once, by the first
+    assert {s["outlet"] for s in collector.alerts[0]["sources"]} == {
+        "Harbour Wire"
+    }  # announced once, by the first
 
 
 async def test_a_copy_of_a_story_stored_before_body_fingerprints_joins_it(
@@ -151,10 +165,14 @@ async def test_a_copy_of_a_story_stored_before_body_fingerprints_joins_it(
             session.add_all([story, row])
         fired = len(collector.alerts)
         restarted = Pipeline(app, fetcher, [collector])  # reads the stored fingerprints afresh
-        copy = await publish(app, Scheduler(restarted), server, "Coastal Daily", REWRITTEN["osb-004"], article.text)
+        copy = await publish(
+            app, Scheduler(restarted), server, "Coastal Daily", REWRITTEN["osb-004"], article.text
+        )
 
     articles, alerts = stored(app)
-    assert [a.url for a in articles] == [first, copy] and articles[1].story_id == articles[0].story_id
+    assert [a.url for a in articles] == [first, copy] and articles[1].story_id == articles[
+        0
+    ].story_id
     assert fired >= 1 and len(collector.alerts) == fired
     assert all(urls == [first, copy] for _, urls in alerts)
 
@@ -170,15 +188,34 @@ async def test_a_copy_of_a_story_stored_before_body_fingerprints_joins_it(
     ],
 )
 async def test_two_stories_under_one_headline_stay_two_stories(
-    app: App, pipeline: Pipeline, collector: Collector, first_id: str, second_id: str, words: int | None
+    app: App,
+    pipeline: Pipeline,
+    collector: Collector,
+    first_id: str,
+    second_id: str,
+    words: int | None,
 ) -> None:
     first, second = news(first_id), news(second_id)
     headline = REWRITTEN["osb-013"]
     scheduler = Scheduler(pipeline)
     with serve() as server:
-        await publish(app, scheduler, server, "Harbour Wire", headline, first.words(words) if words else first.text)
+        await publish(
+            app,
+            scheduler,
+            server,
+            "Harbour Wire",
+            headline,
+            first.words(words) if words else first.text,
+        )
         fired = len(collector.alerts)
-        await publish(app, scheduler, server, "Coastal Daily", headline, second.words(words) if words else second.text)
+        await publish(
+            app,
+            scheduler,
+            server,
+            "Coastal Daily",
+            headline,
+            second.words(words) if words else second.text,
+        )
 
     articles, alerts = stored(app)
     assert len(articles) == 2 and articles[0].story_id != articles[1].story_id

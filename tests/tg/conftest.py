@@ -100,7 +100,12 @@ class World:
         self.applications.append(application)
         stop = asyncio.Event()
         task = asyncio.create_task(run_telegram(self.app, settings, stop, application=application))
-        await self.until(lambda: task.done() or (application.updater is not None and application.updater.running), 15)
+        await self.until(
+            lambda: (
+                task.done() or (application.updater is not None and application.updater.running)
+            ),
+            15,
+        )
         if task.done():
             task.result()  # raises what went wrong
         try:
@@ -114,8 +119,15 @@ class World:
         """Like ``bot`` but yields the task too: cancelling it is a crash (no graceful stop)."""
         application = build_application(self.app, self.settings)
         stop = asyncio.Event()
-        task = asyncio.create_task(run_telegram(self.app, self.settings, stop, application=application))
-        await self.until(lambda: task.done() or (application.updater is not None and application.updater.running), 15)
+        task = asyncio.create_task(
+            run_telegram(self.app, self.settings, stop, application=application)
+        )
+        await self.until(
+            lambda: (
+                task.done() or (application.updater is not None and application.updater.running)
+            ),
+            15,
+        )
         try:
             yield application, task
         finally:
@@ -124,7 +136,9 @@ class World:
                 await asyncio.wait_for(task, 40)
 
     @staticmethod
-    async def until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    async def until(
+        condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = condition()
@@ -140,7 +154,9 @@ class World:
 
     # --- users -----------------------------------------------------------------------------
 
-    async def command(self, chat: Any, who: dict[str, Any], text: str, replies: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+    async def command(
+        self, chat: Any, who: dict[str, Any], text: str, replies: int = 1, timeout: float = 10
+    ) -> list[dict[str, Any]]:
         """A user sends a command; returns the bot's new messages in that chat."""
         chat_id = chat if isinstance(chat, int) else chat["id"]
         before = len(self.emu.messages(chat_id))
@@ -148,24 +164,49 @@ class World:
         messages = await self.emu.wait_for_messages(chat_id, before + replies, timeout=timeout)
         return messages[before:]
 
-    async def press(self, chat_id: int, who: dict[str, Any], message: dict[str, Any], data: str) -> dict[str, Any] | None:
+    async def press(
+        self, chat_id: int, who: dict[str, Any], message: dict[str, Any], data: str
+    ) -> dict[str, Any] | None:
         """A user presses a button; returns the bot's answer to the callback query."""
         query_id = self.emu.press_button(chat_id, who, message["message_id"], data)
         return await self.until(lambda: self.emu.callback_answers().get(query_id), 10)
 
     # --- the pipeline --------------------------------------------------------------------------
 
-    def publish(self, text: str, *, title: str = "", url: str | None = None, outlet: str = "", story: int | None = None) -> list[int]:
+    def publish(
+        self,
+        text: str,
+        *,
+        title: str = "",
+        url: str | None = None,
+        outlet: str = "",
+        story: int | None = None,
+    ) -> list[int]:
         """An article arrives through the pipeline: article, alerts and outbox rows, one transaction."""
         matcher = self.app.matcher()
         document = Document(text, title)
         analysis = matcher.analyze(document)
         with session_scope(self.app.engine) as session:
             article, _ = store_article(
-                session=session, source=url or "test", text=text, title=title, url=url, url_key=url, outlet=outlet, story_id=story, same_text_is_same_article=False
+                session=session,
+                source=url or "test",
+                text=text,
+                title=title,
+                url=url,
+                url_key=url,
+                outlet=outlet,
+                story_id=story,
+                same_text_is_same_article=False,
             )
-            alerts = [alert_to_dict(a) for a in matcher.scan(document)] + watch_alerts_for(session, matcher, analysis, article)
-            stored = store_alerts(session=session, article=article, alerts=alerts, story=f"story:{story}" if story else None)
+            alerts = [alert_to_dict(a) for a in matcher.scan(document)] + watch_alerts_for(
+                session, matcher, analysis, article
+            )
+            stored = store_alerts(
+                session=session,
+                article=article,
+                alerts=alerts,
+                story=f"story:{story}" if story else None,
+            )
             for alert in stored.new_alerts:
                 enqueue_alert(session=session, alert=alert)
             return [a.id or 0 for a in stored.new_alerts]
@@ -185,13 +226,21 @@ class World:
 
     def subscription(self, tg_chat_id: int) -> Subscription | None:
         with session_scope(self.app.engine) as session:
-            return session.execute(
-                select(Subscription).join(Chat, Chat.id == Subscription.chat_id).where(Chat.tg_chat_id == tg_chat_id)
-            ).scalars().first()
+            return (
+                session.execute(
+                    select(Subscription)
+                    .join(Chat, Chat.id == Subscription.chat_id)
+                    .where(Chat.tg_chat_id == tg_chat_id)
+                )
+                .scalars()
+                .first()
+            )
 
     def chat(self, tg_chat_id: int) -> Chat | None:
         with session_scope(self.app.engine) as session:
-            return session.execute(select(Chat).where(Chat.tg_chat_id == tg_chat_id)).scalars().first()
+            return (
+                session.execute(select(Chat).where(Chat.tg_chat_id == tg_chat_id)).scalars().first()
+            )
 
     def call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
         with session_scope(self.app.engine) as session:
@@ -247,7 +296,11 @@ def alert_messages(emu: Emulator, chat_id: int) -> list[dict[str, Any]]:
     return [
         m
         for m in emu.messages(chat_id)
-        if any(b.get("callback_data", "").startswith("rv:") for row in (m.get("reply_markup") or {}).get("inline_keyboard", []) for b in row)
+        if any(
+            b.get("callback_data", "").startswith("rv:")
+            for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+            for b in row
+        )
     ]
 
 

@@ -17,20 +17,39 @@ async def test_start_help_and_the_command_menu(world: World) -> None:
         [start] = await world.command(ANN["id"], ANN, "/start")
         [help_] = await world.command(ANN["id"], ANN, "/help")
     assert "sanctions violation" in start["text"] and "/subscribe" in start["text"]
-    assert "/watch" in help_["text"] and "/history" in help_["text"] and "/feeds" not in help_["text"]
+    assert (
+        "/watch" in help_["text"] and "/history" in help_["text"] and "/feeds" not in help_["text"]
+    )
     commands = [c["command"] for c in world.emu.commands()]
     assert commands[:4] == ["start", "help", "subscribe", "unsubscribe"]
-    assert {"watch", "unwatch", "watchlist", "history", "alert", "export", "scan", "stats", "settings"} <= set(commands)
+    assert {
+        "watch",
+        "unwatch",
+        "watchlist",
+        "history",
+        "alert",
+        "export",
+        "scan",
+        "stats",
+        "settings",
+    } <= set(commands)
     assert world.emu.commands({"type": "all_group_chats"}) == world.emu.commands()
     assert world.emu.counters()["errors"] == {}
 
 
 async def test_subscribe_with_filters_then_settings_buttons(world: World) -> None:
     async with world.bot():
-        await subscribe(world, ANN["id"], ANN, "high country=KP,ru daily quiet=22:00-07:00 tz=Europe/Berlin")
+        await subscribe(
+            world, ANN["id"], ANN, "high country=KP,ru daily quiet=22:00-07:00 tz=Europe/Berlin"
+        )
         sub = world.subscription(ANN["id"])
         assert sub is not None and sub.active
-        assert (sub.min_severity, sub.countries, sub.mode, sub.timezone) == ("high", ["KP", "RU"], "daily", "Europe/Berlin")
+        assert (sub.min_severity, sub.countries, sub.mode, sub.timezone) == (
+            "high",
+            ["KP", "RU"],
+            "daily",
+            "Europe/Berlin",
+        )
         assert (sub.quiet_start, sub.quiet_end) == (22 * 60, 7 * 60)
 
         [shown] = await world.command(ANN["id"], ANN, "/settings")
@@ -49,7 +68,12 @@ async def test_subscribe_with_filters_then_settings_buttons(world: World) -> Non
         await world.settle()
     sub = world.subscription(ANN["id"])
     assert sub is not None
-    assert (sub.min_severity, sub.mode, sub.watchlist_only, sub.regimes) == ("info", "instant", True, ["UN-DPRK-1718"])
+    assert (sub.min_severity, sub.mode, sub.watchlist_only, sub.regimes) == (
+        "info",
+        "instant",
+        True,
+        ["UN-DPRK-1718"],
+    )
     edited = world.emu.messages(ANN["id"])[-1]
     assert edited["message_id"] == shown["message_id"]  # edited in place
     assert "Minimum severity: info" in edited["text"] and "Only my watchlist: yes" in edited["text"]
@@ -70,12 +94,23 @@ async def test_typed_settings_and_unsubscribe(world: World) -> None:
         assert "Unsubscribed" in stop["text"]
     sub = world.subscription(ANN["id"])
     assert sub is not None and not sub.active
-    assert (sub.countries, sub.mode, sub.digest_hour, sub.rules, sub.timezone) == (["IR", "KP"], "daily", 7, ["wagner-arms"], "UTC")
+    assert (sub.countries, sub.mode, sub.digest_hour, sub.rules, sub.timezone) == (
+        ["IR", "KP"],
+        "daily",
+        7,
+        ["wagner-arms"],
+        "UTC",
+    )
 
 
 @pytest.mark.parametrize(
     "text",
-    ["/subscribe hourly severity=extreme", "/subscribe country=Korea", "/subscribe nonsense", "/subscribe " + "x" * 600],
+    [
+        "/subscribe hourly severity=extreme",
+        "/subscribe country=Korea",
+        "/subscribe nonsense",
+        "/subscribe " + "x" * 600,
+    ],
 )
 async def test_bad_filters_get_the_usage_text(world: World, text: str) -> None:
     async with world.bot():
@@ -99,7 +134,12 @@ async def test_only_group_admins_change_the_group(world: World) -> None:
         await subscribe(world, GROUP, BOB, "high")  # an administrator
         await subscribe(world, GROUP, CAROL, "medium")  # the creator
         # an anonymous administrator writes as the group itself
-        anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+        anonymous = {
+            "id": 1087968824,
+            "is_bot": True,
+            "first_name": "Group",
+            "username": "GroupAnonymousBot",
+        }
         chat = {"id": GROUP["id"], "type": "group", "title": GROUP["title"]}
         world.emu.send_update(
             {

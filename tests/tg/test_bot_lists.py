@@ -18,7 +18,11 @@ async def test_lists_status_is_for_bot_admins(world: World) -> None:
     with session_scope(world.app.engine) as session:
         import_list(session=session, parsed=parsed)
         record_sync(session=session, source=parsed.source, body_sha256=parsed.sha256, changed=True)
-        record_sync(session=session, source="un", error="https://x.example/list.xml: download failed: <HTTP 503>")
+        record_sync(
+            session=session,
+            source="un",
+            error="https://x.example/list.xml: download failed: <HTTP 503>",
+        )
     world.emu.add_chat(99)
     async with world.bot():
         [refused] = await world.command(ANN["id"], ANN, "/lists")
@@ -27,4 +31,6 @@ async def test_lists_status_is_for_bot_admins(world: World) -> None:
     text = shown["text"]
     assert f"custom-acme: version {parsed.version}, {len(parsed.entities)} entities" in text
     assert "synced " in text and "un: not imported" in text
-    assert "last sync failed" in text and "download failed: <HTTP 503>" in text  # shown as text, not markup
+    assert (
+        "last sync failed" in text and "download failed: <HTTP 503>" in text
+    )  # shown as text, not markup

@@ -5,14 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from db.alerts import add_source, store_article
 from db.models import Alert, ChatMute, ReviewMark
-from tests.tg.conftest import ANN, BOB, GROUP, KOMID, WAGNER_DPRK, World, alert_id_of, alert_messages, subscribe
+from tests.tg.conftest import (
+    ANN,
+    BOB,
+    GROUP,
+    KOMID,
+    WAGNER_DPRK,
+    World,
+    alert_id_of,
+    alert_messages,
+    subscribe,
+)
 
 pytestmark = pytest.mark.emulator
 
@@ -25,25 +35,33 @@ MORE = [
 ]
 
 
-async def test_false_positive_is_stored_shown_and_stops_repeats_of_the_story_in_that_chat(world: World) -> None:
+async def test_false_positive_is_stored_shown_and_stops_repeats_of_the_story_in_that_chat(
+    world: World,
+) -> None:
     story = world.new_story("KOMID payments")
     async with world.bot():
         await subscribe(world, ANN["id"], ANN, "info")
         await subscribe(world, BOB["id"], BOB, "info")
         [first] = world.publish(KOMID, url="https://a.example/1", story=story)
-        await world.until(lambda: alert_messages(world.emu, ANN["id"]) and alert_messages(world.emu, BOB["id"]))
+        await world.until(
+            lambda: alert_messages(world.emu, ANN["id"]) and alert_messages(world.emu, BOB["id"])
+        )
         [message] = alert_messages(world.emu, ANN["id"])
         answer = await world.press(ANN["id"], ANN, message, f"rv:f:{first}")
         assert answer is not None and answer["text"].startswith("Marked false positive")
         await world.settle()
         [edited] = alert_messages(world.emu, ANN["id"])
-        assert edited["reply_markup"]["inline_keyboard"][0] == [{"text": "🚫 False positive · Ann", "callback_data": f"rv:f:{first}"}]
+        assert edited["reply_markup"]["inline_keyboard"][0] == [
+            {"text": "🚫 False positive · Ann", "callback_data": f"rv:f:{first}"}
+        ]
 
         # another outlet, same story, another rule, the same party only: not again for Ann
         [second] = world.publish(KOMID_MENTION, url="https://b.example/2", story=story)
         await world.until(lambda: len(alert_messages(world.emu, BOB["id"])) == 2)
         # the same party in another story is news again
-        [third] = world.publish(KOMID_MENTION, url="https://c.example/3", story=world.new_story("other"))
+        [third] = world.publish(
+            KOMID_MENTION, url="https://c.example/3", story=world.new_story("other")
+        )
         await world.until(lambda: len(alert_messages(world.emu, ANN["id"])) == 2)
         [history] = await world.command(ANN["id"], ANN, "/history")
         await world.settle()
@@ -51,9 +69,16 @@ async def test_false_positive_is_stored_shown_and_stops_repeats_of_the_story_in_
     assert [alert_id_of(m) for m in alert_messages(world.emu, BOB["id"])] == [first, second, third]
     assert second not in {r.alert_id for r in world.deliveries(ANN["id"])}
     [mark] = world.call(lambda session: list(session.execute(select(ReviewMark)).scalars()))
-    assert (mark.alert_id, mark.verdict, mark.chat_id, mark.author) == (first, "false_positive", ANN["id"], "Ann (@ann, 42)")
-    assert abs((datetime.now(timezone.utc) - mark.created_at).total_seconds()) < 60
-    assert f"#{first}" in history["text"] and "🚫 false positive by Ann (@ann, 42)" in history["text"]
+    assert (mark.alert_id, mark.verdict, mark.chat_id, mark.author) == (
+        first,
+        "false_positive",
+        ANN["id"],
+        "Ann (@ann, 42)",
+    )
+    assert abs((datetime.now(UTC) - mark.created_at).total_seconds()) < 60
+    assert (
+        f"#{first}" in history["text"] and "🚫 false positive by Ann (@ann, 42)" in history["text"]
+    )
 
 
 async def test_relevant_and_mute_buttons(world: World) -> None:
@@ -69,41 +94,79 @@ async def test_relevant_and_mute_buttons(world: World) -> None:
         muted = await world.press(GROUP["id"], BOB, message, f"mu:e:{alert_id}")
         assert muted is not None and muted["text"].startswith("Muted Wagner Group")
         # a client may send any callback data: another chat's alert is refused
-        world.emu.send_update({"callback_query": {"id": "forged-1", "from": BOB, "message": message, "chat_instance": "1", "data": "rv:f:999"}})
+        world.emu.send_update(
+            {
+                "callback_query": {
+                    "id": "forged-1",
+                    "from": BOB,
+                    "message": message,
+                    "chat_instance": "1",
+                    "data": "rv:f:999",
+                }
+            }
+        )
         await world.settle()
         # Wagner again, in another article: muted here
-        world.publish("Wagner Group fighters were seen near Bamako, Mali.", url="https://a.example/w2")
+        world.publish(
+            "Wagner Group fighters were seen near Bamako, Mali.", url="https://a.example/w2"
+        )
         world.publish(MORE[1], url="https://a.example/iran")  # not muted
         await world.until(lambda: len(alert_messages(world.emu, GROUP["id"])) == 2)
         await world.settle()
     texts = [m["text"] for m in alert_messages(world.emu, GROUP["id"])]
-    assert "Wagner" in texts[0] and "Iranian" in texts[1] or "Iran" in texts[1]
-    mutes = world.call(lambda session: [(m.kind, m.value, m.created_by) for m in session.execute(select(ChatMute)).scalars()])
+    assert ("Wagner" in texts[0] and "Iranian" in texts[1]) or "Iran" in texts[1]
+    mutes = world.call(
+        lambda session: [
+            (m.kind, m.value, m.created_by) for m in session.execute(select(ChatMute)).scalars()
+        ]
+    )
     assert mutes == [("entity", "rules:russia-wagner/wagner-group", "Bob (@bob, 43)")]
-    marks = world.call(lambda session: [(m.alert_id, m.verdict) for m in session.execute(select(ReviewMark)).scalars()])
+    marks = world.call(
+        lambda session: [
+            (m.alert_id, m.verdict) for m in session.execute(select(ReviewMark)).scalars()
+        ]
+    )
     assert marks == [(alert_id, "relevant")]  # the forged press stored nothing
 
 
 async def test_history_pages_search_and_filters(world: World) -> None:
     async with world.bot():
         await subscribe(world, ANN["id"], ANN, "info")
-        ids = [i for index, text in enumerate([WAGNER_DPRK, KOMID, *MORE]) for i in world.publish(text, url=f"https://h.example/{index}", outlet="Hist & Co")]
+        ids = [
+            i
+            for index, text in enumerate([WAGNER_DPRK, KOMID, *MORE])
+            for i in world.publish(text, url=f"https://h.example/{index}", outlet="Hist & Co")
+        ]
         # how many alerts, and how high, is the scorer's call: the test follows what was stored
         count = len(ids)
         assert 6 <= count <= 10
         await world.until(lambda: len(alert_messages(world.emu, ANN["id"])) == count, 15)
         old = [i for i in ids if i <= 2]
         # make the Wagner/North Korea article old
-        world.call(lambda session: session.execute(update(Alert).where(Alert.id <= 2).values(created_at=datetime.now(timezone.utc) - timedelta(days=10))))
-        highs = world.call(lambda session: len(session.execute(select(Alert.id).where(Alert.severity == "high")).all()))
+        world.call(
+            lambda session: session.execute(
+                update(Alert)
+                .where(Alert.id <= 2)
+                .values(created_at=datetime.now(UTC) - timedelta(days=10))
+            )
+        )
+        highs = world.call(
+            lambda session: len(
+                session.execute(select(Alert.id).where(Alert.severity == "high")).all()
+            )
+        )
         [page1] = await world.command(ANN["id"], ANN, "/history")
         assert f"{count} alerts, page 1/2" in page1["text"]
         nav = page1["reply_markup"]["inline_keyboard"][-1]
         assert [b["text"] for b in nav] == ["Older ›"]
         await world.press(ANN["id"], ANN, page1, nav[0]["callback_data"])
         await world.settle()
-        page2 = next(m for m in world.emu.messages(ANN["id"]) if m["message_id"] == page1["message_id"])
-        assert "page 2/2" in page2["text"] and [b["text"] for b in page2["reply_markup"]["inline_keyboard"][-1]] == ["‹ Newer"]
+        page2 = next(
+            m for m in world.emu.messages(ANN["id"]) if m["message_id"] == page1["message_id"]
+        )
+        assert "page 2/2" in page2["text"] and [
+            b["text"] for b in page2["reply_markup"]["inline_keyboard"][-1]
+        ] == ["‹ Newer"]
         assert f"#{ids[0]} " in page2["text"] and f"#{ids[-1]} " in page1["text"]  # newest first
 
         [komid] = await world.command(ANN["id"], ANN, "/history komid")
@@ -114,7 +177,10 @@ async def test_history_pages_search_and_filters(world: World) -> None:
         [text] = await world.command(ANN["id"], ANN, "/history construction sites")  # evidence text
         [none] = await world.command(ANN["id"], ANN, "/history zzz --since 1d")
         [bad] = await world.command(ANN["id"], ANN, "/history --since yesterday")
-    assert "1 alert," in komid["text"] and "Korea Mining Development Trading Corporation" in komid["text"]
+    assert (
+        "1 alert," in komid["text"]
+        and "Korea Mining Development Trading Corporation" in komid["text"]
+    )
     assert highs >= 1 and f"{highs} alert" in high["text"] and "MEDIUM" not in high["text"]
     assert f"{count - len(old)} alerts" in recent["text"] and "since 7d" in recent["text"]
     assert "Iran" in iran["text"] and "1 alert," in iran["text"]
@@ -127,10 +193,20 @@ async def test_history_pages_search_and_filters(world: World) -> None:
 async def test_alert_in_full_and_only_for_its_chats(world: World) -> None:
     async with world.bot():
         await subscribe(world, ANN["id"], ANN, "info")
-        [alert_id] = world.publish(KOMID, title="KOMID paid", url="https://a.example/k", outlet="First & Co")
+        [alert_id] = world.publish(
+            KOMID, title="KOMID paid", url="https://a.example/k", outlet="First & Co"
+        )
 
         def second_source(session):  # type: ignore[no-untyped-def]
-            article, _ = store_article(session=session, source="https://b.example/k", url="https://b.example/k", url_key="https://b.example/k", text=KOMID + " More.", title="Copy <2>", outlet="Second")
+            article, _ = store_article(
+                session=session,
+                source="https://b.example/k",
+                url="https://b.example/k",
+                url_key="https://b.example/k",
+                text=KOMID + " More.",
+                title="Copy <2>",
+                outlet="Second",
+            )
             add_source(session=session, alert_id=alert_id, article_id=article.id or 0)
 
         world.call(second_source)
@@ -139,8 +215,20 @@ async def test_alert_in_full_and_only_for_its_chats(world: World) -> None:
         [missing] = await world.command(BOB["id"], BOB, f"/alert {alert_id}")
         [usage] = await world.command(ANN["id"], ANN, "/alert twelve")
     text = "\n".join(m["text"] for m in full)
-    for expected in ("KOMID", "First & Co", "Second", "Copy <2>", "Evidence 1", "Evidence 2", "similarity", "coverage",
-                     "Rule un-dprk-designated-dealing", "UNSCR", "Why", "In this chat: sent"):
+    for expected in (
+        "KOMID",
+        "First & Co",
+        "Second",
+        "Copy <2>",
+        "Evidence 1",
+        "Evidence 2",
+        "similarity",
+        "coverage",
+        "Rule un-dprk-designated-dealing",
+        "UNSCR",
+        "Why",
+        "In this chat: sent",
+    ):
         assert expected in text, expected
     assert f"No alert #{alert_id} in this chat's history" in missing["text"]
     assert "Usage: /alert ID" in usage["text"]
@@ -149,7 +237,9 @@ async def test_alert_in_full_and_only_for_its_chats(world: World) -> None:
 async def test_export_sends_the_history_as_csv_and_json(world: World) -> None:
     async with world.bot():
         await subscribe(world, ANN["id"], ANN, "info")
-        ids = world.publish(WAGNER_DPRK, url="https://e.example/1", title="Rockets, \"quoted\"") + world.publish(KOMID, url="https://e.example/2")
+        ids = world.publish(
+            WAGNER_DPRK, url="https://e.example/1", title='Rockets, "quoted"'
+        ) + world.publish(KOMID, url="https://e.example/2")
         await world.until(lambda: len(alert_messages(world.emu, ANN["id"])) == 3)
         message = alert_messages(world.emu, ANN["id"])[0]
         await world.press(ANN["id"], ANN, message, f"rv:r:{alert_id_of(message)}")
@@ -164,8 +254,12 @@ async def test_export_sends_the_history_as_csv_and_json(world: World) -> None:
     assert {r["status"] for r in rows} == {"sent"}
     assert any("relevant by Ann" in r["marks"] for r in rows)
     data = json.loads(json_doc.data)
-    assert len(data["alerts"]) == 3 and data["alerts"][0]["alert"]["sources"][0]["url"].startswith("https://e.example/")
-    assert {e["key"] for row in data["alerts"] for e in row["alert"]["entities"]} >= {"rules:un-dprk/komid"}
+    assert len(data["alerts"]) == 3 and data["alerts"][0]["alert"]["sources"][0]["url"].startswith(
+        "https://e.example/"
+    )
+    assert {e["key"] for row in data["alerts"] for e in row["alert"]["entities"]} >= {
+        "rules:un-dprk/komid"
+    }
 
 
 async def test_stats_for_the_chat_and_for_admins(world: World) -> None:
@@ -175,8 +269,17 @@ async def test_stats_for_the_chat_and_for_admins(world: World) -> None:
         await subscribe(world, ANN["id"], ANN, "info")
         world.publish(KOMID)
         # the message reaches the chat a moment before its row is marked sent: wait for both
-        await world.until(lambda: alert_messages(world.emu, ANN["id"]) and [r.status for r in world.deliveries()] == ["sent"])
+        await world.until(
+            lambda: (
+                alert_messages(world.emu, ANN["id"])
+                and [r.status for r in world.deliveries()] == ["sent"]
+            )
+        )
         [mine] = await world.command(ANN["id"], ANN, "/stats")
         [overall] = await world.command(99, admin, "/stats")
     assert "alerts sent 1" in mine["text"] and "Overall" not in mine["text"]
-    assert "Overall" in overall["text"] and "subscribed 1" in overall["text"] and "alerts 1 (1 in 24 h)" in overall["text"]
+    assert (
+        "Overall" in overall["text"]
+        and "subscribed 1" in overall["text"]
+        and "alerts 1 (1 in 24 h)" in overall["text"]
+    )

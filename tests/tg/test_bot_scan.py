@@ -48,16 +48,23 @@ def site() -> Iterator[str]:
 async def test_scan_a_url_a_text_and_a_forwarded_message(world: World, site: str) -> None:
     async with world.bot():
         [by_url] = await world.command(ANN["id"], ANN, f"/scan {site}")
-        [by_text] = await world.command(ANN["id"], ANN, "/scan North Korea delivered rockets to Russia for the Wagner Group.")
+        [by_text] = await world.command(
+            ANN["id"], ANN, "/scan North Korea delivered rockets to Russia for the Wagner Group."
+        )
         world.emu.send_text(ANN["id"], ANN, "Nothing to see: the weather in Oslo was mild.")
         pasted = (await world.emu.wait_for_messages(ANN["id"], 3))[-1]
-        world.emu.forward(ANN["id"], ANN, KOMID, origin={"type": "hidden_user", "sender_user_name": "Src"})
+        world.emu.forward(
+            ANN["id"], ANN, KOMID, origin={"type": "hidden_user", "sender_user_name": "Src"}
+        )
         forwarded = (await world.emu.wait_for_messages(ANN["id"], 4))[-1]
         world.emu.send_text(GROUP, ANN, "group chatter is not scanned")
         await world.settle()
     assert "Scan of Arms dealer paid" in by_url["text"] and "KOMID" in by_url["text"]
     assert any(level in by_url["text"] for level in ("HIGH", "MEDIUM"))
-    assert any(level in by_text["text"] for level in ("HIGH", "MEDIUM")) and "Wagner Group" in by_text["text"]
+    assert (
+        any(level in by_text["text"] for level in ("HIGH", "MEDIUM"))
+        and "Wagner Group" in by_text["text"]
+    )
     assert "no alert" in pasted["text"]
     assert "KOMID" in forwarded["text"]
     assert world.emu.messages(GROUP["id"]) == []
@@ -97,12 +104,18 @@ async def test_feeds_are_for_bot_admins(world: World) -> None:
         [empty] = await world.command(99, admin, "/feeds list")
     assert refused["text"] == "Only the bot's administrators manage feeds."
     assert added["text"] == "📡 Watching feed #1 https://feeds.example/rss?a=1&b=2 every 15 min."
-    assert "#1" in listing["text"] and "every 15 min" in listing["text"] and "last ok never" in listing["text"]
+    assert (
+        "#1" in listing["text"]
+        and "every 15 min" in listing["text"]
+        and "last ok never" in listing["text"]
+    )
     assert "is not an http(s) URL" in bad["text"]
     assert removed["text"] == "Removed feed 1." and "None yet" in empty["text"]
 
 
-async def test_the_token_never_reaches_the_logs(world: World, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_token_never_reaches_the_logs(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async with world.bot():
         assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING

@@ -30,7 +30,11 @@ def listed(world: World, list_matcher: Matcher) -> World:
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(b["text"], b["callback_data"]) for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    return [
+        (b["text"], b["callback_data"])
+        for row in message["reply_markup"]["inline_keyboard"]
+        for b in row
+    ]
 
 
 async def test_watch_suggests_listed_parties_and_alerts_only_the_watchers(listed: World) -> None:
@@ -45,7 +49,10 @@ async def test_watch_suggests_listed_parties_and_alerts_only_the_watchers(listed
         assert answer is not None
         await world.settle()
         confirmed = world.emu.messages(ANN["id"])[-1]
-        assert confirmed["message_id"] == offer["message_id"] and "Now watching the listed party NS LEADER" in confirmed["text"]
+        assert (
+            confirmed["message_id"] == offer["message_id"]
+            and "Now watching the listed party NS LEADER" in confirmed["text"]
+        )
         [watchlist] = await world.command(ANN["id"], ANN, "/watchlist")
         assert "1. NS LEADER — listed party ofac-sdn:47371" in watchlist["text"]
 
@@ -53,11 +60,15 @@ async def test_watch_suggests_listed_parties_and_alerts_only_the_watchers(listed
         await subscribe(world, CAROL["id"], CAROL, "info")
         [offer] = await world.command(CAROL["id"], CAROL, "/watch NS Leader")
         await world.press(CAROL["id"], CAROL, offer, "w:e:0")
-        await subscribe(world, BOB["id"], BOB, "high")  # subscribed, but neither watching nor wanting "low"
+        await subscribe(
+            world, BOB["id"], BOB, "high"
+        )  # subscribed, but neither watching nor wanting "low"
         await world.settle()
 
         world.publish(NS_LEADER, url="https://tankers.example/ns-leader")
-        await world.until(lambda: alert_messages(world.emu, ANN["id"]) and alert_messages(world.emu, CAROL["id"]))
+        await world.until(
+            lambda: alert_messages(world.emu, ANN["id"]) and alert_messages(world.emu, CAROL["id"])
+        )
         await world.settle(0.5)
     [ann] = alert_messages(world.emu, ANN["id"])  # Ann never subscribed: her watchlist is enough
     assert ann["text"].startswith("👁 Watchlist: NS LEADER")
@@ -71,7 +82,9 @@ async def test_watch_suggests_listed_parties_and_alerts_only_the_watchers(listed
 async def test_free_text_names_and_the_watchlist_buttons(listed: World) -> None:
     world = listed
     async with world.bot():
-        [added] = await world.command(ANN["id"], ANN, "/watch Acme Trading")  # no listed party like it
+        [added] = await world.command(
+            ANN["id"], ANN, "/watch Acme Trading"
+        )  # no listed party like it
         assert "Now watching the name Acme Trading" in added["text"]
         [offer] = await world.command(ANN["id"], ANN, "/watch Tasca")
         await world.press(ANN["id"], ANN, offer, "w:t")  # as typed, not the listed vessel
@@ -80,7 +93,10 @@ async def test_free_text_names_and_the_watchlist_buttons(listed: World) -> None:
 
         world.publish(ACME, url="https://a.example/acme")
         [alert] = await world.until(lambda: alert_messages(world.emu, ANN["id"]))
-        assert alert["text"].startswith("👁 Watchlist: Acme Trading") and "ACME TRADING" in alert["text"]
+        assert (
+            alert["text"].startswith("👁 Watchlist: Acme Trading")
+            and "ACME TRADING" in alert["text"]
+        )
         assert alert_messages(world.emu, BOB["id"]) == []
 
         answer = await world.press(ANN["id"], ANN, alert, buttons(alert)[-1][1])  # Stop watching

@@ -23,13 +23,25 @@ def snapshot(world: World) -> dict[str, Any]:
     """Everything a group member could try to change, as plain values."""
 
     def rows(model: Any) -> list[dict[str, Any]]:
-        return world.call(lambda session: [r.model_dump() for r in session.execute(select(model).order_by(model.id)).scalars()])
+        return world.call(
+            lambda session: [
+                r.model_dump() for r in session.execute(select(model).order_by(model.id)).scalars()
+            ]
+        )
 
-    return {model.__name__: rows(model) for model in (Subscription, WatchItem, ReviewMark, ChatMute, Delivery)}
+    return {
+        model.__name__: rows(model)
+        for model in (Subscription, WatchItem, ReviewMark, ChatMute, Delivery)
+    }
 
 
 def callback_data(message: dict[str, Any], prefix: str) -> str:
-    return next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith(prefix))
+    return next(
+        b["callback_data"]
+        for row in message["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["callback_data"].startswith(prefix)
+    )
 
 
 async def test_a_member_is_refused_every_change_and_nothing_changes(world: World) -> None:
@@ -49,7 +61,14 @@ async def test_a_member_is_refused_every_change_and_nothing_changes(world: World
         assert "Acme Trading" in listing["text"]
         before = snapshot(world)
 
-        for text in ("/unsubscribe", "/unwatch Acme Trading", "/unwatch 1", "/settings countries KP,IR", "/settings severity high", "/settings watchlist on"):
+        for text in (
+            "/unsubscribe",
+            "/unwatch Acme Trading",
+            "/unwatch 1",
+            "/settings countries KP,IR",
+            "/settings severity high",
+            "/settings watchlist on",
+        ):
             [answer] = await world.command(GROUP, ANN, text)
             assert answer["text"] == REFUSED, (text, answer["text"])
         presses = [
@@ -62,15 +81,24 @@ async def test_a_member_is_refused_every_change_and_nothing_changes(world: World
         ]
         for message, data in presses:
             answer = await world.press(GROUP["id"], ANN, message, data)
-            assert answer is not None and answer["text"] == REFUSED and answer["show_alert"] is True, (data, answer)
+            assert (
+                answer is not None and answer["text"] == REFUSED and answer["show_alert"] is True
+            ), (data, answer)
         await world.settle()
         after = snapshot(world)
     assert after == before
-    assert [w["name"] for w in after["WatchItem"]] == ["Acme Trading"] and after["ReviewMark"] == [] and after["ChatMute"] == []
+    assert (
+        [w["name"] for w in after["WatchItem"]] == ["Acme Trading"]
+        and after["ReviewMark"] == []
+        and after["ChatMute"] == []
+    )
     assert after["Subscription"][0]["active"] and after["Subscription"][0]["min_severity"] == "info"
     # the buttons are untouched too: no "reviewed" keyboard, the watchlist message as it was
     assert alert_messages(world.emu, GROUP["id"]) == alerts
-    assert next(m for m in world.emu.messages(GROUP["id"]) if m["message_id"] == listing["message_id"]) == listing
+    assert (
+        next(m for m in world.emu.messages(GROUP["id"]) if m["message_id"] == listing["message_id"])
+        == listing
+    )
     assert world.emu.counters()["errors"] == {}
 
 
@@ -94,7 +122,9 @@ async def test_a_demoted_admin_loses_the_right_when_the_cache_expires(world: Wor
         [refused_stop] = await world.command(GROUP, ANN, "/unsubscribe")
         assert refused["text"] == REFUSED and refused_stop["text"] == REFUSED
         assert world.emu.call_count("getChatMember") == asked + 1  # the refusal is cached too
-        [bob] = await world.command(GROUP, BOB, "/settings countries RU")  # the other admin still may
+        [bob] = await world.command(
+            GROUP, BOB, "/settings countries RU"
+        )  # the other admin still may
         assert bob["text"].startswith("✅ Saved")
     sub = world.subscription(GROUP["id"])
     assert sub is not None and sub.active and sub.countries == ["RU"] and sub.min_severity == "high"

@@ -12,7 +12,17 @@ import pytest
 
 from bot.tg.args import ArgError, parse_duration, parse_filters, parse_history, parse_settings
 from bot.tg.keyboards import alert_keyboard, digest_keyboard, reviewed_keyboard
-from bot.tg.messages import MAX_TEXT, digest_batches, esc, fit, highlighted, render_alert, render_digest, visible_length, visible_text
+from bot.tg.messages import (
+    MAX_TEXT,
+    digest_batches,
+    esc,
+    fit,
+    highlighted,
+    render_alert,
+    render_digest,
+    visible_length,
+    visible_text,
+)
 
 HOSTILE = "<b>Acme & Sons</b> <script>alert('x')</script> &amp; “quotes” \"double\" 'single'"
 _TAG = re.compile(r"<(/?)([a-z-]+)(?:\s[^>]*)?>")
@@ -28,7 +38,16 @@ def well_formed(markup: str) -> bool:
             return False
         if token.startswith("<"):
             tag = _TAG.fullmatch(token)
-            if tag is None or tag.group(2) not in {"b", "i", "a", "code", "blockquote", "pre", "u", "s"}:
+            if tag is None or tag.group(2) not in {
+                "b",
+                "i",
+                "a",
+                "code",
+                "blockquote",
+                "pre",
+                "u",
+                "s",
+            }:
                 return False
             if tag.group(1):
                 if not stack or stack.pop() != tag.group(2):
@@ -48,12 +67,30 @@ def alert(**overrides: Any) -> dict[str, Any]:
         "score": 0.95,
         "regime": "UN-DPRK-1718",
         "references": ["UNSCR 1718 (2006) <8>"],
-        "reference_links": [{"text": "UNSCR 1718 (2006) <8>", "url": "https://undocs.org/S/RES/1718(2006)?a=1&b=2"}],
+        "reference_links": [
+            {"text": "UNSCR 1718 (2006) <8>", "url": "https://undocs.org/S/RES/1718(2006)?a=1&b=2"}
+        ],
         "entities": [
-            {"name": HOSTILE, "matched": "Acme & Sons", "score": 0.9, "source": "ofac-sdn", "id": "1", "key": "ofac-sdn:1", "type": "organization", "in_evidence": True}
+            {
+                "name": HOSTILE,
+                "matched": "Acme & Sons",
+                "score": 0.9,
+                "source": "ofac-sdn",
+                "id": "1",
+                "key": "ofac-sdn:1",
+                "type": "organization",
+                "in_evidence": True,
+            }
         ],
         "countries": [{"code": "KP", "matched": "North Korea", "role": "origin"}],
-        "evidence": [{"text": "Acme & Sons <shipped> rockets from North Korea.", "start": 0, "end": 47, "highlights": [[0, 11], [35, 46]]}],
+        "evidence": [
+            {
+                "text": "Acme & Sons <shipped> rockets from North Korea.",
+                "start": 0,
+                "end": 47,
+                "highlights": [[0, 11], [35, 46]],
+            }
+        ],
         "sources": [{"url": "https://news.example/a?x=1&y=<2>", "title": HOSTILE, "outlet": "R&D"}],
     }
     data.update(overrides)
@@ -73,9 +110,14 @@ def test_every_dynamic_string_is_escaped() -> None:
 def test_long_alerts_are_trimmed_not_split() -> None:
     sentence = "Word " * 3000 + "North Korea shipped rockets" + " and more" * 2000
     huge = alert(
-        evidence=[{"text": sentence, "start": 0, "end": len(sentence), "highlights": [[15000, 26000]]}] * 4,
+        evidence=[
+            {"text": sentence, "start": 0, "end": len(sentence), "highlights": [[15000, 26000]]}
+        ]
+        * 4,
         entities=[alert()["entities"][0] | {"name": f"Party {i} " + "x" * 300} for i in range(40)],
-        sources=[{"url": f"https://n.example/{i}", "title": "t" * 500, "outlet": "o"} for i in range(20)],
+        sources=[
+            {"url": f"https://n.example/{i}", "title": "t" * 500, "outlet": "o"} for i in range(20)
+        ],
     )
     html = render_alert(huge)
     assert visible_length(html) <= MAX_TEXT and well_formed(html)
@@ -92,7 +134,9 @@ def test_fit_never_cuts_a_tag_or_an_entity(seed: int) -> None:
         if kind < 0.3:
             pieces.append(f"<b>{highlighted(text, [[0, 2]])}</b>")
         elif kind < 0.5:
-            pieces.append(f'<a href="{esc("https://x.example/?q=" + text + "&z=1")}">{highlighted(text, [])}</a>')
+            pieces.append(
+                f'<a href="{esc("https://x.example/?q=" + text + "&z=1")}">{highlighted(text, [])}</a>'
+            )
         elif kind < 0.6:
             pieces.append(f"<blockquote><i>{highlighted(text, [])}</i></blockquote>")
         else:
@@ -104,7 +148,11 @@ def test_fit_never_cuts_a_tag_or_an_entity(seed: int) -> None:
     assert well_formed(cut), cut
     assert visible_length(cut) <= limit
     if visible_length(markup) > limit:
-        assert visible_text(cut).endswith("…") or cut.rstrip(">").endswith("…") or "…" in visible_text(cut)
+        assert (
+            visible_text(cut).endswith("…")
+            or cut.rstrip(">").endswith("…")
+            or "…" in visible_text(cut)
+        )
         assert visible_text(cut)[:-1].rstrip("…") in visible_text(markup)
 
 
@@ -123,9 +171,18 @@ def test_keyboards_are_unique_per_alert_and_fit_telegram() -> None:
     data = [b.callback_data for row in first.inline_keyboard for b in row]
     assert data == ["rv:r:7", "rv:f:7", "mu:e:7", "mu:r:7"]
     assert all(1 <= len(str(d).encode()) <= 64 for d in data)
-    assert [b.callback_data for row in alert_keyboard(alert(rule="watchlist")).inline_keyboard for b in row] == ["rv:r:7", "rv:f:7", "uw:7"]
-    assert reviewed_keyboard(alert(), "false_positive", "Ann").inline_keyboard[0][0].text == "🚫 False positive · Ann"
-    assert [b.callback_data for row in digest_keyboard([3, 4, 5, 6, 7]).inline_keyboard for b in row] == ["al:3", "al:4", "al:5", "al:6", "al:7"]
+    assert [
+        b.callback_data
+        for row in alert_keyboard(alert(rule="watchlist")).inline_keyboard
+        for b in row
+    ] == ["rv:r:7", "rv:f:7", "uw:7"]
+    assert (
+        reviewed_keyboard(alert(), "false_positive", "Ann").inline_keyboard[0][0].text
+        == "🚫 False positive · Ann"
+    )
+    assert [
+        b.callback_data for row in digest_keyboard([3, 4, 5, 6, 7]).inline_keyboard for b in row
+    ] == ["al:3", "al:4", "al:5", "al:6", "al:7"]
 
 
 def test_digests_are_batched_under_the_limit() -> None:
@@ -144,9 +201,15 @@ def test_digests_are_batched_under_the_limit() -> None:
         ("high", {"min_severity": "high"}),
         ("severity=low country=kp,ir", {"min_severity": "low", "countries": ["kp", "ir"]}),
         ("--severity medium --country RU", {"min_severity": "medium", "countries": ["RU"]}),
-        ("regime=UN-DPRK-1718,US-Russia rule=wagner-arms", {"regimes": ["UN-DPRK-1718", "US-Russia"], "rules": ["wagner-arms"]}),
+        (
+            "regime=UN-DPRK-1718,US-Russia rule=wagner-arms",
+            {"regimes": ["UN-DPRK-1718", "US-Russia"], "rules": ["wagner-arms"]},
+        ),
         ("watchlist daily hour=7", {"watchlist_only": True, "mode": "daily", "digest_hour": 7}),
-        ("quiet=22:30-06:00 tz=Europe/Berlin", {"quiet": (22 * 60 + 30, 6 * 60), "timezone": "Europe/Berlin"}),
+        (
+            "quiet=22:30-06:00 tz=Europe/Berlin",
+            {"quiet": (22 * 60 + 30, 6 * 60), "timezone": "Europe/Berlin"},
+        ),
         ("quiet=off regime=all", {"quiet": None, "regimes": []}),
     ],
 )
@@ -154,7 +217,9 @@ def test_filters(args: str, expected: dict[str, Any]) -> None:
     assert parse_filters(args.split()) == expected
 
 
-@pytest.mark.parametrize("args", ["bogus", "colour=red", "watchlist=maybe", "hour=x", "quiet=25-7", "quiet=lunch"])
+@pytest.mark.parametrize(
+    "args", ["bogus", "colour=red", "watchlist=maybe", "hour=x", "quiet=25-7", "quiet=lunch"]
+)
 def test_bad_filters(args: str) -> None:
     with pytest.raises(ArgError):
         parse_filters(args.split())
@@ -170,9 +235,15 @@ def test_settings_forms() -> None:
 
 def test_history_options() -> None:
     parsed = parse_history(["wagner", "group", "--since", "7d", "--severity", "high"])
-    assert (parsed.query, parsed.since, parsed.severity) == ("wagner group", timedelta(days=7), "high")
+    assert (parsed.query, parsed.since, parsed.severity) == (
+        "wagner group",
+        timedelta(days=7),
+        "high",
+    )
     assert parsed.describe() == "“wagner group” · since 7d · ≥ high"
-    assert parse_duration("30m") == timedelta(minutes=30) and parse_duration("2w") == timedelta(weeks=2)
+    assert parse_duration("30m") == timedelta(minutes=30) and parse_duration("2w") == timedelta(
+        weeks=2
+    )
     for bad in (["--since", "soon"], ["--severity", "urgent"], ["--colour", "red"], ["x" * 101]):
         with pytest.raises(ArgError):
             parse_history(bad)

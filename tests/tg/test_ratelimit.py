@@ -27,7 +27,13 @@ def limiter(clock: Clock, **kwargs: Any) -> SendLimiter:
     return SendLimiter(clock=clock, sleep=clock.sleep, **kwargs)
 
 
-async def send(lim: SendLimiter, clock: Clock, chat: int, log: list[tuple[int, float]], endpoint: str = "sendMessage") -> Any:
+async def send(
+    lim: SendLimiter,
+    clock: Clock,
+    chat: int,
+    log: list[tuple[int, float]],
+    endpoint: str = "sendMessage",
+) -> Any:
     async def callback() -> dict[str, Any]:
         log.append((chat, clock.now))
         return {"message_id": len(log), "chat": {"id": chat}}
@@ -102,7 +108,9 @@ async def test_unthrottled_calls_pass_at_once_and_ids_are_recorded() -> None:
         await send(lim, clock, 1, log, endpoint="getChatMember")
     assert clock.now == 1000.0
     await send(lim, clock, 1, log)
-    await lim.process_request(lambda: _result(77), (), {}, "sendMessage", {"chat_id": 2}, {"chat_locked": True})
+    await lim.process_request(
+        lambda: _result(77), (), {}, "sendMessage", {"chat_id": 2}, {"chat_locked": True}
+    )
     assert seen == [(1, 6)]  # the worker (chat_locked) records its own ids with the row
     assert lim.last_message_id(2) == 77
     lim.note_message_id(2, 50)

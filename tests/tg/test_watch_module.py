@@ -52,7 +52,10 @@ def test_terms_names_and_listed_parties_are_found(matcher: Matcher) -> None:
         ("term:acme trading", "ACME TRADING"),
         ("term:uranium hexafluoride", "uranium hexafluoride"),
         ("ofac-sdn:47371", "NS Leader"),
-        ("term:yevgeny prigozhin", "Yevgeny Prigoschin"),  # a transliteration, by the engine's NameIndex
+        (
+            "term:yevgeny prigozhin",
+            "Yevgeny Prigoschin",
+        ),  # a transliteration, by the engine's NameIndex
         ("rules:russia-wagner/wagner-group", "Wagner Group"),
     }
     fuzzy = next(h for h in hits if h.target.key == "term:yevgeny prigozhin")
@@ -61,13 +64,23 @@ def test_terms_names_and_listed_parties_are_found(matcher: Matcher) -> None:
 
 def test_watch_alerts_follow_the_scan_schema(matcher: Matcher) -> None:
     analysis = matcher.analyze(Document(TEXT))
-    targets = targets_from_items([(1, term_key("Acme Trading"), "Acme Trading"), (5, term_key("Acme Trading"), "acme trading"), (3, "ofac-sdn:47371", "NS LEADER")])
+    targets = targets_from_items(
+        [
+            (1, term_key("Acme Trading"), "Acme Trading"),
+            (5, term_key("Acme Trading"), "acme trading"),
+            (3, "ofac-sdn:47371", "NS LEADER"),
+        ]
+    )
     alerts = watch_alerts(analysis, find_watch_hits(analysis, targets))
     schema = set(alert_to_dict(matcher.scan(Document(TEXT))[0]))
     assert [a["title"] for a in alerts] == ["Watchlist: NS LEADER", "Watchlist: Acme Trading"]
     for alert in alerts:
         assert set(alert) == schema | {"watch_items", "watch_key"}
-        assert (alert["rule"], alert["severity"], alert["regime"]) == ("watchlist", "low", "watchlist")
+        assert (alert["rule"], alert["severity"], alert["regime"]) == (
+            "watchlist",
+            "low",
+            "watchlist",
+        )
         assert alert["entities"][0]["key"] == alert["watch_key"]
     acme = alerts[1]
     assert acme["watch_items"] == [1, 5] and len(acme["evidence"]) == 2
@@ -84,6 +97,12 @@ def test_suggestions_want_the_distinctive_words(matcher: Matcher) -> None:
 
 def test_watch_and_the_engine_stay_pure() -> None:
     code = "import sys, bot.watch; print(','.join(sorted(sys.modules)))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip().split(","))
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .split(",")
+    )
     forbidden = ("telegram", "httpx", "sqlmodel", "sqlalchemy", "db", "bot.tg", "bot.ingest")
     assert sorted(m for m in loaded for f in forbidden if m == f or m.startswith(f + ".")) == []

@@ -19,7 +19,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     d = deps(context)
     fields = chat_fields(update)
     view = await d.db(chats_db.chat_settings, tg_chat_id=fields["tg_chat_id"])
-    await d.db(chats_db.ensure_chat, tg_chat_id=fields["tg_chat_id"], type=fields["chat_type"], title=fields["title"])
+    await d.db(
+        chats_db.ensure_chat,
+        tg_chat_id=fields["tg_chat_id"],
+        type=fields["chat_type"],
+        title=fields["title"],
+    )
     text = render_help(COMMANDS, is_bot_admin(d.settings.bot_admin_ids, update.effective_user))
     if view.exists and not view.subscribed and view.inactive_reason:
         text += f"\n\n⏸ Alerts here were switched off ({esc(view.inactive_reason)}). /subscribe to resume."
@@ -30,7 +35,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The commands."""
-    await reply(update, render_help(COMMANDS, is_bot_admin(deps(context).settings.bot_admin_ids, update.effective_user)))
+    await reply(
+        update,
+        render_help(
+            COMMANDS, is_bot_admin(deps(context).settings.bot_admin_ids, update.effective_user)
+        ),
+    )
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -39,7 +49,11 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     assert chat is not None
     mine = await d.db(history_db.chat_stats, tg_chat_id=chat.id)
-    overall = await d.db(history_db.global_stats) if is_bot_admin(d.settings.bot_admin_ids, update.effective_user) else None
+    overall = (
+        await d.db(history_db.global_stats)
+        if is_bot_admin(d.settings.bot_admin_ids, update.effective_user)
+        else None
+    )
     await reply(update, render_stats(mine, overall))
 
 
@@ -48,7 +62,9 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    await deps(context).db(chats_db.migrate_chat, old_id=message.chat_id, new_id=message.migrate_to_chat_id)
+    await deps(context).db(
+        chats_db.migrate_chat, old_id=message.chat_id, new_id=message.migrate_to_chat_id
+    )
 
 
 async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -61,7 +77,12 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         await d.db(chats_db.deactivate_chat, tg_chat_id=change.chat.id, reason=f"bot {status}")
     elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
-        await d.db(chats_db.ensure_chat, tg_chat_id=change.chat.id, type=change.chat.type, title=change.chat.title or "")
+        await d.db(
+            chats_db.ensure_chat,
+            tg_chat_id=change.chat.id,
+            type=change.chat.type,
+            title=change.chat.title or "",
+        )
 
 
 async def note_incoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

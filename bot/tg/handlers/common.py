@@ -47,12 +47,16 @@ USAGE = {
 REFUSED = "Only this group's administrators can change its alerts."
 
 
-async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+async def reply(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
     """Answer in the chat of the update, as HTML (callers escape every dynamic string)."""
     message = update.effective_message
     if message is None:
         return None
-    return await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False)
+    return await message.reply_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False
+    )
 
 
 async def usage(update: Update, command: str, problem: str = "") -> None:
@@ -62,7 +66,9 @@ async def usage(update: Update, command: str, problem: str = "") -> None:
 
 async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """May the sender change this chat's alerts? In groups: administrators only."""
-    return await deps(context).admins.can_manage(context.bot, update.effective_chat, update.effective_user, update.effective_message)
+    return await deps(context).admins.can_manage(
+        context.bot, update.effective_chat, update.effective_user, update.effective_message
+    )
 
 
 async def require_manager(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -84,7 +90,11 @@ def chat_fields(update: Update) -> dict[str, object]:
     """tg_chat_id, chat_type and title of the update's chat, for ``db.chats`` calls."""
     chat = update.effective_chat
     assert chat is not None
-    return {"tg_chat_id": chat.id, "chat_type": chat.type, "title": chat.title or chat.full_name or ""}
+    return {
+        "tg_chat_id": chat.id,
+        "chat_type": chat.type,
+        "title": chat.title or chat.full_name or "",
+    }
 
 
 def int_arg(value: str, limit: int = 2**53) -> int | None:

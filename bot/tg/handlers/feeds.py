@@ -29,7 +29,9 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     action = args[0].lower()
     if action == "add" and len(args) in (2, 3) and len(args[1]) <= MAX_URL_CHARS:
-        minutes = args[2] if len(args) == 3 else str(max(1, d.settings.default_feed_interval_s // 60))
+        minutes = (
+            args[2] if len(args) == 3 else str(max(1, d.settings.default_feed_interval_s // 60))
+        )
         if not minutes.isdigit() or not 1 <= int(minutes) <= 7 * 24 * 60:
             await usage(update, "feeds", "minutes: a whole number")
             return
@@ -40,15 +42,27 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         try:
             feed = await d.db(
-                feeds_db.add_feed, url=args[1], interval_s=int(minutes) * 60, origin="telegram", added_by=author_of(update.effective_user)
+                feeds_db.add_feed,
+                url=args[1],
+                interval_s=int(minutes) * 60,
+                origin="telegram",
+                added_by=author_of(update.effective_user),
             )
         except ValueError as error:  # FeedInputError
             await reply(update, f"⚠️ {esc(error)}")
             return
-        await reply(update, f"📡 Watching feed #{feed.id} {esc(feed.url)} every {feed.interval_s // 60} min.")
+        await reply(
+            update,
+            f"📡 Watching feed #{feed.id} {esc(feed.url)} every {feed.interval_s // 60} min.",
+        )
         return
     if action in ("remove", "rm", "delete") and len(args) == 2 and len(args[1]) <= MAX_URL_CHARS:
         removed = await d.db(feeds_db.remove_feed, url_or_id=args[1])
-        await reply(update, f"Removed feed {esc(args[1])}." if removed else f"No feed {esc(args[1])}. /feeds lists them.")
+        await reply(
+            update,
+            f"Removed feed {esc(args[1])}."
+            if removed
+            else f"No feed {esc(args[1])}. /feeds lists them.",
+        )
         return
     await usage(update, "feeds")

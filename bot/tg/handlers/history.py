@@ -30,11 +30,23 @@ def _searches(context: ContextTypes.DEFAULT_TYPE) -> dict[str, HistoryArgs]:
     return searches
 
 
-async def _page(d: Deps, chat_id: int, args: HistoryArgs, offset: int, token: str) -> tuple[str, Any]:
+async def _page(
+    d: Deps, chat_id: int, args: HistoryArgs, offset: int, token: str
+) -> tuple[str, Any]:
     since = utcnow() - args.since if args.since is not None else None
-    page = await d.db(history_db.chat_history, tg_chat_id=chat_id, query=args.query, since=since, min_severity=args.severity, offset=offset, limit=PAGE_SIZE)
+    page = await d.db(
+        history_db.chat_history,
+        tg_chat_id=chat_id,
+        query=args.query,
+        since=since,
+        min_severity=args.severity,
+        offset=offset,
+        limit=PAGE_SIZE,
+    )
     text = render_history(page, PAGE_SIZE, args.describe())
-    return text, history_keyboard(offset, page.total, PAGE_SIZE, token, [item.alert_id for item in page.items])
+    return text, history_keyboard(
+        offset, page.total, PAGE_SIZE, token, [item.alert_id for item in page.items]
+    )
 
 
 async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -76,7 +88,9 @@ async def _send_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, alert_
     chat = update.effective_chat
     assert chat is not None
     admin = is_bot_admin(d.settings.bot_admin_ids, update.effective_user)
-    full = await d.db(history_db.alert_for_chat, tg_chat_id=chat.id, alert_id=alert_id, any_chat=admin)
+    full = await d.db(
+        history_db.alert_for_chat, tg_chat_id=chat.id, alert_id=alert_id, any_chat=admin
+    )
     if full is None:
         return False
     for text in render_alert_full(full):
@@ -130,16 +144,24 @@ def export_files(rows: list[dict[str, Any]]) -> tuple[bytes, bytes]:
                 "score": alert["score"],
                 "parties": "; ".join(str(e.get("name", "")) for e in alert["entities"]),
                 "party_keys": "; ".join(str(e.get("key", "")) for e in alert["entities"]),
-                "countries": "; ".join(dict.fromkeys(str(c.get("code", "")) for c in alert["countries"])),
+                "countries": "; ".join(
+                    dict.fromkeys(str(c.get("code", "")) for c in alert["countries"])
+                ),
                 "evidence": " | ".join(str(e.get("text", "")) for e in alert["evidence"]),
                 "sources": " ".join(str(s.get("url", "")) for s in alert["sources"]),
                 "references": "; ".join(alert["references"]),
                 "status": row["status"],
                 "sent_at": row["sent_at"] or "",
-                "marks": "; ".join(f"{m['verdict']} by {m['author']} at {m['at']}" for m in row["marks"]),
+                "marks": "; ".join(
+                    f"{m['verdict']} by {m['author']} at {m['at']}" for m in row["marks"]
+                ),
             }
         )
-    data = json.dumps({"exported_at": datetime.now().astimezone().isoformat(), "alerts": rows}, ensure_ascii=False, indent=1)
+    data = json.dumps(
+        {"exported_at": datetime.now().astimezone().isoformat(), "alerts": rows},
+        ensure_ascii=False,
+        indent=1,
+    )
     return buffer.getvalue().encode("utf-8-sig"), data.encode("utf-8")
 
 
@@ -153,6 +175,14 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     csv_bytes, json_bytes = export_files(rows)
     stamp = utcnow().strftime("%Y%m%d-%H%M")
-    caption = f"{len(rows)} alert{'s' if len(rows) != 1 else ''} of this chat" + (" (the newest 10,000)" if len(rows) >= history_db.EXPORT_LIMIT else "")
-    await context.bot.send_document(chat.id, InputFile(io.BytesIO(csv_bytes), filename=f"alerts-{stamp}.csv"), caption=esc(caption))
-    await context.bot.send_document(chat.id, InputFile(io.BytesIO(json_bytes), filename=f"alerts-{stamp}.json"))
+    caption = f"{len(rows)} alert{'s' if len(rows) != 1 else ''} of this chat" + (
+        " (the newest 10,000)" if len(rows) >= history_db.EXPORT_LIMIT else ""
+    )
+    await context.bot.send_document(
+        chat.id,
+        InputFile(io.BytesIO(csv_bytes), filename=f"alerts-{stamp}.csv"),
+        caption=esc(caption),
+    )
+    await context.bot.send_document(
+        chat.id, InputFile(io.BytesIO(json_bytes), filename=f"alerts-{stamp}.json")
+    )

@@ -23,7 +23,9 @@ async def lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     rows = await d.db(list_status)
     if not rows:
-        await reply(update, "No sanctions list imported yet: run <code>sanctions-bot lists sync</code>.")
+        await reply(
+            update, "No sanctions list imported yet: run <code>sanctions-bot lists sync</code>."
+        )
         return
     await reply(update, "📚 <b>Sanctions lists</b>\n" + "\n".join(_line(row) for row in rows))
 

@@ -40,7 +40,9 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     name = update.effective_user.first_name if update.effective_user else author
     await query.edit_message_reply_markup(reply_markup=reviewed_keyboard(full.alert, verdict, name))
     if verdict == "false_positive":
-        await query.answer("Marked false positive: this party will not be reported again for this story here.")
+        await query.answer(
+            "Marked false positive: this party will not be reported again for this story here."
+        )
     else:
         await query.answer("Marked relevant. Thank you.")
 
@@ -63,7 +65,9 @@ async def mute_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         kind, value, label = "entity", str(entities[0]["key"]), str(entities[0].get("name", ""))
     else:
         kind, value, label = "rule", str(alert["rule"]), str(alert.get("title", ""))
-    await d.db(chats_db.mute, tg_chat_id=chat_id, kind=kind, value=value, label=label, by=who(update))
+    await d.db(
+        chats_db.mute, tg_chat_id=chat_id, kind=kind, value=value, label=label, by=who(update)
+    )
     await d.db(outbox.refilter_chat, tg_chat_id=chat_id)
     await query.answer(f"Muted {label[:80]} for this chat. /settings to unmute.", show_alert=True)
 
@@ -85,7 +89,9 @@ async def _button_alert(
         return code, None, None
     if not await require_manager(update, context):
         return code, alert_id, None
-    full = await deps(context).db(history_db.alert_for_chat, tg_chat_id=update.effective_chat.id, alert_id=alert_id)
+    full = await deps(context).db(
+        history_db.alert_for_chat, tg_chat_id=update.effective_chat.id, alert_id=alert_id
+    )
     if full is None:
         await query.answer("Not an alert of this chat", show_alert=True)
     return code, alert_id, full

@@ -63,7 +63,10 @@ async def _scan(update: Update, context: ContextTypes.DEFAULT_TYPE, payload: str
         return
     wait = d.scans.allow(chat.id)
     if wait > 0:
-        await reply(update, f"⏳ Too many scans: {d.scans.count} per {d.scans.window_s // 60:g} min. Try again in {int(wait) + 1} s.")
+        await reply(
+            update,
+            f"⏳ Too many scans: {d.scans.count} per {d.scans.window_s // 60:g} min. Try again in {int(wait) + 1} s.",
+        )
         return
     d.scans.running.add(chat.id)
     try:
@@ -94,7 +97,9 @@ async def _read(d: Deps, payload: str) -> ScanInput:
     return item
 
 
-async def _match(d: Deps, chat_id: int, item: ScanInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def _match(
+    d: Deps, chat_id: int, item: ScanInput
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rules' alerts, and hits of this chat's own watchlist, computed off the event loop."""
     matcher = await asyncio.to_thread(d.app.matcher)
     watched = await d.db(chats_db.list_watch, tg_chat_id=chat_id)

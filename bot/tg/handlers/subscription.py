@@ -10,7 +10,13 @@ from telegram.ext import ContextTypes
 from bot.tg.args import ArgError, parse_filters, parse_settings
 from bot.tg.deps import Deps, deps
 from bot.tg.handlers.common import chat_fields, reply, require_manager, usage, who
-from bot.tg.keyboards import MODE_CYCLE, QUIET_PRESETS, SEVERITY_CYCLE, regimes_keyboard, settings_keyboard
+from bot.tg.keyboards import (
+    MODE_CYCLE,
+    QUIET_PRESETS,
+    SEVERITY_CYCLE,
+    regimes_keyboard,
+    settings_keyboard,
+)
 from bot.tg.messages import render_settings
 from db import chats as chats_db
 from db import delivery as outbox
@@ -19,7 +25,9 @@ from db import delivery as outbox
 async def _show(update: Update, d: Deps, prefix: str = "", edit: bool = False) -> None:
     fields = chat_fields(update)
     view = await d.db(chats_db.chat_settings, tg_chat_id=fields["tg_chat_id"])
-    text = (prefix + "\n\n" if prefix else "") + render_settings(view, str(fields["title"]) if fields["chat_type"] != "private" else "")
+    text = (prefix + "\n\n" if prefix else "") + render_settings(
+        view, str(fields["title"]) if fields["chat_type"] != "private" else ""
+    )
     query = update.callback_query
     if edit and query is not None and query.message is not None:
         await query.edit_message_text(text, reply_markup=settings_keyboard(view))
@@ -27,16 +35,30 @@ async def _show(update: Update, d: Deps, prefix: str = "", edit: bool = False) -
         await reply(update, text, settings_keyboard(view))
 
 
-async def _change(update: Update, d: Deps, changes: dict[str, Any], subscribe: bool | None = None) -> None:
+async def _change(
+    update: Update, d: Deps, changes: dict[str, Any], subscribe: bool | None = None
+) -> None:
     """Apply changes (raises ChatError), then re-filter what is still queued for the chat."""
     fields = chat_fields(update)
     common = {"tg_chat_id": fields["tg_chat_id"], "by": who(update)}
     if subscribe is True:
-        await d.db(chats_db.subscribe, changes=changes, chat_type=fields["chat_type"], title=fields["title"], **common)
+        await d.db(
+            chats_db.subscribe,
+            changes=changes,
+            chat_type=fields["chat_type"],
+            title=fields["title"],
+            **common,
+        )
     elif subscribe is False:
         await d.db(chats_db.unsubscribe, **common)
     elif changes:
-        await d.db(chats_db.update_subscription, changes=changes, chat_type=fields["chat_type"], title=fields["title"], **common)
+        await d.db(
+            chats_db.update_subscription,
+            changes=changes,
+            chat_type=fields["chat_type"],
+            title=fields["title"],
+            **common,
+        )
     await d.db(outbox.refilter_chat, tg_chat_id=fields["tg_chat_id"])
 
 
@@ -59,7 +81,10 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     d = deps(context)
     await _change(update, d, {}, subscribe=False)
-    await reply(update, "⏸ Unsubscribed: no more alerts here, watchlist alerts included. Settings and watchlist are kept; /subscribe to resume.")
+    await reply(
+        update,
+        "⏸ Unsubscribed: no more alerts here, watchlist alerts included. Settings and watchlist are kept; /subscribe to resume.",
+    )
 
 
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -120,10 +145,16 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             page = int(parts[-1]) if parts[-1].isdigit() else 0
             if action == "rt" and parts[2].isdigit() and int(parts[2]) < len(d.regimes):
                 regime = d.regimes[int(parts[2])]
-                chosen = [r for r in view.regimes if r != regime] if regime in view.regimes else [*view.regimes, regime]
+                chosen = (
+                    [r for r in view.regimes if r != regime]
+                    if regime in view.regimes
+                    else [*view.regimes, regime]
+                )
                 await _change(update, d, {"regimes": chosen})
             view = await d.db(chats_db.chat_settings, tg_chat_id=view.tg_chat_id)
-            await query.edit_message_reply_markup(reply_markup=regimes_keyboard(view, d.regimes, page))
+            await query.edit_message_reply_markup(
+                reply_markup=regimes_keyboard(view, d.regimes, page)
+            )
             await query.answer()
             return
         else:
@@ -142,4 +173,3 @@ def regime_names(app_rules: Any) -> list[str]:
     names |= set(app_rules.country_regimes.values())
     names |= {regime for _, _, regime in app_rules.regimes}
     return sorted(n for n in names if not n.startswith("from-") and "{" not in n and len(n) <= 40)
-

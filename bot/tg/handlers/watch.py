@@ -72,7 +72,10 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     labels = [f"{s.caption} · {s.source} {s.type}" for s in found]
     lines = [f"Which one do you mean by “{esc(name)}”?"]
-    lines += [f"• <b>{esc(s.caption)}</b> — {esc(s.source)}, {esc(s.type)} (as “{esc(s.alias)}”, {s.score:.0f}%)" for s in found]
+    lines += [
+        f"• <b>{esc(s.caption)}</b> — {esc(s.source)}, {esc(s.type)} (as “{esc(s.alias)}”, {s.score:.0f}%)"
+        for s in found
+    ]
     sent = await reply(update, "\n".join(lines), suggestions_keyboard(labels, name))
     if sent is not None:
         offers = _offers(context)
@@ -87,7 +90,9 @@ async def watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     assert query is not None and query.data is not None
     if not await require_manager(update, context):
         return
-    offer = await _offer_for(context, query.message.message_id) if query.message is not None else None
+    offer = (
+        await _offer_for(context, query.message.message_id) if query.message is not None else None
+    )
     if offer is None:
         await query.answer("This offer has expired; send /watch again.", show_alert=True)
         return
@@ -141,19 +146,30 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         items = await d.db(chats_db.list_watch, tg_chat_id=tg_chat_id)
         if 1 <= number <= len(items):
             item_id = items[number - 1].id
-    gone = await d.db(chats_db.remove_watch, tg_chat_id=tg_chat_id, item_id=item_id, name=None if item_id else name)
+    gone = await d.db(
+        chats_db.remove_watch,
+        tg_chat_id=tg_chat_id,
+        item_id=item_id,
+        name=None if item_id else name,
+    )
     if not gone:
-        await reply(update, f"Not on this chat's watchlist: “{esc(name)}”. /watchlist shows what is.")
+        await reply(
+            update, f"Not on this chat's watchlist: “{esc(name)}”. /watchlist shows what is."
+        )
         return
     await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
-    await reply(update, "Stopped watching " + ", ".join(f"<b>{esc(i.name)}</b>" for i in gone) + ".")
+    await reply(
+        update, "Stopped watching " + ", ".join(f"<b>{esc(i.name)}</b>" for i in gone) + "."
+    )
 
 
 async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The chat's watchlist, with a button to remove each name."""
     d = deps(context)
     items = await d.db(chats_db.list_watch, tg_chat_id=int(chat_fields(update)["tg_chat_id"]))  # type: ignore[call-overload]
-    await reply(update, render_watchlist(items, d.settings.watchlist_max_items), watchlist_keyboard(items))
+    await reply(
+        update, render_watchlist(items, d.settings.watchlist_max_items), watchlist_keyboard(items)
+    )
 
 
 async def watchlist_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -165,15 +181,22 @@ async def watchlist_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     d = deps(context)
     tg_chat_id = int(chat_fields(update)["tg_chat_id"])  # type: ignore[call-overload]
     item_id = int_arg(query.data.split(":", 1)[1])
-    gone = await d.db(chats_db.remove_watch, tg_chat_id=tg_chat_id, item_id=item_id) if item_id is not None else []
+    gone = (
+        await d.db(chats_db.remove_watch, tg_chat_id=tg_chat_id, item_id=item_id)
+        if item_id is not None
+        else []
+    )
     await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
     items = await d.db(chats_db.list_watch, tg_chat_id=tg_chat_id)
-    await query.edit_message_text(render_watchlist(items, d.settings.watchlist_max_items), reply_markup=watchlist_keyboard(items))
+    await query.edit_message_text(
+        render_watchlist(items, d.settings.watchlist_max_items),
+        reply_markup=watchlist_keyboard(items),
+    )
     await query.answer(f"Stopped watching {gone[0].name}"[:190] if gone else "Already removed")
 
 
 async def stop_watching_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """"Stop watching" under a watchlist alert: remove the watched name that raised it."""
+    """ "Stop watching" under a watchlist alert: remove the watched name that raised it."""
     query = update.callback_query
     assert query is not None and query.data is not None
     if not await require_manager(update, context):
@@ -181,11 +204,19 @@ async def stop_watching_button(update: Update, context: ContextTypes.DEFAULT_TYP
     d = deps(context)
     tg_chat_id = int(chat_fields(update)["tg_chat_id"])  # type: ignore[call-overload]
     alert_id = int_arg(query.data.split(":", 1)[1])
-    full = await d.db(history_db.alert_for_chat, tg_chat_id=tg_chat_id, alert_id=alert_id) if alert_id is not None else None
+    full = (
+        await d.db(history_db.alert_for_chat, tg_chat_id=tg_chat_id, alert_id=alert_id)
+        if alert_id is not None
+        else None
+    )
     entities: list[dict[str, Any]] = full.alert.get("entities") or [] if full is not None else []
     if not entities:
         await query.answer("Not an alert of this chat", show_alert=True)
         return
-    gone = await d.db(chats_db.remove_watch, tg_chat_id=tg_chat_id, name=str(entities[0].get("key")))
+    gone = await d.db(
+        chats_db.remove_watch, tg_chat_id=tg_chat_id, name=str(entities[0].get("key"))
+    )
     await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
-    await query.answer(f"Stopped watching {gone[0].name}"[:190] if gone else "No longer on the watchlist")
+    await query.answer(
+        f"Stopped watching {gone[0].name}"[:190] if gone else "No longer on the watchlist"
+    )
