@@ -47,7 +47,26 @@ SLOT_PIN_MAX_ZIPF = 3.5  # ... if one of those other words is rarer than this in
 JOINED_MIN_LEN = 7  # two name words written as one ("Cholsu", "Jongun") from this length
 EXACT, VARIANT = 1.0, 0.95
 NAME_PARTICLES = frozenset(
-    ["al", "el", "bin", "ibn", "bint", "abu", "de", "da", "di", "del", "della", "der", "van", "von", "du", "la", "le", "ter"]
+    [
+        "al",
+        "el",
+        "bin",
+        "ibn",
+        "bint",
+        "abu",
+        "de",
+        "da",
+        "di",
+        "del",
+        "della",
+        "der",
+        "van",
+        "von",
+        "du",
+        "la",
+        "le",
+        "ter",
+    ]
 )
 GENERIC_STRENGTH = 0.5  # below this a name's distinctive words are too ordinary to stand for it
 
@@ -292,7 +311,10 @@ class NameIndex:
         return len(self.names)
 
     def lookup(self, norm: str) -> tuple[tuple[int, float], ...]:
-        """Vocabulary tokens an article token may stand for, with a similarity; cached."""
+        """Vocabulary tokens an article token may stand for, with a similarity; cached.
+
+        The exact match, when there is one, comes first (``listed_as_written`` relies on it).
+        """
         cached = self._lookup_cache.get(norm)
         if cached is not None:
             return cached
@@ -357,18 +379,22 @@ class NameIndex:
         """
         anchors: dict[int, list[int]] = defaultdict(list)
         postings = self._postings
+        last = len(tokens)
         for position, matches in enumerate(token_matches):
             if matches:
                 for vid, _similarity in matches:
                     for nid in postings.get(vid, ()):
                         anchors[nid].append(position)
-            if (
-                position < len(tokens)
-                and tokens[position].cap
-                and _may_be_joined(tokens[position], matches)
-            ):
-                for nid, _a, _b in self.joined(tokens[position].norm):
-                    anchors[nid].append(position)
+            if position < last:
+                token = tokens[position]
+                # the cheap tests first: most words are short or lower-case
+                if (
+                    token.cap
+                    and len(token.norm) >= JOINED_MIN_LEN
+                    and _may_be_joined(token, matches)
+                ):
+                    for nid, _a, _b in self.joined(token.norm):
+                        anchors[nid].append(position)
         return anchors
 
     @property
@@ -663,11 +689,16 @@ def odd_words(
         and not token.caseless  # a transliterated word of a script without capitals is no sign of a name
         and len(token.norm) >= ALIGN_FUZZY_MIN_LEN - 1
         and token.norm.isalpha()
-        and not any(
-            similarity == EXACT for _, similarity in token_matches[position] or ()
-        )  # listed as written
+        and not listed_as_written(token_matches[position])
         and rare(token.norm)
     ]
+
+
+def listed_as_written(matches: tuple[tuple[int, float], ...] | None) -> bool:
+    """Whether a token's look-up found it in the vocabulary as written (exact comes first)."""
+    if not matches:
+        return False
+    return matches[0][1] == EXACT
 
 
 @lru_cache(maxsize=1)
@@ -685,7 +716,7 @@ def _may_be_joined(token: Token, matches: tuple[tuple[int, float], ...] | None) 
     a script without capitals ("하지만", "however", read as "hajiman") is not taken for a name."""
     if not token.cap or token.caseless or len(token.norm) < JOINED_MIN_LEN:
         return False
-    return not any(similarity == EXACT for _, similarity in matches or ())
+    return not listed_as_written(matches)
 
 
 def _adjacent_pairs(tokens: Sequence[NameToken], etype: EntityType) -> set[tuple[int, int]]:

@@ -31,6 +31,7 @@ _TOKEN_RE = re.compile(
     r"(?:[^\W\d_]\.){2,}"  # U.S. / D.P.R.K.
     r"|[^\W_]+(?:['’][^\W\d_]+)*"  # words, numbers, O'Brien, Wagner's
 )
+_SPLIT_RE = re.compile(f"({_TOKEN_RE.pattern})")
 _POSSESSIVE_RE = re.compile(r"['’](?:s|S)?$")
 _QUOTE_CHARS = "'’‘`´"
 
@@ -69,8 +70,15 @@ def tokenize(text: str) -> list[Token]:
     cache = _SURFACE_CACHE
     prev_end = -2
     prev_cap = False
-    for match in _TOKEN_RE.finditer(text):
-        surface = match.group()
+    # split() with the token pattern captured alternates separators and tokens, in one C call:
+    # cheaper than a match object per token, and the offsets are running sums of lengths
+    parts = _SPLIT_RE.split(text)
+    position = len(parts[0])
+    rest = iter(parts)
+    next(rest)
+    for surface, separator in zip(rest, rest, strict=True):
+        start = position
+        position += len(surface) + len(separator)
         info = cache.get(surface)
         if info is None:
             info = _surface(surface)
@@ -80,7 +88,6 @@ def tokenize(text: str) -> list[Token]:
         if not info[0]:
             continue
         norm, length, cap, upper, possessive, dotted, caseless = info
-        start = match.start()
         end = start + length
         if not cap and start == prev_end + 1 and text[prev_end] == "-":
             cap = prev_cap  # Jong-un: the hyphenated part belongs to a capitalised name

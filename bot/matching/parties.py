@@ -76,6 +76,29 @@ def find_parties(
     return mentions
 
 
+@dataclass(slots=True)
+class _Article:
+    """What every name's alignment needs to know about the article, computed once."""
+
+    tokens: Sequence[Token]
+    token_matches: Sequence[tuple[tuple[int, float], ...] | None]
+    sentence_of_token: Sequence[int]
+    sentence_bounds: Sequence[tuple[int, int]]
+    named_countries: frozenset[str]
+    odd: dict[int, list[int]]  # sentence -> its odd words (``odd_words``)
+    shapes: dict[int, _Shapes]  # sentence -> its odd words' shapes, made on first need
+
+    def may_hide_all(self, sentence: int, absent: Sequence[str]) -> bool:
+        """Every absent name word may hide, misspelt, among the sentence's odd words."""
+        positions = self.odd.get(sentence)
+        if not positions:
+            return False
+        shapes = self.shapes.get(sentence)
+        if shapes is None:
+            shapes = self.shapes[sentence] = _Shapes.of(self.tokens[p].norm for p in positions)
+        return all(shapes.may_hide(word) for word in absent)
+
+
 def _align_all(
     index: NameIndex,
     tokens: Sequence[Token],
@@ -84,72 +107,82 @@ def _align_all(
     sentence_bounds: Sequence[tuple[int, int]],
     named_countries: frozenset[str],
 ) -> list[_Candidate]:
+    """Align every name the article's words point at; hundreds per article, so the names
+    whose indispensable words are absent are dropped with set and dictionary look-ups."""
     found: dict[tuple[int, int, int], _Candidate] = {}
     present = {vid for matches in token_matches if matches for vid, _ in matches}
-    odd: dict[int, list[int]] = defaultdict(list)  # sentence -> its odd words
+    odd: dict[int, list[int]] = defaultdict(list)
     for position in odd_words(tokens, token_matches):
         odd[sentence_of_token[position]].append(position)
-    shapes = {
-        sentence: _Shapes.of(tokens[p].norm for p in positions)
-        for sentence, positions in odd.items()
-    }
+    article = _Article(
+        tokens, token_matches, sentence_of_token, sentence_bounds, named_countries, odd, {}
+    )
     everywhere = _Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
     hideable: dict[int, bool] = {}  # absent word -> may hide in the article (names share words)
     names, words = index.names, index.words
     for nid, anchors in index.candidates(token_matches, tokens).items():
         name = names[nid]
         missing = name.required_vids - present  # one C-level set operation for the common case
-        absent: list[str] = []
         slot = False
         if missing:
             if len(missing) > 2:
                 continue
-            if not _may_all_hide(missing, hideable, words, everywhere):  # most stop here
-                slot = _slot_possible(name, missing, words)
+            hidden = True
+            for vid in missing:  # most names stop here; each word is tested once per article
+                hides = hideable.get(vid)
+                if hides is None:
+                    hides = hideable[vid] = everywhere.may_hide(words[vid])
+                if not hides:
+                    hidden = False
+                    break
+            if not hidden:
+                # a word the name cannot do without appears nowhere in the article, unless it
+                # is a misspelt word pinned by the others
+                slot = len(missing) == 1 and _slot_possible(name, missing, words)
                 if not slot:
-                    continue  # words the name cannot do without appear nowhere in the article
-            absent = [words[vid] for vid in missing]
-        group = index.groups[name.group]
-        checked: dict[int, bool] = {}
-        for anchor in anchors:
-            sentence = sentence_of_token[anchor]
-            if slot:
-                if not _misspelt_beside(absent[0], anchor, tokens):
                     continue
-            elif absent:
-                if sentence not in checked:
-                    checked[sentence] = sentence in shapes and all(
-                        shapes[sentence].may_hide(word) for word in absent
-                    )
-                if not checked[sentence]:
-                    continue
-            lo, hi = sentence_bounds[sentence]
-            alignment = index.align(
-                name, anchor, tokens, token_matches, lo, hi, odd.get(sentence, ()), slot
-            )
-            if alignment is None:
-                continue
-            key = (nid, alignment.first, alignment.last)
-            if key in found:
-                continue
-            judgement = judge(alignment, group, tokens, lo, hi, named_countries, index.word_rarity)
-            if judgement.score >= MIN_SCORE:
-                found[key] = _Candidate(alignment, judgement, sentence)
+        absent = [words[vid] for vid in missing]
+        _align_name(index, article, name, anchors, absent, slot, found)
     return list(found.values())
 
 
-def _may_all_hide(
-    missing: Iterable[int], known: dict[int, bool], words: Sequence[str], shapes: _Shapes
-) -> bool:
-    """Whether every absent name word may hide, misspelt, in the article; asked of hundreds of
-    names per article that share their words, so each word is tested once."""
-    for vid in missing:
-        found = known.get(vid)
-        if found is None:
-            found = known[vid] = shapes.may_hide(words[vid])
-        if not found:
-            return False
-    return True
+def _align_name(
+    index: NameIndex,
+    article: _Article,
+    name: IndexedName,
+    anchors: Sequence[int],
+    absent: Sequence[str],
+    slot: bool,
+    found: dict[tuple[int, int, int], _Candidate],
+) -> None:
+    """Align one name around each of its anchors; keep each distinct span's first alignment."""
+    tokens, sentence_of_token = article.tokens, article.sentence_of_token
+    group = index.groups[name.group]
+    checked: dict[int, bool] = {}
+    for anchor in anchors:
+        sentence = sentence_of_token[anchor]
+        if slot:
+            if not _misspelt_beside(absent[0], anchor, tokens):
+                continue
+        elif absent:
+            if sentence not in checked:
+                checked[sentence] = article.may_hide_all(sentence, absent)
+            if not checked[sentence]:
+                continue
+        lo, hi = article.sentence_bounds[sentence]
+        alignment = index.align(
+            name, anchor, tokens, article.token_matches, lo, hi, article.odd.get(sentence, ()), slot
+        )
+        if alignment is None:
+            continue
+        key = (name.nid, alignment.first, alignment.last)
+        if key in found:
+            continue
+        judgement = judge(
+            alignment, group, tokens, lo, hi, article.named_countries, index.word_rarity
+        )
+        if judgement.score >= MIN_SCORE:
+            found[key] = _Candidate(alignment, judgement, sentence)
 
 
 def _slot_possible(
