@@ -120,7 +120,8 @@ def sample_alert() -> dict[str, Any]:
 
 def prepare(database_url: str, chats: list[int], alerts: int, per_alert: int) -> int:
     from db import chats as chats_db
-    from db.alerts import store_alerts, store_article
+    from db.alerts import store_alerts
+    from db.articles import store_article
     from db.delivery import enqueue_alert
     from db.engine import open_database, session_scope
 

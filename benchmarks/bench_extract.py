@@ -233,9 +233,9 @@ def fingerprint_separation(texts: list[str], seed: int = 11) -> dict[str, Any]:
     """Distances: same story edited (light, heavy) vs different stories, and what thresholds do."""
     rng = random.Random(seed)
     prints = [simhash64(t) for t in texts]
-    light = [hamming(p, simhash64(light_edit(t, rng))) for p, t in zip(prints, texts)]
+    light = [hamming(p, simhash64(light_edit(t, rng))) for p, t in zip(prints, texts, strict=True)]
     heavy_texts = [heavy_edit(t, rng) for t in texts]
-    heavy = [hamming(p, simhash64(h)) for p, h in zip(prints, heavy_texts)]
+    heavy = [hamming(p, simhash64(h)) for p, h in zip(prints, heavy_texts, strict=True)]
     different = [
         hamming(prints[i], prints[j]) for i in range(len(prints)) for j in range(i + 1, len(prints))
     ]
@@ -244,12 +244,14 @@ def fingerprint_separation(texts: list[str], seed: int = 11) -> dict[str, Any]:
         return round(sum(v <= threshold for v in values) / len(values), 4)
 
     pairs = [(i, j) for i in range(len(prints)) for j in range(i + 1, len(prints))]
-    candidates = [(i, j) for (i, j), d in zip(pairs, different) if d <= CANDIDATE_THRESHOLD]
+    candidates = [
+        (i, j) for (i, j), d in zip(pairs, different, strict=True) if d <= CANDIDATE_THRESHOLD
+    ]
     resemblance_diff = [resemblance(texts[i], texts[j]) for i, j in candidates]
-    resemblance_same = [resemblance(t, h) for t, h in zip(texts, heavy_texts)]
+    resemblance_same = [resemblance(t, h) for t, h in zip(texts, heavy_texts, strict=True)]
     two_stage = [
         d <= CANDIDATE_THRESHOLD and r >= RESEMBLANCE_THRESHOLD
-        for d, r in zip(heavy, resemblance_same)
+        for d, r in zip(heavy, resemblance_same, strict=True)
     ]
     return {
         "texts": len(texts),

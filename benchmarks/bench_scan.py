@@ -5,9 +5,10 @@
 Builds ``--files`` plain-text files in a temporary folder from real article texts (the 229 news
 texts of ``../shared/data/news/articles.jsonl``, title line first, and the 181 bodies of the
 Article Extraction Benchmark, cycled; a repeated text gets one closing line naming its copy so
-that every file is a distinct article, the write-heavy case), imports the OFAC 2021 SDN set and
-the UN list into a fresh SQLite database, and then times, each in its own process and on its own
-copy of that database:
+that every file is a distinct article, the write-heavy case; the copies retell their story, so
+they join it: 900 articles, one story per distinct text, alerts keyed by story with every copy
+a source), imports the OFAC 2021 SDN set and the UN list into a fresh SQLite database, and then
+times, each in its own process and on its own copy of that database:
 
 * ``sanctions-bot scan FILE... --format json --batch-size N``: batched writes, matching on every
   core, the matcher read from the cache a warm-up run filled (``batched``);
@@ -22,12 +23,17 @@ Prints one JSON object; for each run (``batched``, ``batched_no_cache``, ``per_f
 ``articles_per_s_scanning``   files / (time after the matcher was built), the one-off start-up and
                               index build left out (its end is the ``matcher built`` log line)
 ``seconds``, ``build_s``      the whole command; start-up and matcher build (or cache read)
-``stored``                    articles, alerts and alert sources left in the database
+``stored``                    articles, stories, alerts and alert sources left in the database
 ``store_s``                   seconds spent storing: the run's time minus the ``no_store`` run's
 
 With ``--repeat N`` each configuration runs N times, interleaved; the fastest run is reported and
 ``all_seconds`` lists them all. ``same_store``: whether the batched and per-file runs stored the
-same articles, alerts and sources.
+same articles (and their stories), alerts (and their keys) and sources.
+
+``scan`` stores through the scan service every door uses (``bot.services.scan``): articles are
+grouped into stories as the feed pipeline groups them (the story fingerprint is taken in the
+matching processes; the candidate stories of a whole batch are read with one query and its new
+stories inserted with one statement).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from sqlalchemy import func, select  # noqa: E402
 from bot.lists import load_list  # noqa: E402
 from db.engine import make_engine, open_database, session_scope  # noqa: E402
 from db.lists import import_list  # noqa: E402
-from db.models import Alert, AlertSource, Article  # noqa: E402
+from db.models import Alert, AlertSource, Article, Story  # noqa: E402
 
 CLI = ROOT / ".venv" / "bin" / "sanctions-bot"
 _BUILT = re.compile(
@@ -106,12 +112,13 @@ def make_database(path: Path, sanctions: Path) -> None:
 
 
 def stored(path: Path) -> dict[str, object]:
-    """What a run left, ids aside: articles by source, alerts by (source, rule, regime, key), sources."""
+    """What a run left: articles by source (with their story), alerts by (source, rule, regime,
+    key), the number of stories and of sources (runs store in the same order: the same ids)."""
     engine = make_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as connection:
             articles = connection.execute(
-                select(Article.source, Article.content_hash, Article.title)
+                select(Article.source, Article.content_hash, Article.title, Article.story_id)
             ).all()
             alerts = connection.execute(
                 select(
@@ -119,13 +126,15 @@ def stored(path: Path) -> dict[str, object]:
                     Alert.rule_id,
                     Alert.regime,
                     Alert.severity,
-                    Alert.dedup_key.like("article:%"),
+                    Alert.dedup_key,
                 ).join(Alert, Alert.article_id == Article.id)  # type: ignore[union-attr]  # type: ignore[arg-type]
             ).all()
+            stories = connection.execute(select(func.count(Story.id))).scalar_one()
             sources = connection.execute(select(func.count(AlertSource.id))).scalar_one()
         return {
             "articles": sorted(map(tuple, articles)),
             "alerts": sorted(map(tuple, alerts)),
+            "stories": stories,
             "sources": sources,
         }
     finally:
@@ -168,7 +177,7 @@ def time_scan(
     ]
     started_wall = time.time()
     started = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 3):
         raise SystemExit(f"scan failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -249,6 +258,7 @@ def main() -> None:
             )  # type: ignore[index, operator]
             report[name]["stored"] = {  # type: ignore[index]
                 "articles": len(counts["articles"]),  # type: ignore[arg-type]
+                "stories": counts["stories"],
                 "alerts": len(counts["alerts"]),  # type: ignore[arg-type]
                 "sources": counts["sources"],
             }

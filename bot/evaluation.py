@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.errors import DataError
 from bot.matching.engine import Matcher
 from bot.matching.model import Alert, Document
 from bot.matching.normalize import norm_tokens
 
 
-class EvalInputError(ValueError):
+class EvalInputError(DataError):
     """An articles or labels file that cannot be used; the message says where and why."""
 
 

@@ -84,9 +84,8 @@ def read_feeds_file(path: Path) -> list[FeedSpec]:
     if not isinstance(entries, list):
         raise FeedInputError(f"{path}: expected a top-level 'feeds' list")
     specs = []
-    for number, entry in enumerate(entries, 1):
-        if isinstance(entry, str):
-            entry = {"url": entry}
+    for number, item in enumerate(entries, 1):
+        entry = {"url": item} if isinstance(item, str) else item
         if not isinstance(entry, dict) or "url" not in entry:
             raise FeedInputError(f"{path}: feed #{number} needs a url")
         try:

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import UserInputError
 from bot.ingest.errors import ExtractError
 from bot.ingest.extract import decode_html, extract_article
 from bot.ingest.http import PAGE_ACCEPT, Fetcher, FetchPolicy
@@ -23,7 +24,7 @@ _HTML_RE = re.compile(
 )
 
 
-class InputError(ValueError):
+class InputError(UserInputError):
     """An input that cannot be scanned; the message says which and why."""
 
 

@@ -17,26 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from bot.app import App
+from bot.domain.lists import ParsedList
 from bot.ingest.errors import IngestError
 from bot.ingest.http import Fetcher, FetchPolicy
+from bot.listcache import Download, cached, ensure, fetch_files, keep
 from bot.lists.detect import detect_format
-from bot.lists.download import LIST_ACCEPT, file_name, list_policy
+from bot.lists.download import list_policy
 from bot.lists.ofac import parse_ofac
 from bot.lists.sources import ListSourceConfig, load_sources
-from bot.lists.types import ListFormatError, ParsedList, file_digest
+from bot.lists.types import ListFormatError, file_digest
 from bot.rescreen import AlertHook, rescreen, tell_watchers
 from bot.settings import Settings
 from db.engine import session_scope
-from db.lists import ListShrankError, import_list, record_sync, sync_state
+from db.lists import ImportResult, ListShrankError, import_list, record_sync, sync_state
 from db.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,6 @@ class SyncOutcome:
         )
 
 
-@dataclass
-class _Download:
-    files: list[Path] = field(default_factory=list)
-    validators: dict[str, dict[str, str]] = field(default_factory=dict)
-    all_not_modified: bool = True
-
-
 async def sync_lists(
     app: App,
     sources: Sequence[ListSourceConfig],
@@ -108,10 +101,10 @@ async def sync_source(
     with session_scope(app.engine) as session:
         state = sync_state(session=session, source=source.id)
         validators, last_hash = dict(state.validators), state.body_sha256
-        in_force = bool(last_hash) and _cached(cache_dir / source.id, source.urls) is not None
-    staging = Path(tempfile.mkdtemp(prefix=f"sync-{source.id}-", dir=_ensure(cache_dir)))
+        in_force = bool(last_hash) and cached(cache_dir / source.id, source.urls) is not None
+    staging = Path(tempfile.mkdtemp(prefix=f"sync-{source.id}-", dir=ensure(cache_dir)))
     try:
-        download = await _download(
+        download = await fetch_files(
             source,
             fetcher,
             staging,
@@ -123,17 +116,8 @@ async def sync_source(
             with session_scope(app.engine) as session:
                 record_sync(session=session, source=source.id, validators=download.validators)
             return SyncOutcome(source.id, UNCHANGED)
-        parsed = await asyncio.to_thread(parse_source, source, download.files)
-        with session_scope(app.engine) as session:
-            result = import_list(session=session, parsed=parsed, max_shrink=max_shrink, force=force)
-            record_sync(
-                session=session,
-                source=source.id,
-                validators=download.validators,
-                body_sha256=digest,
-                changed=not result.unchanged,
-            )
-        _keep(staging, cache_dir / source.id)
+        parsed, result = await _import(app, source, download, digest, max_shrink, force)
+        keep(staging, cache_dir / source.id)
     except (ListFormatError, ListShrankError, IngestError, OSError) as error:
         message = str(error)
         log.warning("list sync of %s failed, the version in force is kept: %s", source.id, message)
@@ -142,10 +126,36 @@ async def sync_source(
         return SyncOutcome(source.id, FAILED, error=message)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return _outcome(source.id, parsed, result)
+
+
+async def _import(
+    app: App,
+    source: ListSourceConfig,
+    download: Download,
+    digest: str,
+    max_shrink: float,
+    force: bool,
+) -> tuple[ParsedList, ImportResult]:
+    """Parse the downloaded files (off the event loop) and make them the version in force."""
+    parsed = await asyncio.to_thread(parse_source, source, download.files)
+    with session_scope(app.engine) as session:
+        result = import_list(session=session, parsed=parsed, max_shrink=max_shrink, force=force)
+        record_sync(
+            session=session,
+            source=source.id,
+            validators=download.validators,
+            body_sha256=digest,
+            changed=not result.unchanged,
+        )
+    return parsed, result
+
+
+def _outcome(source_id: str, parsed: ParsedList, result: ImportResult) -> SyncOutcome:
     if result.unchanged:
-        return SyncOutcome(source.id, UNCHANGED, parsed.version, result.entities)
+        return SyncOutcome(source_id, UNCHANGED, parsed.version, result.entities)
     return SyncOutcome(
-        source.id,
+        source_id,
         UPDATED,
         parsed.version,
         result.entities,
@@ -211,78 +221,6 @@ def _parse(source: ListSourceConfig, files: Sequence[Path]) -> ParsedList:
     from bot.lists.custom import parse_custom
 
     return parse_custom(path, source.id)
-
-
-async def _download(
-    source: ListSourceConfig,
-    fetcher: Fetcher,
-    staging: Path,
-    cache: Path,
-    validators: dict[str, dict[str, str]],
-) -> _Download:
-    """Every file of the source into ``staging``: fetched, or from the cache when not modified."""
-    result = _Download()
-    taken: set[str] = set()
-    for url in source.urls:
-        name = file_name(url, taken)
-        sent = validators.get(url, {})
-        try:
-            fetched = await fetcher.fetch(
-                url,
-                etag=sent.get("etag"),
-                last_modified=sent.get("last_modified"),
-                accept=LIST_ACCEPT,
-                truncate=False,
-            )
-        except IngestError as error:
-            raise ListFormatError(url, f"download failed: {error}") from error
-        target = staging / name
-        if fetched.not_modified and (cache / name).is_file():
-            shutil.copy2(cache / name, target)
-        elif fetched.status == 200:
-            result.all_not_modified = False
-            target.write_bytes(fetched.content)
-            _date_file(target, fetched.last_modified)
-        else:
-            raise ListFormatError(url, f"download failed: HTTP {fetched.status}")
-        result.validators[url] = {
-            k: v for k, v in (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v
-        }
-        result.files.append(target)
-    return result
-
-
-def _date_file(path: Path, last_modified: str | None) -> None:
-    """Give the file the server's date: a list without a date of its own (OFAC's CSV) is
-    versioned by its files' modification time."""
-    if not last_modified:
-        return
-    try:
-        stamp = parsedate_to_datetime(last_modified).timestamp()
-    except (TypeError, ValueError):
-        return
-    os.utime(path, (stamp, stamp))
-
-
-def _cached(folder: Path, urls: Sequence[str]) -> list[Path] | None:
-    taken: set[str] = set()
-    paths = [folder / file_name(url, taken) for url in urls]
-    return paths if all(p.is_file() for p in paths) else None
-
-
-def _keep(staging: Path, folder: Path) -> None:
-    """Replace the cached files of a source by the ones just imported (rename, so never half)."""
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    shutil.copytree(staging, folder, copy_function=shutil.copy2)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @dataclass(frozen=True)

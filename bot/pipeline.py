@@ -13,17 +13,19 @@ What each stage guarantees:
   the feeds the page advertises;
 * **new entries only**: an entry already handled for this feed (``feed_entry``) is skipped, so
   a second poll adds nothing even without a 304;
-* **one article per URL identity**: tracking parameters, http/https and AMP forms of one URL
-  are one article;
-* **one alert per story**: a near-duplicate of a recent article's body (simhash candidate,
-  confirmed by shingle overlap; the headline is left out, so a copy under a new headline still
-  joins) joins that article's story; alerts are keyed by (story, rule, regime), so
-  another outlet's copy adds a *source* to the existing alert instead of a second alert;
+* **match and store** through the scan service every door uses (``bot.services.scan``):
+  one article per URL identity (tracking parameters, http/https and AMP forms of one URL are
+  one article); **one alert per story**: a near-duplicate of a recent article's body (simhash
+  candidate, confirmed by shingle overlap; the headline is left out, so a copy under a new
+  headline still joins) joins that article's story; alerts are keyed by (story, rule, regime),
+  so another outlet's copy adds a *source* to the existing alert instead of a second alert;
 * **stored before announced**: article, alerts, sources, the handled entry and (through
   ``hooks``) the Telegram outbox rows are written in one transaction; sinks see an alert
   only after that commit.
 
-CPU-bound work (extraction, matching) runs in worker threads so the event loop keeps polling.
+CPU-bound work (extraction, matching, storing) runs in worker threads so the event loop keeps
+polling; one article is stored at a time (the story index's lock), so stories and alert keys
+stay consistent.
 """
 
 from __future__ import annotations
@@ -31,52 +33,49 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
-
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.app import App
 from bot.ingest.errors import ExtractError, FeedError, HTTPStatusError, IngestError
 from bot.ingest.extractor import Extractor
 from bot.ingest.feeds import FeedItem, ParsedFeed, parse_feed
-from bot.ingest.fingerprint import CANDIDATE_THRESHOLD, hamming, same_story, simhash64, story_body
 from bot.ingest.http import PAGE_ACCEPT, Fetcher
-from bot.ingest.urls import url_identity
-from bot.matching.engine import Analysis, Matcher
-from bot.matching.model import Document
-from bot.report import alert_to_dict
-from bot.sinks import AlertSink, emit_all
-from db.alerts import (
-    alert_dict,
-    alert_sources,
-    new_story,
-    recent_stories,
-    store_alerts,
-    store_article,
-    story_text,
-    touch_story,
+from bot.matching.engine import Matcher
+from bot.services.scan import (
+    AlertHook,
+    ArticleText,
+    ExtraAlerts,
+    FeedEntry,
+    Matched,
+    Scans,
+    Stored,
 )
+from bot.services.stories import STORY_RELOAD_S, STORY_WINDOW
+from bot.sinks import AlertSink, emit_all
 from db.engine import session_scope
 from db.feeds import PollOutcome, finish_poll, mark_entry, seen_entries
-from db.models import Alert, Article, Feed, utcnow
+from db.models import Feed
 
 log = logging.getLogger(__name__)
 
-STORY_WINDOW = timedelta(days=7)
+__all__ = [
+    "STORY_RELOAD_S",
+    "STORY_WINDOW",
+    "AlertHook",
+    "ArticleInput",
+    "ExtraAlerts",
+    "IngestResult",
+    "Pipeline",
+    "PollResult",
+]
+
 MAX_ITEMS_PER_POLL = 500
 PAGE_CONCURRENCY = 4
 FAILING_AFTER = 3  # consecutive failures after which a feed is reported as failing
 MATCHER_CHECK_S = 1.0
-STORY_RELOAD_S = 60.0
 
-# Called inside the storing transaction for every new alert (the Telegram outbox uses it).
-AlertHook = Callable[[Session, Alert], None]
-# Extra alerts for an article beyond the rules' (the Telegram watchlists use it).
-ExtraAlerts = Callable[[Session, Matcher, Analysis, Article], list[dict[str, Any]]]
+IngestResult = Stored  # what ingesting one article did
 
 
 @dataclass(frozen=True)
@@ -90,27 +89,6 @@ class ArticleInput:
     outlet: str = ""
     html: bytes | None = None  # when given, extracted first (falling back to ``text``)
     charset: str | None = None
-
-
-@dataclass(frozen=True)
-class _Scanned:
-    """An article matched and ready to store."""
-
-    article: ArticleInput
-    text: str
-    title: str
-    matcher: Matcher
-    analysis: Analysis
-    alerts: list[dict[str, Any]]
-
-
-@dataclass
-class IngestResult:
-    article_id: int | None
-    duplicate: bool = False
-    story_id: int | None = None
-    new_alerts: list[dict[str, Any]] = field(default_factory=list)
-    joined_alerts: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -146,15 +124,13 @@ class Pipeline:
         self.sinks = list(sinks)
         self.hooks = list(hooks)
         self.extra_alerts = list(extra_alerts)
+        self.scans = Scans(app, hooks=hooks, extra_alerts=extra_alerts, announce=True)
         self.fetch_pages = fetch_pages
         self.max_items = max_items
         self.extractor = extractor or Extractor(workers=0)
         self._page_slots = asyncio.Semaphore(PAGE_CONCURRENCY)
-        self._store_lock = asyncio.Lock()
         self._current: Matcher | None = None
         self._current_at = float("-inf")
-        self._stories: list[tuple[int, int]] = []
-        self._stories_at = float("-inf")
 
     async def _text_of(self, article: ArticleInput) -> tuple[str, str]:
         """The text to match and its title: the extracted page, else the given text."""
@@ -184,43 +160,7 @@ class Pipeline:
         """Poll one (claimed) feed and record the outcome; never raises for bad input."""
         assert feed.id is not None
         result = PollResult(feed_id=feed.id, url=feed.url, ok=False)
-        retry_after: float | None = None
-        etag = last_modified = None
-        try:
-            fetched = await self.fetcher.fetch(
-                feed.url, etag=feed.etag, last_modified=feed.last_modified
-            )
-            etag, last_modified = fetched.etag, fetched.last_modified
-            if fetched.not_modified:
-                result.ok = result.not_modified = True
-                log.info("feed %s: not modified", feed.url)
-            else:
-                parsed = parse_feed(
-                    fetched.content,
-                    url=fetched.final_url,
-                    headers=fetched.headers,
-                    max_items=self.max_items,
-                )
-                await self._handle_items(feed, parsed, result)
-                result.ok = True
-                if fetched.truncated:
-                    log.warning(
-                        "feed %s: response cut at %d bytes; entries read from the prefix",
-                        feed.url,
-                        len(fetched.content),
-                    )
-        except FeedError as error:
-            result.error = f"not a readable feed: {error}"
-            if error.discovered:
-                result.error += f" (the page links to feeds: {', '.join(error.discovered[:3])})"
-        except HTTPStatusError as error:
-            result.error = f"HTTP {error.status}: {error}"
-            retry_after = error.retry_after
-        except IngestError as error:
-            result.error = f"{type(error).__name__}: {error}"
-        except Exception as error:  # a bug must not kill the scheduler; report it with the feed
-            log.exception("feed %s: unexpected error", feed.url)
-            result.error = f"internal error: {type(error).__name__}: {error}"
+        etag, last_modified, retry_after = await self._fetch_into(feed, result)
         if result.error:
             log.warning("feed %s: poll failed: %s", feed.url, result.error)
         outcome = PollOutcome(
@@ -244,6 +184,49 @@ class Pipeline:
                 updated.next_due_at.isoformat(timespec="seconds"),
             )
         return result
+
+    async def _fetch_into(
+        self, feed: Feed, result: PollResult
+    ) -> tuple[str | None, str | None, float | None]:
+        """Fetch and handle the feed, filling ``result`` (its error too: nothing is raised);
+        the validators to send next time and the server's Retry-After, if any."""
+        etag = last_modified = None
+        try:
+            fetched = await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
+            )
+            etag, last_modified = fetched.etag, fetched.last_modified
+            if fetched.not_modified:
+                result.ok = result.not_modified = True
+                log.info("feed %s: not modified", feed.url)
+                return etag, last_modified, None
+            parsed = parse_feed(
+                fetched.content,
+                url=fetched.final_url,
+                headers=fetched.headers,
+                max_items=self.max_items,
+            )
+            await self._handle_items(feed, parsed, result)
+            result.ok = True
+            if fetched.truncated:
+                log.warning(
+                    "feed %s: response cut at %d bytes; entries read from the prefix",
+                    feed.url,
+                    len(fetched.content),
+                )
+        except FeedError as error:
+            result.error = f"not a readable feed: {error}"
+            if error.discovered:
+                result.error += f" (the page links to feeds: {', '.join(error.discovered[:3])})"
+        except HTTPStatusError as error:
+            result.error = f"HTTP {error.status}: {error}"
+            return etag, last_modified, error.retry_after
+        except IngestError as error:
+            result.error = f"{type(error).__name__}: {error}"
+        except Exception as error:  # a bug must not kill the scheduler; report it with the feed
+            log.exception("feed %s: unexpected error", feed.url)
+            result.error = f"internal error: {type(error).__name__}: {error}"
+        return etag, last_modified, None
 
     async def _handle_items(self, feed: Feed, parsed: ParsedFeed, result: PollResult) -> None:
         assert feed.id is not None
@@ -321,102 +304,24 @@ class Pipeline:
         if not text.strip():
             return IngestResult(article_id=None)
         matcher = await self._matcher()
-        document = Document(text, title)
-        analysis = await asyncio.to_thread(matcher.analyze, document)
-        if analysis.cut:
+        entry = None if feed_id is None or entry_id is None else FeedEntry(feed_id, entry_id)
+        item = ArticleText(
+            article.source, text, title, article.url, article.outlet, article.title, entry
+        )
+        matched, stored = await asyncio.to_thread(self._scan_and_store, item, matcher)
+        cut = matched.result.get("truncated")
+        if cut:
             log.warning(
                 "article %s: matched the first %d of %d characters (MATCH_MAX_CHARS)",
                 article.url or title,
-                len(analysis.text),
-                analysis.total_chars,
+                cut["matched_chars"],
+                cut["total_chars"],
             )
-        alerts = [alert_to_dict(a) for a in await asyncio.to_thread(matcher.alerts, analysis)]
-        scanned = _Scanned(article, text, title, matcher, analysis, alerts)
-        async with self._store_lock:  # one writer at a time: stories and alert keys stay consistent
-            stored = await asyncio.to_thread(self._store, scanned, feed_id, entry_id)
         for alert in stored.new_alerts:
             await emit_all(self.sinks, alert)
         return stored
 
-    def _store(self, scanned: _Scanned, feed_id: int | None, entry_id: str | None) -> IngestResult:
-        for attempt in range(3):
-            try:
-                return self._store_once(scanned, feed_id, entry_id)
-            except IntegrityError:
-                # Another process stored the same article or alert key at the same moment:
-                # run again and we find theirs.
-                if attempt == 2:
-                    raise
-                log.info("store of %s raced another writer; retrying", scanned.article.source)
-        raise AssertionError("unreachable")
-
-    def _store_once(
-        self, scanned: _Scanned, feed_id: int | None, entry_id: str | None
-    ) -> IngestResult:
-        article, text, title, alerts = scanned.article, scanned.text, scanned.title, scanned.alerts
-        url_key = url_identity(article.url) if article.url else None
-        body = story_body(
-            text, title, article.title
-        )  # the headline is not part of a story's identity
-        fingerprint = simhash64(body)
-        with session_scope(self.app.engine) as session:
-            story_id = self._story_for(session, fingerprint, body, title)
-            row, created = store_article(
-                session=session,
-                source=article.source,
-                text=text,
-                title=title,
-                url=article.url,
-                url_key=url_key,
-                outlet=article.outlet,
-                story_id=story_id,
-                simhash=fingerprint,
-                same_text_is_same_article=False,
-            )
-            if feed_id is not None and entry_id is not None:
-                mark_entry(session=session, feed_id=feed_id, entry_id=entry_id, article_id=row.id)
-            if not created:
-                return IngestResult(article_id=row.id, duplicate=True, story_id=row.story_id)
-            for extra in self.extra_alerts:
-                alerts = alerts + extra(session, scanned.matcher, scanned.analysis, row)
-            scope = f"story:{story_id}"
-            stored = store_alerts(session=session, article=row, alerts=alerts, story=scope)
-            for alert in stored.new_alerts:
-                for hook in self.hooks:
-                    hook(session, alert)
-            touch_story(session=session, story_id=story_id)
-            new = [
-                alert_dict(a, row, alert_sources(session=session, alert_id=a.id or 0))
-                for a in stored.new_alerts
-            ]
-            return IngestResult(row.id, False, story_id, new, [a.id or 0 for a in stored.joined])
-
-    def _story_for(self, session: Session, fingerprint: int, body: str, title: str) -> int:
-        """The recent story this body (``story_body``: the text without its headline) retells,
-        or a new one.
-
-        Fingerprints of the last week's stories are kept in memory and reloaded from the
-        database every ``STORY_RELOAD_S`` (other processes add stories too); candidates within
-        ``CANDIDATE_THRESHOLD`` bits are confirmed by shingle overlap (``same_story``) with the
-        body of the story's first article, recomputed from its stored text and title. Stories
-        stored before fingerprints were taken on the body keep a fingerprint of the whole text;
-        that is a few bits from the body's, well inside the candidate threshold for all but
-        the shortest texts, and such stories leave the window within ``STORY_WINDOW``.
-        """
-        now = time.monotonic()
-        if now - self._stories_at >= STORY_RELOAD_S:
-            self._stories = recent_stories(session=session, since=utcnow() - STORY_WINDOW)
-            self._stories_at = now
-        candidates = sorted(
-            (distance, story_id)
-            for story_id, other in self._stories
-            if (distance := hamming(fingerprint, other)) <= CANDIDATE_THRESHOLD
-        )
-        for _, story_id in candidates[:5]:
-            first_text, first_title = story_text(session=session, story_id=story_id)
-            if same_story(body, story_body(first_text, first_title)):
-                return story_id
-        story = new_story(session=session, fingerprint=fingerprint, title=title)
-        assert story.id is not None
-        self._stories.append((story.id, fingerprint))
-        return story.id
+    def _scan_and_store(self, item: ArticleText, matcher: Matcher) -> tuple[Matched, Stored]:
+        ((matched, stored),) = self.scans.scan_and_store([item], matcher=matcher)
+        assert stored is not None
+        return matched, stored

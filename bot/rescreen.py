@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.app import App
 from bot.matching.engine import Matcher
@@ -27,7 +26,8 @@ from bot.matching.model import Document, Entity, EntityMatch
 from bot.matching.rules import RuleSet
 from bot.report import alert_to_dict, entity_to_dict
 from bot.watch import find_watch_hits, watch_alerts
-from db.alerts import store_alerts, store_article
+from db.alerts import store_alerts
+from db.articles import store_article
 from db.chats import watch_targets
 from db.engine import session_scope
 from db.lists import load_entities
@@ -68,12 +68,12 @@ def rescreen(
     while True:
         with session_scope(app.engine) as session:
             batch = list(
-                session.exec(  # type: ignore[call-overload]
+                session.exec(
                     select(Article)
-                    .where(Article.fetched_at >= since, Article.id > last_id)
-                    .order_by(Article.id)
+                    .where(col(Article.fetched_at) >= since, col(Article.id) > last_id)
+                    .order_by(col(Article.id))
                     .limit(BATCH)
-                ).scalars()
+                )
             )
             if not batch:
                 break

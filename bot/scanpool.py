@@ -3,17 +3,18 @@
 Matching is pure Python and holds the interpreter lock, so threads do not help; processes do.
 They are forked after the index is built, so each starts with the whole matcher already in
 memory (shared copy-on-write, never rebuilt or sent over a pipe), receives (source, text,
-title) and sends back the scan result in the JSON contract. Results come back in input order.
-Where ``fork`` does not exist (Windows) the texts are scanned in this process.
+title) and sends back the scan result in the JSON contract (or, with ``task``, whatever that
+function of the matcher and a job returns). Results come back in input order. Where ``fork``
+does not exist (Windows) the texts are scanned in this process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.matching.engine import Matcher
 from bot.matching.model import Document
@@ -23,7 +24,15 @@ Job = tuple[str, str, str]  # source, text, title
 PARALLEL_FROM = 40  # fewer inputs than this are scanned here: forking would cost more than it saves
 CHUNK = 8
 
-_matcher: Matcher | None = None  # the workers' matcher: set in the parent just before forking
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+class _Forked:
+    """What the workers inherit: set in the parent just before forking, cleared after."""
+
+    matcher: Matcher | None = None
+    task: Callable[[Matcher, Any], Any] | None = None
 
 
 def scan_one(matcher: Matcher, job: Job) -> dict[str, Any]:
@@ -35,9 +44,10 @@ def scan_one(matcher: Matcher, job: Job) -> dict[str, Any]:
     return scan_result(source, title, alerts, cut)
 
 
-def _scan_in_worker(job: Job) -> dict[str, Any]:
-    assert _matcher is not None, "workers are forked after the matcher is set"
-    return scan_one(_matcher, job)
+def _scan_in_worker(job: Any) -> Any:
+    matcher, task = _Forked.matcher, _Forked.task
+    assert matcher is not None and task is not None, "workers are forked after the matcher is set"
+    return task(matcher, job)
 
 
 def workers_for(jobs: int, requested: int = 0) -> int:
@@ -51,16 +61,19 @@ def workers_for(jobs: int, requested: int = 0) -> int:
 
 @contextmanager
 def scanned(
-    matcher: Matcher, jobs: Iterable[Job], workers: int
-) -> Iterator[Iterator[dict[str, Any]]]:
-    """The scan results of ``jobs`` in order, from ``workers`` forked processes (1: this one)."""
-    global _matcher
+    matcher: Matcher,
+    jobs: Iterable[J],
+    workers: int,
+    task: Callable[[Matcher, J], R],
+) -> Iterator[Iterator[R]]:
+    """``task(matcher, job)`` of every job in order (``scan_one``: its scan result), from
+    ``workers`` forked processes (1: this one). ``task`` must be a module-level function."""
     if workers <= 1:
-        yield (scan_one(matcher, job) for job in jobs)
+        yield (task(matcher, job) for job in jobs)
         return
-    _matcher = matcher
+    _Forked.matcher, _Forked.task = matcher, task
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             yield pool.imap(_scan_in_worker, jobs, chunksize=CHUNK)
     finally:
-        _matcher = None
+        _Forked.matcher = _Forked.task = None

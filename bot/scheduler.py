@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlmodel import col, func, select
 
 from bot.pipeline import Pipeline, PollResult
 from db.engine import session_scope
@@ -122,9 +122,9 @@ class Scheduler:
         if len(running) >= self.concurrency:
             return IDLE_SLEEP_S
         with session_scope(self.pipeline.app.engine) as session:
-            next_due = session.execute(
-                select(func.min(Feed.next_due_at)).where(Feed.enabled.is_(True))
-            ).scalar()  # type: ignore[attr-defined]
+            next_due = session.exec(
+                select(func.min(col(Feed.next_due_at))).where(col(Feed.enabled).is_(True))
+            ).first()
         if next_due is None:
             return IDLE_SLEEP_S
         if next_due.tzinfo is None:
@@ -154,15 +154,16 @@ async def _wait(
     stop: asyncio.Event, running: dict[int, asyncio.Task[PollResult]], timeout: float
 ) -> None:
     """Sleep until stop, a poll finishing, or the timeout, whichever comes first."""
-    waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
-    waiters.update(running.values())  # type: ignore[arg-type]
-    stopper = next(iter(w for w in waiters if w not in running.values()))
-    done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    stopper = asyncio.ensure_future(stop.wait())
+    polls = set(running.values())
+    done, _ = await asyncio.wait(
+        {stopper, *polls}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
     if stopper not in done:
         stopper.cancel()
-    for task in done:
-        if task in running.values():
-            _log_result(task.result())  # type: ignore[arg-type]
+    for task in polls:
+        if task in done:
+            _log_result(task.result())
 
 
 def _log_result(result: PollResult) -> None:

@@ -1,5 +1,6 @@
 """Applying review decisions to what the engine sees: suppressed parties, demoted aliases,
-negative examples. Pure functions over the engine's own types.
+negative examples. Pure functions over the engine's own types and the ``Change`` rows of
+``bot.domain.tuning``.
 
 Changes come from ``sanctions-bot review`` (and the Telegram review buttons) and are stored as
 numbered, revertible rows; the matcher is rebuilt whenever the latest number changes, so a
@@ -9,27 +10,11 @@ decision applies to the next article scanned.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from bot.domain.tuning import DEMOTE_ALIAS, NEGATIVE_EXAMPLE, REVERT, SUPPRESS_ENTITY, Change
 from bot.matching.model import Entity, Name, NameKind
 from bot.matching.rules import Example, Rule, RuleSet
-
-SUPPRESS_ENTITY = "suppress_entity"
-DEMOTE_ALIAS = "demote_alias"
-NEGATIVE_EXAMPLE = "negative_example"
-REVERT = "revert"
-KINDS = (SUPPRESS_ENTITY, DEMOTE_ALIAS, NEGATIVE_EXAMPLE, REVERT)
-
-
-@dataclass(frozen=True)
-class Change:
-    id: int
-    kind: str
-    entity_key: str | None = None
-    alias: str | None = None
-    rule_id: str | None = None
-    text: str = ""
-    target_id: int | None = None
 
 
 def active(changes: Iterable[Change]) -> list[Change]:
@@ -56,8 +41,9 @@ def apply_to_entities(entities: Sequence[Entity], changes: Iterable[Change]) -> 
             continue
         weak = set().union(*(demoted.get(key, set()) for key in keys))
         if weak:
-            entity = replace(entity, names=tuple(_demote(name, weak) for name in entity.names))
-        result.append(entity)
+            result.append(replace(entity, names=tuple(_demote(n, weak) for n in entity.names)))
+        else:
+            result.append(entity)
     return result
 
 

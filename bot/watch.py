@@ -17,22 +17,25 @@ alert's identity, so two parties watched in one story are two alerts, and the ke
 first entity, which is how a stored watchlist alert is routed: ``db.delivery.enqueue_alert``
 sends it to the chats watching that key).
 
-Nothing here touches the network or Telegram; only ``watch_alerts_for``, the pipeline's entry
-point, reads the watch items from the database (importing ``db`` when it is called).
+What a watch target is (``WatchTarget``, ``term_key``...) is defined in ``bot.domain.watch``,
+which ``db.chats`` shares. Nothing here touches the network, Telegram or the database: the
+pipeline's hook that reads the watch items and calls this module is
+``bot.watchalerts.watch_alerts_for``.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.matching.engine import Analysis, Matcher
+from bot.domain.watch import MAX_NAME_CHARS, RULE_ID, TERM_PREFIX, WatchTarget
+from bot.matching.engine import Analysis
 from bot.matching.index import NameIndex, english_rarity
 from bot.matching.model import (
     Alert,
@@ -52,30 +55,9 @@ from bot.matching.parties import find_parties
 from bot.matching.text import sentence_index, sentence_of
 from bot.report import alert_to_dict
 
-RULE_ID = "watchlist"
 REGIME = "watchlist"
-TERM_PREFIX = "term:"
 MAX_EVIDENCE = 4
-MAX_NAME_CHARS = 100
 SUGGEST_MIN_SCORE = 70.0
-
-
-def term_key(text: str) -> str:
-    """The identity of a free-text item: its normalised words ("Acme & Sons" -> "term:acme sons")."""
-    return TERM_PREFIX + " ".join(norm_tokens(text))
-
-
-@dataclass(frozen=True)
-class WatchTarget:
-    """One thing watched, by one or more chats (all items with the same ``key``)."""
-
-    key: str  # an entity key ("ofac-sdn:22543") or term_key(name)
-    name: str  # what the chat typed, or the party's listed caption
-    item_ids: tuple[int, ...] = ()
-
-    @property
-    def is_term(self) -> bool:
-        return self.key.startswith(TERM_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -88,17 +70,6 @@ class WatchHit:
     @property
     def sentence(self) -> int:
         return self.match.sentence
-
-
-def targets_from_items(items: Iterable[tuple[int, str, str]]) -> list[WatchTarget]:
-    """Group watch items ``(item id, key, name)`` of all chats into targets (one per key)."""
-    grouped: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for item_id, key, name in items:
-        grouped[key].append((item_id, name))
-    return [
-        WatchTarget(key=key, name=min(entries)[1], item_ids=tuple(sorted(i for i, _ in entries)))
-        for key, entries in sorted(grouped.items())
-    ]
 
 
 # --- free-text terms ---------------------------------------------------------------------------
@@ -154,11 +125,12 @@ def _phrase_hits(
     size = len(phrase)
     found = []
     for start in range(len(tokens) - size + 1):
-        if tokens[start].norm == phrase[0] and all(
-            tokens[start + i].norm == phrase[i] for i in range(1, size)
+        if (
+            tokens[start].norm == phrase[0]
+            and all(tokens[start + i].norm == phrase[i] for i in range(1, size))
+            and of_token[start] == of_token[start + size - 1]
         ):
-            if of_token[start] == of_token[start + size - 1]:
-                found.append((start, start + size - 1))
+            found.append((start, start + size - 1))
     return found
 
 
@@ -233,82 +205,67 @@ def watch_alerts(analysis: Analysis, hits: Sequence[WatchHit]) -> list[dict[str,
     by_target: dict[str, list[WatchHit]] = defaultdict(list)
     for hit in hits:
         by_target[hit.target.key].append(hit)
-    alerts = []
-    for key, found in sorted(by_target.items()):
-        target = found[0].target
-        found.sort(key=lambda h: (-h.match.score, h.match.span.start))
-        sentences = sorted({h.sentence for h in found})[:MAX_EVIDENCE]
-        evidence = []
-        for index in sentences:
-            sentence = analysis.sentences[index]
-            spans = tuple(
-                sorted(
-                    {h.match.span for h in found if h.sentence == index},
-                    key=lambda s: (s.start, s.end),
-                )
+    return [_watch_alert(analysis, key, found) for key, found in sorted(by_target.items())]
+
+
+def _watch_alert(analysis: Analysis, key: str, found: list[WatchHit]) -> dict[str, Any]:
+    """The alert dict of one watched target, from its hits (``found``, sorted here best first)."""
+    target = found[0].target
+    found.sort(key=lambda h: (-h.match.score, h.match.span.start))
+    sentences = sorted({h.sentence for h in found})[:MAX_EVIDENCE]
+    countries: dict[tuple[str, str | None], CountryMention] = {}
+    for country in analysis.countries:
+        if country.sentence in sentences:
+            countries.setdefault((country.code, country.role), country)
+    best = found[0].match
+    # the first entity is the watched one (its key is ``watch_key``); term hits share it
+    matches = [best]
+    alert = Alert(
+        rule_id=RULE_ID,
+        title=f"Watchlist: {target.name}"[:512],
+        severity=Severity.LOW,
+        score=round(best.score, 3),
+        regime=REGIME,
+        references=(),
+        entities=tuple(matches),
+        countries=tuple(sorted(countries.values(), key=lambda c: c.span.start)),
+        terms=(),
+        evidence=_evidence(analysis, found, sentences),
+        explanation=tuple(
+            f"watchlist: '{target.name}' found as '{h.match.matched}' score {h.match.score:g}"
+            for h in found[:MAX_EVIDENCE]
+        ),
+        source="watchlist",
+        evidence_parties=len(matches),
+    )
+    data = alert_to_dict(alert)
+    data["watch_items"] = list(target.item_ids)
+    data["watch_key"] = key
+    return data
+
+
+def _evidence(
+    analysis: Analysis, found: Sequence[WatchHit], sentences: Sequence[int]
+) -> tuple[Evidence, ...]:
+    """Each of ``sentences`` as evidence, with the spans of the hits in it."""
+    evidence = []
+    for index in sentences:
+        sentence = analysis.sentences[index]
+        spans = tuple(
+            sorted(
+                {h.match.span for h in found if h.sentence == index},
+                key=lambda s: (s.start, s.end),
             )
-            evidence.append(
-                Evidence(
-                    analysis.text[sentence.start : sentence.end],
-                    sentence.start,
-                    sentence.end,
-                    spans,
-                )
-            )
-        countries: dict[tuple[str, str | None], CountryMention] = {}
-        for country in analysis.countries:
-            if country.sentence in sentences:
-                countries.setdefault((country.code, country.role), country)
-        best = found[0].match
-        # the first entity is the watched one (its key is ``watch_key``); term hits share it
-        matches = [best]
-        alert = Alert(
-            rule_id=RULE_ID,
-            title=f"Watchlist: {target.name}"[:512],
-            severity=Severity.LOW,
-            score=round(best.score, 3),
-            regime=REGIME,
-            references=(),
-            entities=tuple(matches),
-            countries=tuple(sorted(countries.values(), key=lambda c: c.span.start)),
-            terms=(),
-            evidence=tuple(evidence),
-            explanation=tuple(
-                f"watchlist: '{target.name}' found as '{h.match.matched}' score {h.match.score:g}"
-                for h in found[:MAX_EVIDENCE]
-            ),
-            source="watchlist",
-            evidence_parties=len(matches),
         )
-        data = alert_to_dict(alert)
-        data["watch_items"] = list(target.item_ids)
-        data["watch_key"] = key
-        alerts.append(data)
-    return alerts
-
-
-# --- the pipeline's entry point ----------------------------------------------------------------
-
-
-def watch_alerts_for(
-    session: Any, matcher: Matcher, analysis: Analysis, article: Any = None
-) -> list[dict[str, Any]]:
-    """The watchlist alerts for an analysed article, in the scan JSON schema.
-
-    Positional, in the shape of the pipeline's ``ExtraAlerts`` hook: the pipeline stores them
-    after the rules' alerts (``store_alerts``) and calls ``enqueue_alert`` for each new one,
-    which sends it only to the chats watching its party. ``analysis`` must come from ``matcher``
-    (entity items are looked up in the parties it found); ``article`` is not needed.
-
-    The one function here that reads the database (the active watch items, through
-    ``db.chats``): imported when called, so importing this module loads no database code.
-    """
-    from db.chats import watch_targets
-
-    targets = watch_targets(session=session)
-    if not targets:
-        return []
-    return watch_alerts(analysis, find_watch_hits(analysis, targets))
+        evidence.append(
+            Evidence(
+                analysis.text[sentence.start : sentence.end],
+                sentence.start,
+                sentence.end,
+                spans,
+            )
+        )
+    return tuple(evidence)
 
 
 # --- suggestions for /watch --------------------------------------------------------------------
@@ -404,7 +361,7 @@ def _coverage(words: Sequence[str], weights: Sequence[float], name_words: Sequen
     """Share of the query's weight whose words appear (closely spelt) in the name."""
     total = sum(weights) or 1.0
     found = 0.0
-    for word, weight in zip(words, weights):
+    for word, weight in zip(words, weights, strict=True):
         if any(
             fuzz.ratio(word, other) >= 80 or skeleton(word) == skeleton(other)
             for other in name_words

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fcntl
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -67,10 +67,8 @@ def _passwords(url: str | URL) -> set[str]:
     elif (match := _USERINFO.match(url)) is not None:
         found.add(match["password"])
     else:
-        try:
+        with suppress(ArgumentError, ValueError):
             found.add(make_url(url).password or "")
-        except (ArgumentError, ValueError):
-            pass
     found |= {unquote(secret) for secret in found} | {quote(secret, safe="") for secret in found}
     return {secret for secret in found if secret and secret != "***"}
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, col, or_, select, update
 
+from bot.errors import UserInputError
 from db.models import Feed, FeedEntry, utcnow
 from db.unique import insert_or_ignore
 
@@ -25,7 +26,7 @@ MAX_BACKOFF_S = 6 * 3600
 JITTER = 0.1
 
 
-class FeedInputError(ValueError):
+class FeedInputError(UserInputError):
     """A feed URL or setting that cannot be used; the message says why."""
 
 
@@ -54,7 +55,7 @@ def add_feed(
     url = validate_url(url)
     if interval_s < MIN_INTERVAL_S:
         raise FeedInputError(f"interval {interval_s}s is below the {MIN_INTERVAL_S}s minimum")
-    feed = session.exec(select(Feed).where(Feed.url == url)).scalars().first()  # type: ignore[call-overload]
+    feed = session.exec(select(Feed).where(Feed.url == url)).first()
     if feed is None:
         feed = Feed(
             url=url,
@@ -79,7 +80,7 @@ def remove_feed(*, session: Session, url_or_id: str) -> bool:
         if url_or_id.isdigit()
         else select(Feed).where(Feed.url == url_or_id.strip())
     )
-    feed = session.exec(query).scalars().first()  # type: ignore[call-overload]
+    feed = session.exec(query).first()
     if feed is None:
         return False
     session.delete(feed)
@@ -88,7 +89,7 @@ def remove_feed(*, session: Session, url_or_id: str) -> bool:
 
 
 def list_feeds(*, session: Session) -> list[Feed]:
-    return list(session.exec(select(Feed).order_by(Feed.id)).scalars())  # type: ignore[call-overload]
+    return list(session.exec(select(Feed).order_by(col(Feed.id))))
 
 
 def claim_feeds(
@@ -108,36 +109,37 @@ def claim_feeds(
     With ``due_only=False`` (``run --once``) every enabled feed is taken except those
     backing off after failures, whose next poll must still wait.
     """
-    query = (
-        select(Feed)
-        .where(Feed.enabled.is_(True))
-        .where(or_(Feed.claimed_until.is_(None), Feed.claimed_until < now))
-    )  # type: ignore[union-attr, attr-defined, operator]
+    query = select(Feed).where(col(Feed.enabled).is_(True)).where(_unclaimed(now))
     if due_only:
-        query = query.where(Feed.next_due_at <= now)
+        query = query.where(col(Feed.next_due_at) <= now)
     elif skip_backoff:
-        query = query.where(or_(Feed.consecutive_failures == 0, Feed.next_due_at <= now))
+        query = query.where(or_(Feed.consecutive_failures == 0, col(Feed.next_due_at) <= now))
     if not_polled_since is not None:
         query = query.where(
-            or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < not_polled_since)
-        )  # type: ignore[union-attr, operator]
+            or_(col(Feed.last_polled_at).is_(None), col(Feed.last_polled_at) < not_polled_since)
+        )
     excluded = list(exclude_ids)
     if excluded:
-        query = query.where(Feed.id.not_in(excluded))  # type: ignore[union-attr]
-    candidates = list(session.exec(query.order_by(Feed.next_due_at).limit(limit)).scalars())  # type: ignore[call-overload, arg-type]
+        query = query.where(col(Feed.id).not_in(excluded))
+    candidates = list(session.exec(query.order_by(col(Feed.next_due_at)).limit(limit)))
     claimed = []
     until = now + timedelta(seconds=lease_s)
     for feed in candidates:
-        result = session.execute(
+        result = session.exec(
             update(Feed)
-            .where(Feed.id == feed.id)
-            .where(or_(Feed.claimed_until.is_(None), Feed.claimed_until < now))  # type: ignore[union-attr, operator]
+            .where(col(Feed.id) == feed.id)
+            .where(_unclaimed(now))
             .values(claimed_until=until)
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if result.rowcount == 1:
             session.refresh(feed)
             claimed.append(feed)
     return claimed
+
+
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """No lease on the feed, or one that ran out before ``now``."""
+    return or_(col(Feed.claimed_until).is_(None), col(Feed.claimed_until) < now)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def release_claims(*, session: Session, feed_ids: Iterable[int]) -> None:
     """Give back leases of feeds not polled after all (shutting down)."""
     ids = list(feed_ids)
     if ids:
-        session.execute(update(Feed).where(Feed.id.in_(ids)).values(claimed_until=None))  # type: ignore[union-attr, attr-defined]
+        session.exec(update(Feed).where(col(Feed.id).in_(ids)).values(claimed_until=None))
 
 
 def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) -> set[str]:
@@ -195,12 +197,12 @@ def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) ->
     seen: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = session.execute(
+        rows = session.exec(
             select(FeedEntry.entry_id)
             .where(FeedEntry.feed_id == feed_id)
-            .where(FeedEntry.entry_id.in_(chunk))
-        )  # type: ignore[attr-defined]
-        seen.update(row[0] for row in rows)
+            .where(col(FeedEntry.entry_id).in_(chunk))
+        )
+        seen.update(rows)
     return seen
 
 

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import countrynames
-from sqlalchemy import String, Text, and_, cast, exists, func, or_, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, String, Text
+from sqlmodel import Session, SQLModel, and_, cast, col, exists, func, or_, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from bot.matching.model import Severity
-from db.delivery import DROPPED, FAILED, PENDING, SENDING, SENT, load_alerts
 from db.models import (
     Alert,
     AlertEntity,
@@ -31,6 +31,8 @@ from db.models import (
     WatchItem,
     utcnow,
 )
+from db.sending import load_alerts
+from db.tables.delivery import DROPPED, FAILED, PENDING, SENDING, SENT
 
 MAX_QUERY_CHARS = 100
 EXPORT_LIMIT = 10_000
@@ -76,7 +78,7 @@ def _like(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def _search(query: str) -> Any:
+def _search(query: str) -> ColumnElement[bool]:
     """Alerts whose rule, title, regime, article, parties, evidence or countries match ``query``."""
     pattern = _like(query)
     conditions = [
@@ -89,7 +91,7 @@ def _search(query: str) -> Any:
         func.lower(cast(Alert.evidence, Text)).like(pattern, escape="\\"),
         exists(
             select(AlertEntity.id).where(
-                AlertEntity.alert_id == Alert.id,
+                col(AlertEntity.alert_id) == Alert.id,
                 or_(
                     func.lower(AlertEntity.caption).like(pattern, escape="\\"),
                     func.lower(AlertEntity.matched).like(pattern, escape="\\"),
@@ -104,22 +106,31 @@ def _search(query: str) -> Any:
     return or_(*conditions)
 
 
-def _filtered(tg_chat_id: int, query: str, since: datetime | None, min_severity: str | None) -> Any:
+_Rows = Select[Delivery, Alert, Article]
+
+
+def _filtered(
+    tg_chat_id: int, query: str, since: datetime | None, min_severity: str | None
+) -> _Rows:
     statement = (
         select(Delivery, Alert, Article)
-        .join(Chat, Chat.id == Delivery.chat_id)  # type: ignore[arg-type]
-        .join(Alert, Alert.id == Delivery.alert_id)  # type: ignore[arg-type]
-        .join(Article, Article.id == Alert.article_id)  # type: ignore[arg-type]
-        .where(Chat.tg_chat_id == tg_chat_id, Delivery.status != DROPPED)  # type: ignore[arg-type]
+        .join(Chat, col(Chat.id) == Delivery.chat_id)
+        .join(Alert, col(Alert.id) == Delivery.alert_id)
+        .join(Article, col(Article.id) == Alert.article_id)
+        .where(Chat.tg_chat_id == tg_chat_id, Delivery.status != DROPPED)
     )
     if query.strip():
         statement = statement.where(_search(query.strip()[:MAX_QUERY_CHARS]))
     if since is not None:
-        statement = statement.where(Alert.created_at >= since)  # type: ignore[operator, arg-type]
+        statement = statement.where(col(Alert.created_at) >= since)
     if min_severity:
         wanted = [s for s, rank in _RANK.items() if rank >= _RANK.get(min_severity, 0)]
-        statement = statement.where(Alert.severity.in_(wanted))  # type: ignore[attr-defined]
+        statement = statement.where(col(Alert.severity).in_(wanted))
     return statement
+
+
+def _newest_first(statement: _Rows) -> _Rows:
+    return statement.order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
 
 
 def marks_for(
@@ -130,9 +141,9 @@ def marks_for(
         return found
     rows = session.exec(
         select(ReviewMark)
-        .where(ReviewMark.chat_id == tg_chat_id, ReviewMark.alert_id.in_(list(alert_ids)))
-        .order_by(ReviewMark.id)  # type: ignore[call-overload, attr-defined]
-    ).scalars()
+        .where(ReviewMark.chat_id == tg_chat_id, col(ReviewMark.alert_id).in_(list(alert_ids)))
+        .order_by(col(ReviewMark.id))
+    )
     for mark in rows:
         found[mark.alert_id].append(
             MarkView(mark.verdict, mark.author, mark.created_at, mark.entity_key)
@@ -152,16 +163,10 @@ def chat_history(
 ) -> HistoryPage:
     """One page of the chat's alerts, newest first, matching ``query`` (entity, country, rule, text)."""
     statement = _filtered(tg_chat_id, query, since, min_severity)
-    total = int(
-        session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    )
-    rows = session.execute(
-        statement.order_by(Alert.created_at.desc(), Alert.id.desc())
-        .offset(max(offset, 0))
-        .limit(limit)
-    ).all()  # type: ignore[attr-defined]
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    rows = session.exec(_newest_first(statement).offset(max(offset, 0)).limit(limit)).all()
     marks = marks_for(
-        session=session, tg_chat_id=tg_chat_id, alert_ids=[alert.id for _, alert, _ in rows]
+        session=session, tg_chat_id=tg_chat_id, alert_ids=[alert.id or 0 for _, alert, _ in rows]
     )
     items = [
         HistoryItem(
@@ -188,19 +193,15 @@ def chat_history(
 
 def in_history(*, session: Session, tg_chat_id: int, alert_id: int) -> Delivery | None:
     """The chat's delivery row of an alert, if the alert is in its history."""
-    return (
-        session.exec(  # type: ignore[no-any-return]
-            select(Delivery)
-            .join(Chat, Chat.id == Delivery.chat_id)  # type: ignore[arg-type, call-overload]
-            .where(
-                Chat.tg_chat_id == tg_chat_id,
-                Delivery.alert_id == alert_id,
-                Delivery.status != DROPPED,
-            )
+    return session.exec(
+        select(Delivery)
+        .join(Chat, col(Chat.id) == Delivery.chat_id)
+        .where(
+            Chat.tg_chat_id == tg_chat_id,
+            Delivery.alert_id == alert_id,
+            Delivery.status != DROPPED,
         )
-        .scalars()
-        .first()
-    )
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -233,12 +234,8 @@ def export_rows(
     *, session: Session, tg_chat_id: int, limit: int = EXPORT_LIMIT
 ) -> list[dict[str, Any]]:
     """The chat's whole history (newest first) as flat rows plus the stored alert itself."""
-    statement = (
-        _filtered(tg_chat_id, "", None, None)
-        .order_by(Alert.created_at.desc(), Alert.id.desc())
-        .limit(limit)
-    )  # type: ignore[attr-defined]
-    rows = session.execute(statement).all()
+    statement = _newest_first(_filtered(tg_chat_id, "", None, None)).limit(limit)
+    rows = session.exec(statement).all()
     ids = [alert.id or 0 for _, alert, _ in rows]
     alerts = load_alerts(session=session, alert_ids=ids)
     marks = marks_for(session=session, tg_chat_id=tg_chat_id, alert_ids=ids)
@@ -265,63 +262,65 @@ def export_rows(
     return out
 
 
+def _count(session: Session, statement: SelectOfScalar[int]) -> int:
+    return int(session.exec(statement).one())
+
+
+def _by_status(session: Session, statement: Select[str, int]) -> dict[str, int]:
+    """Delivery status -> how many rows (of the status and count ``statement`` selects)."""
+    return {status: int(n) for status, n in session.exec(statement.group_by(col(Delivery.status)))}
+
+
 def chat_stats(*, session: Session, tg_chat_id: int) -> dict[str, int]:
-    counts = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .join(Chat, Chat.id == Delivery.chat_id)  # type: ignore[arg-type]
-            .where(Chat.tg_chat_id == tg_chat_id)
-            .group_by(Delivery.status)
-        ).all()
+    counts = _by_status(
+        session,
+        select(Delivery.status, func.count())
+        .join(Chat, col(Chat.id) == Delivery.chat_id)
+        .where(Chat.tg_chat_id == tg_chat_id),
     )
-    watch = session.execute(
+    watch = _count(
+        session,
         select(func.count())
         .select_from(WatchItem)
-        .join(Chat, Chat.id == WatchItem.chat_id)
-        .where(Chat.tg_chat_id == tg_chat_id)  # type: ignore[arg-type]
-    ).scalar_one()
-    marks = session.execute(
-        select(func.count()).select_from(ReviewMark).where(ReviewMark.chat_id == tg_chat_id)
-    ).scalar_one()  # type: ignore[arg-type]
+        .join(Chat, col(Chat.id) == WatchItem.chat_id)
+        .where(Chat.tg_chat_id == tg_chat_id),
+    )
+    marks = _count(
+        session,
+        select(func.count()).select_from(ReviewMark).where(ReviewMark.chat_id == tg_chat_id),
+    )
     return {
-        "sent": int(counts.get(SENT, 0)),
-        "waiting": int(counts.get(PENDING, 0)) + int(counts.get(SENDING, 0)),
-        "failed": int(counts.get(FAILED, 0)),
-        "watch_items": int(watch),
-        "marks": int(marks),
+        "sent": counts.get(SENT, 0),
+        "waiting": counts.get(PENDING, 0) + counts.get(SENDING, 0),
+        "failed": counts.get(FAILED, 0),
+        "watch_items": watch,
+        "marks": marks,
     }
 
 
 def global_stats(*, session: Session, now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
 
-    def count(statement: Any) -> int:
-        return int(session.execute(statement).scalar_one())
+    def count(model: type[SQLModel], *where: ColumnElement[bool] | bool) -> int:
+        return _count(session, select(func.count()).select_from(model).where(*where))
 
-    deliveries = dict(
-        session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
-    )
+    deliveries = _by_status(session, select(Delivery.status, func.count()))
     return {
-        "chats_active": count(select(func.count()).select_from(Chat).where(Chat.active.is_(True))),  # type: ignore[attr-defined]
-        "subscriptions_active": count(
+        "chats_active": count(Chat, col(Chat.active).is_(True)),
+        "subscriptions_active": _count(
+            session,
             select(func.count())
             .select_from(Subscription)
-            .join(Chat, Chat.id == Subscription.chat_id)
-            .where(and_(Subscription.active.is_(True), Chat.active.is_(True)))  # type: ignore[arg-type, attr-defined]
+            .join(Chat, col(Chat.id) == Subscription.chat_id)
+            .where(and_(col(Subscription.active).is_(True), col(Chat.active).is_(True))),
         ),
-        "watch_items": count(select(func.count()).select_from(WatchItem)),
-        "articles": count(select(func.count()).select_from(Article)),
-        "alerts": count(select(func.count()).select_from(Alert)),
-        "alerts_24h": count(
-            select(func.count())
-            .select_from(Alert)
-            .where(Alert.created_at >= now - timedelta(days=1))
-        ),  # type: ignore[operator, arg-type]
-        "sent": int(deliveries.get(SENT, 0)),
-        "waiting": int(deliveries.get(PENDING, 0)) + int(deliveries.get(SENDING, 0)),
-        "failed": int(deliveries.get(FAILED, 0)),
-        "feeds": count(select(func.count()).select_from(Feed)),
-        "feeds_failing": count(
-            select(func.count()).select_from(Feed).where(Feed.consecutive_failures > 0)
-        ),  # type: ignore[arg-type]
+        "watch_items": count(WatchItem),
+        "articles": count(Article),
+        "alerts": count(Alert),
+        "alerts_24h": count(Alert, col(Alert.created_at) >= now - timedelta(days=1)),
+        "sent": deliveries.get(SENT, 0),
+        "waiting": deliveries.get(PENDING, 0) + deliveries.get(SENDING, 0),
+        "failed": deliveries.get(FAILED, 0),
+        "feeds": count(Feed),
+        "feeds_failing": count(Feed, col(Feed.consecutive_failures) > 0),
     }

@@ -7,18 +7,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, func, insert, select
 
-from bot.lists import ParsedList
+from bot.domain.lists import ParsedList
+from bot.errors import DataError
 from bot.matching.engine import collector_paused
 from bot.matching.model import Entity, EntityType, Name, NameKind
 from db.models import EntityName, ListedEntity, ListSource, ListSync, utcnow
+from db.queries import select_columns
 
 DEFAULT_MAX_SHRINK = 0.2
 
 
-class ListShrankError(ValueError):
+class ListShrankError(DataError):
     """A new version that would drop too many of a source's entities: refused, old one kept.
 
     Truncation is the most common way a download fails, and a cut file can still be
@@ -65,16 +66,14 @@ def import_list(
     ``max_shrink`` of the entities in force is refused unless ``force``: every door that
     replaces a list (import, sync) goes through here, so none can skip the guard.
     """
-    current = (
-        session.exec(select(ListSource).where(ListSource.source == parsed.source)).scalars().first()
-    )  # type: ignore[call-overload]
+    current = session.exec(select(ListSource).where(ListSource.source == parsed.source)).first()
     if current is not None and current.sha256 == parsed.sha256:
         return ImportResult(parsed.source, parsed.version, current.entity_count, 0, 0, True)
     if current is not None and not force:
         check_shrink(parsed.source, current.entity_count, len(parsed.entities), max_shrink)
     old = _fingerprints(session, parsed.source)
     old_keys = set(old)
-    session.exec(delete(ListedEntity).where(ListedEntity.source == parsed.source))  # type: ignore[call-overload]
+    session.exec(delete(ListedEntity).where(col(ListedEntity.source) == parsed.source))
     session.flush()
     _add_entities(session, parsed.entities)
     if current is None:
@@ -104,8 +103,8 @@ def import_list(
 def _fingerprint_of(entity: Entity) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """What a re-screen cares about: the names (as stored, cut to the column) and identifiers."""
     return frozenset(n.text[:512] for n in entity.names), frozenset(
-        tuple(pair) for pair in entity.identifiers
-    )  # type: ignore[misc]
+        (scheme, value) for scheme, value in entity.identifiers
+    )
 
 
 def _fingerprints(
@@ -113,21 +112,21 @@ def _fingerprints(
 ) -> dict[str, tuple[frozenset[str], frozenset[tuple[str, str]]]]:
     """Each stored entity of a source by key, with its names and identifiers."""
     names: dict[int, set[str]] = defaultdict(set)
-    rows = session.execute(
+    rows = session.exec(
         select(EntityName.entity_id, EntityName.name)
-        .join(ListedEntity, ListedEntity.id == EntityName.entity_id)
-        .where(ListedEntity.source == source)  # type: ignore[arg-type]
+        .join(ListedEntity, col(ListedEntity.id) == EntityName.entity_id)
+        .where(ListedEntity.source == source)
     )
     for entity_id, name in rows:
         names[entity_id].add(name)
-    entities = session.execute(
+    entities = session.exec(
         select(ListedEntity.id, ListedEntity.key, ListedEntity.identifiers).where(
             ListedEntity.source == source
         )
     )
     return {
         key: (
-            frozenset(names.get(row_id, ())),
+            frozenset(names.get(row_id or 0, ())),
             frozenset((scheme, value) for scheme, value in identifiers),
         )
         for row_id, key, identifiers in entities
@@ -159,12 +158,12 @@ def _add_entities(session: Session, entities: Sequence[Entity]) -> None:
             }
             for e in chunk
         ]
-        session.execute(insert(ListedEntity), rows)
+        session.exec(insert(ListedEntity), params=rows)
         ids = dict(
-            session.execute(
+            session.exec(
                 select(ListedEntity.key, ListedEntity.id).where(
-                    ListedEntity.key.in_([e.key for e in chunk])
-                )  # type: ignore[attr-defined]
+                    col(ListedEntity.key).in_([e.key for e in chunk])
+                )
             ).all()
         )
         names = [
@@ -179,11 +178,11 @@ def _add_entities(session: Session, entities: Sequence[Entity]) -> None:
             for i, n in enumerate(e.names)
         ]
         if names:
-            session.execute(insert(EntityName), names)
+            session.exec(insert(EntityName), params=names)
 
 
 def list_sources(*, session: Session) -> list[ListSource]:
-    return list(session.exec(select(ListSource).order_by(ListSource.source)).scalars())  # type: ignore[call-overload]
+    return list(session.exec(select(ListSource).order_by(col(ListSource.source))))
 
 
 def load_entities(*, session: Session) -> list[Entity]:
@@ -193,23 +192,15 @@ def load_entities(*, session: Session) -> list[Entity]:
 
 
 def _load_entities(session: Session) -> list[Entity]:
-    names: dict[int, list[Name]] = defaultdict(list)
-    name_rows = session.execute(
-        select(EntityName.entity_id, EntityName.name, EntityName.kind, EntityName.family).order_by(
-            EntityName.entity_id, EntityName.position
-        )
-    )
-    for entity_id, text, kind, family in name_rows:
-        names[entity_id].append(Name(text, NameKind(kind), family))
+    names = _names_by_entity(session)
     versions = {
         source: f"{version}/{sha[:8]}"
-        for source, version, sha in session.execute(
+        for source, version, sha in session.exec(
             select(ListSource.source, ListSource.version, ListSource.sha256)
         )
     }
-    entities = []
-    rows = session.execute(
-        select(
+    rows = session.exec(
+        select_columns(
             ListedEntity.id,
             ListedEntity.key,
             ListedEntity.source,
@@ -220,41 +211,55 @@ def _load_entities(session: Session) -> list[Entity]:
             ListedEntity.identifiers,
             ListedEntity.same_as,
             ListedEntity.remarks,
-        ).order_by(ListedEntity.id)
+        ).order_by(col(ListedEntity.id))
     )
-    for (
-        row_id,
-        key,
-        source,
-        list_id,
-        etype,
-        programs,
-        countries,
-        identifiers,
-        same_as,
-        remarks,
-    ) in rows:
-        entities.append(
-            Entity(
-                key=key,
-                source=source,
-                list_id=list_id,
-                type=EntityType(etype),
-                names=tuple(names.get(row_id, ())),
-                programs=tuple(programs),
-                countries=tuple(countries),
-                identifiers=tuple((scheme, value) for scheme, value in identifiers),
-                same_as=tuple(same_as),
-                remarks=remarks,
-                version=versions.get(source, ""),
-            )
+    return [
+        Entity(
+            key=key,
+            source=source,
+            list_id=list_id,
+            type=EntityType(etype),
+            names=tuple(names.get(row_id, ())),
+            programs=tuple(programs),
+            countries=tuple(countries),
+            identifiers=tuple((scheme, value) for scheme, value in identifiers),
+            same_as=tuple(same_as),
+            remarks=remarks,
+            version=versions.get(source, ""),
         )
-    return entities
+        for (
+            row_id,
+            key,
+            source,
+            list_id,
+            etype,
+            programs,
+            countries,
+            identifiers,
+            same_as,
+            remarks,
+        ) in rows
+    ]
+
+
+def _names_by_entity(session: Session) -> dict[int, list[Name]]:
+    """Entity row id -> its names, in their order."""
+    names: dict[int, list[Name]] = defaultdict(list)
+    name_rows = session.exec(
+        select(EntityName.entity_id, EntityName.name, EntityName.kind, EntityName.family).order_by(
+            col(EntityName.entity_id), col(EntityName.position)
+        )
+    )
+    for entity_id, text, kind, family in name_rows:
+        names[entity_id].append(Name(text, NameKind(kind), family))
+    return names
 
 
 def lists_fingerprint(*, session: Session) -> str:
     """Changes whenever any list changes: the key under which a built index may be reused."""
-    rows = session.execute(select(ListSource.source, ListSource.sha256).order_by(ListSource.source))
+    rows = session.exec(
+        select(ListSource.source, ListSource.sha256).order_by(col(ListSource.source))
+    )
     return ";".join(f"{source}={sha}" for source, sha in rows)
 
 
@@ -263,7 +268,7 @@ def lists_fingerprint(*, session: Session) -> str:
 
 def sync_state(*, session: Session, source: str) -> ListSync:
     """The source's sync record (a new, unsaved one before its first sync)."""
-    found = session.exec(select(ListSync).where(ListSync.source == source)).scalars().first()  # type: ignore[call-overload]
+    found = session.exec(select(ListSync).where(ListSync.source == source)).first()
     return found if found is not None else ListSync(source=source)
 
 
@@ -325,12 +330,12 @@ class ListStatus:
 def list_status(*, session: Session, sources: Sequence[str] = ()) -> list[ListStatus]:
     """Every list in force or configured (``sources``), with its counts and its last sync."""
     in_force = {row.source: row for row in list_sources(session=session)}
-    syncs = {row.source: row for row in session.exec(select(ListSync)).scalars()}  # type: ignore[call-overload]
+    syncs = {row.source: row for row in session.exec(select(ListSync))}
     names = dict(
-        session.execute(
-            select(ListedEntity.source, func.count(EntityName.id))
-            .join(EntityName, EntityName.entity_id == ListedEntity.id)  # type: ignore[arg-type]
-            .group_by(ListedEntity.source)
+        session.exec(
+            select(ListedEntity.source, func.count(col(EntityName.id)))
+            .join(EntityName, col(EntityName.entity_id) == ListedEntity.id)
+            .group_by(col(ListedEntity.source))
         ).all()
     )
     result = []

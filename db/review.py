@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
-from bot.tuning import KINDS, REVERT, Change
+from bot.domain.tuning import KINDS, REVERT, Change
+from bot.errors import UserInputError
 from db.models import Alert, ReviewMark, TuningChange
 
 VERDICTS = ("relevant", "false_positive")
 
 
-class ReviewError(ValueError):
+class ReviewError(UserInputError):
     """A review action that cannot be carried out; the message says why."""
 
 
@@ -58,9 +58,9 @@ class Tally:
 
 def false_positive_tallies(*, session: Session, limit: int = 20) -> tuple[list[Tally], list[Tally]]:
     """(entities, rules) with the most false-positive marks, most first."""
-    rows = session.execute(
-        select(ReviewMark, Alert).join(Alert, Alert.id == ReviewMark.alert_id)
-    ).all()  # type: ignore[arg-type]
+    rows = session.exec(
+        select(ReviewMark, Alert).join(Alert, col(Alert.id) == ReviewMark.alert_id)
+    ).all()
     entity_fp: Counter[str] = Counter()
     entity_ok: Counter[str] = Counter()
     entity_label: dict[str, str] = {}
@@ -114,7 +114,7 @@ def add_change(
 
 
 def list_changes(*, session: Session) -> list[TuningChange]:
-    return list(session.exec(select(TuningChange).order_by(TuningChange.id)).scalars())  # type: ignore[call-overload]
+    return list(session.exec(select(TuningChange).order_by(col(TuningChange.id))))
 
 
 def tuning_changes(*, session: Session) -> list[Change]:
@@ -127,4 +127,4 @@ def tuning_changes(*, session: Session) -> list[Change]:
 
 
 def tuning_version(*, session: Session) -> int:
-    return int(session.execute(select(func.coalesce(func.max(TuningChange.id), 0))).scalar_one())
+    return session.exec(select(func.coalesce(func.max(TuningChange.id), 0))).one() or 0

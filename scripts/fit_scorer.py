@@ -151,7 +151,9 @@ def main() -> None:
     final = model().fit(x, y, sample_weight=weight)
     table = {
         "bias": round(float(final.intercept_[0]), 3),
-        "weights": {name: round(float(w), 3) for name, w in zip(SIGNAL_NAMES, final.coef_[0])},
+        "weights": {
+            name: round(float(w), 3) for name, w in zip(SIGNAL_NAMES, final.coef_[0], strict=True)
+        },
         "thresholds": thresholds,
         "meta": {
             "fitted_by": "scripts/fit_scorer.py",

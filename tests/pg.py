@@ -34,6 +34,7 @@ Register the fixtures for the whole suite by adding to ``tests/conftest.py``::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import itertools
 import os
@@ -50,6 +51,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -88,7 +90,7 @@ def find_bindir() -> Path | None:
     if pg_config:
         try:
             out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=False
             )
             if out.returncode == 0 and out.stdout.strip():
                 candidates.append(Path(out.stdout.strip()))
@@ -123,10 +125,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def _traversable_by_others(path: Path) -> bool:
-    for part in [path, *path.parents]:
-        if not part.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
+    return all(part.stat().st_mode & stat.S_IXOTH for part in [path, *path.parents])
 
 
 class PgServer:
@@ -290,10 +289,8 @@ class PgServer:
                 return
             self._stopped = True
         if self._admin is not None:
-            try:
+            with contextlib.suppress(psycopg.Error, OSError):  # the server may be gone already
                 self._admin.close()
-            except Exception:
-                pass
         if self.root is not None and (self.data / "postmaster.pid").exists():
             result = self._run(
                 ["pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "20", "stop"],
@@ -330,6 +327,7 @@ class PgServer:
             text=True,
             timeout=60,
             start_new_session=True,  # the server must not get the terminal's Ctrl-C
+            check=False,  # failures are raised below, with the program's output
         )
         if check and result.returncode != 0:
             raise RuntimeError(
@@ -381,7 +379,12 @@ class PgServer:
                 self._admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-_shared: PgServer | None = None
+@dataclass
+class _Shared:
+    server: PgServer | None = None
+
+
+_shared = _Shared()
 _shared_lock = threading.Lock()
 
 
@@ -392,11 +395,10 @@ def shared_server() -> PgServer:
     A module-level singleton rather than fixture state, so that test modules importing the
     fixtures directly (each then has its own fixture definition) still share one cluster.
     """
-    global _shared
     with _shared_lock:
-        if _shared is None or _shared._stopped:
-            _shared = start_or_skip()
-        return _shared
+        if _shared.server is None or _shared.server._stopped:
+            _shared.server = start_or_skip()
+        return _shared.server
 
 
 def start_or_skip() -> PgServer:

@@ -46,7 +46,7 @@ def with_lists(env: Path) -> Path:
 def test_scan_seed_json_contract(with_lists: Path, seed_article: Path) -> None:
     result = runner.invoke(app, ["scan", str(seed_article), "--format", "json"])
     assert result.exit_code == 0, result.output
-    (line,) = [l for l in result.stdout.splitlines() if l.startswith("{")]
+    (line,) = [row for row in result.stdout.splitlines() if row.startswith("{")]
     data = json.loads(line)
     assert data["source"] == str(seed_article)
     assert data["title"].startswith("Reuters: Wagner Group")
@@ -162,6 +162,7 @@ def test_python_dash_m_bot(env: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert result.returncode == 0
     assert "scan" in result.stdout and "lists" in result.stdout
@@ -179,7 +180,7 @@ def test_scan_bounds_the_text_matched_and_says_so(
     big.write_text(seed_article.read_text(encoding="utf-8") + "\n" + filler, encoding="utf-8")
     result = runner.invoke(app, ["scan", str(big), "--format", "json", "--no-store"])
     assert result.exit_code == 0, result.output
-    data = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("{")))
+    data = json.loads(next(row for row in result.stdout.splitlines() if row.startswith("{")))
     assert data["truncated"]["total_chars"] > 3_000_000
     assert 10_000 < data["truncated"]["matched_chars"] <= 20_000
     assert any(a["rule"] == "un-dprk-arms" for a in data["alerts"])  # the start is still matched
@@ -187,5 +188,5 @@ def test_scan_bounds_the_text_matched_and_says_so(
     assert "only the first" in text.output and "characters were matched" in text.output
     small = runner.invoke(app, ["scan", str(seed_article), "--format", "json", "--no-store"])
     assert "truncated" not in json.loads(
-        next(l for l in small.stdout.splitlines() if l.startswith("{"))
+        next(row for row in small.stdout.splitlines() if row.startswith("{"))
     )

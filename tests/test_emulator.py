@@ -199,7 +199,7 @@ async def test_button_press_edits_the_message_in_place(tg_emulator: Emulator) ->
     assert "reply_markup" not in edited  # an edit without reply_markup drops the keyboard
     assert edited["edit_date"] >= prompt["date"]
     assert emu.callback_answers()[query_id]["text"] == "Saved"
-    [update] = [c for c in emu.calls("editMessageText")]
+    [update] = list(emu.calls("editMessageText"))
     assert update["status"] == 200 and update["result"]["text"] == "Confirmed confirm:1"
 
 
@@ -229,7 +229,7 @@ async def test_html_is_validated_like_telegram(tg_emulator: Emulator) -> None:
             "x</b>",
             '<span class="x">y</span>',
         ):
-            with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+            with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
                 await bot.send_message(ANN["id"], bad, parse_mode=ParseMode.HTML)
         raw = 'Tom & Jerry <3 <b>not bold</b> "quoted"'
         message = await bot.send_message(ANN["id"], html.escape(raw), parse_mode=ParseMode.HTML)
@@ -238,15 +238,15 @@ async def test_html_is_validated_like_telegram(tg_emulator: Emulator) -> None:
         await bot.send_message(ANN["id"], "Tom & Jerry <b>x")
         # 4096 characters after entity parsing
         await bot.send_message(ANN["id"], "&amp;" * 4096, parse_mode=ParseMode.HTML)
-        with pytest.raises(BadRequest, match="(?i)message is too long"):
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(ANN["id"], "x" * 4097)
-        with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+        with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
             too_long = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
             await bot.send_message(ANN["id"], "pick", reply_markup=too_long)
-        with pytest.raises(BadRequest, match="(?i)chat not found"):
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(999, "nobody here")
         [first] = emu.messages(ANN["id"])[:1]
-        with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
             await bot.edit_message_text(first["text"], ANN["id"], first["message_id"])
     assert len(emu.messages(ANN["id"])) == 3
     assert emu.counters()["errors"]["sendMessage"] == {"400": 10}

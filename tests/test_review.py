@@ -10,17 +10,10 @@ from typer.testing import CliRunner
 
 from bot.app import App
 from bot.cli import app
+from bot.domain.tuning import DEMOTE_ALIAS, NEGATIVE_EXAMPLE, REVERT, SUPPRESS_ENTITY, Change
 from bot.matching.model import Document, Entity, EntityType, Name, NameKind
 from bot.settings import Settings
-from bot.tuning import (
-    DEMOTE_ALIAS,
-    NEGATIVE_EXAMPLE,
-    REVERT,
-    SUPPRESS_ENTITY,
-    Change,
-    active,
-    apply_to_entities,
-)
+from bot.tuning import active, apply_to_entities
 from tests.conftest import ROOT, require_shared
 
 runner = CliRunner()

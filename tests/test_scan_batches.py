@@ -67,7 +67,9 @@ def scan(database: Path, files: list[Path], *options: str) -> list[dict[str, Any
     }
     env.pop("TELEGRAM_BOT_TOKEN", None)
     argv = [sys.executable, "-m", "bot", "scan", *map(str, files), "--format", "json", *options]
-    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
@@ -77,9 +79,13 @@ def stored(database: Path) -> dict[str, list[tuple[Any, ...]]]:
     engine = make_engine(f"sqlite:///{database}")
     try:
         with engine.connect() as connection:
-            rows = lambda *columns: [
-                tuple(row) for row in connection.execute(select(*columns).order_by(*columns)).all()
-            ]
+
+            def rows(*columns: Any) -> list[tuple[Any, ...]]:
+                return [
+                    tuple(row)
+                    for row in connection.execute(select(*columns).order_by(*columns)).all()
+                ]
+
             return {
                 "articles": rows(
                     Article.id,

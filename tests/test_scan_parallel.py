@@ -26,7 +26,7 @@ def test_forked_workers_give_the_same_results_in_order(real_matcher: Matcher) ->
     records = [json.loads(line) for line in news.read_text(encoding="utf-8").splitlines()[:60]]
     jobs = [(f"news-{i}", r["text"], r["title"]) for i, r in enumerate(records)]
     alone = [scan_one(real_matcher, job) for job in jobs]
-    with scanned(real_matcher, jobs, 2) as results:
+    with scanned(real_matcher, jobs, 2, scan_one) as results:
         together = list(results)
     assert together == alone
     assert sum(len(r["alerts"]) for r in alone) > 0  # the comparison covers real alerts

@@ -617,27 +617,32 @@ async def running_application(
 # -- pytest fixtures --------------------------------------------------------------------------
 # One node process per test session, even if several modules import these fixtures.
 
-_shared: Emulator | None = None
-_shared_users = 0
+
+@dataclass
+class _Shared:
+    emulator: Emulator | None = None
+    users: int = 0
+
+
+_shared = _Shared()
 _shared_lock = threading.Lock()
 
 
 @pytest.fixture(scope="session")
 def tg_emulator_session() -> Iterator[Emulator]:
-    global _shared, _shared_users
     with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = start_emulator()
-        _shared_users += 1
-        emu = _shared
+        if _shared.emulator is None or not _shared.emulator.running:
+            _shared.emulator = start_emulator()
+        _shared.users += 1
+        emu = _shared.emulator
     try:
         yield emu
     finally:
         with _shared_lock:
-            _shared_users -= 1
-            if _shared_users == 0 and _shared is not None:
-                _shared.stop()
-                _shared = None
+            _shared.users -= 1
+            if _shared.users == 0 and _shared.emulator is not None:
+                _shared.emulator.stop()
+                _shared.emulator = None
 
 
 @pytest.fixture

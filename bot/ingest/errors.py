@@ -2,7 +2,8 @@
 
 Callers (the pipeline, the CLI) catch ``IngestError`` to mean "this source failed this time" and
 never see an ``httpx``, ``feedparser`` or ``lxml`` exception: every adapter translates at its edge,
-so the layers above need not import the libraries below.
+so the layers above need not import the libraries below. ``IngestError`` is itself a
+``bot.errors.SanctionsBotError``, the project's one root.
 
 Hierarchy::
 
@@ -23,6 +24,8 @@ monitor should tell the user the URL is refused rather than "temporarily failing
 
 from __future__ import annotations
 
+from bot.errors import SanctionsBotError
+
 __all__ = [
     "BlockedURL",
     "ExtractError",
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 
-class IngestError(Exception):
+class IngestError(SanctionsBotError):
     """Root of every error raised by ``bot.ingest``."""
 
 

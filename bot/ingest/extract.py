@@ -173,8 +173,8 @@ def decode_html(data: bytes, declared: str | None = None) -> str:
     candidates = [_codec(declared), _codec(meta.group(1).decode("ascii")) if meta else None]
     if candidates[0] == "cp1252" or candidates[1] == "cp1252":
         candidates.insert(0, "utf-8")
-    for codec in (*candidates, "utf-8"):
-        text = _try(data, codec)
+    for candidate in (*candidates, "utf-8"):
+        text = _try(data, candidate)
         if text is not None:
             return text
     best = charset_normalizer.from_bytes(data[:200_000]).best()

@@ -5,7 +5,8 @@ This package is an adapter: it reads files and nothing else (no database, Telegr
 so it can run in the importer, the CLI and tests alike.
 """
 
+from bot.domain.lists import ParsedList
 from bot.lists.detect import detect_format, load_list
-from bot.lists.types import ListFormatError, ParsedList
+from bot.lists.types import ListFormatError
 
 __all__ = ["ListFormatError", "ParsedList", "detect_format", "load_list"]

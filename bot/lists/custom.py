@@ -28,9 +28,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.domain.lists import ParsedList
 from bot.lists.types import (
     ListFormatError,
-    ParsedList,
     comma_family,
     country_code,
     file_digest,
@@ -132,7 +132,7 @@ def _read_csv(path: Path) -> Iterator[_Record]:
                 raise ListFormatError(
                     path, f"expected {len(header)} columns, found {len(row)}", reader.line_num
                 )
-            yield _csv_record(path, reader.line_num, dict(zip(header, row)))
+            yield _csv_record(path, reader.line_num, dict(zip(header, row, strict=True)))
     except csv.Error as exc:
         raise ListFormatError(path, f"malformed CSV: {exc}", reader.line_num) from exc
 

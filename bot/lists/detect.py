@@ -13,11 +13,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.domain.lists import ParsedList
 from bot.lists.eu import is_eu_root, parse_eu
 from bot.lists.ftm import parse_ftm, read_lines
 from bot.lists.ofac import PRIMARY_COLUMNS, file_role, parse_ofac
 from bot.lists.safexml import root_tag
-from bot.lists.types import ListFormatError, ParsedList
+from bot.lists.types import ListFormatError
 from bot.lists.uk import is_uk_csv, is_uk_xml_root, parse_uk
 from bot.lists.un import ROOT_TAG, check_prolog, parse_un
 

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.domain.lists import ParsedList
 from bot.lists import safexml
 from bot.lists.types import (
     IMO_RE,
@@ -25,7 +26,6 @@ from bot.lists.types import (
     ORG_WORDS,
     SWIFT_RE,
     ListFormatError,
-    ParsedList,
     country_code,
     file_digest,
     identifier_pairs,

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.domain.lists import ParsedList
 from bot.lists.types import (
     ListFormatError,
-    ParsedList,
     file_digest,
     identifier_pairs,
     is_logographic,

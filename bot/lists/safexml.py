@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from defusedxml import DefusedXmlException, DTDForbidden
@@ -48,7 +48,7 @@ def events(
     parser = DefusedXMLParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
     expat = parser.parser
     found = iterparse(path, events=kinds, parser=parser)
-    build_start = expat.StartElementHandler
+    build_start: Callable[..., object] | None = expat.StartElementHandler
     if lines is not None and build_start is not None:  # set by iterparse for "start" events
 
         def start(*args: object) -> object:

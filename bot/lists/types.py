@@ -1,8 +1,9 @@
-"""What every list parser returns, the one error they raise, and the helpers they share.
+"""The one error every list parser raises, and the helpers they share.
 
-A parser's output is a frozen ``ParsedList`` so the importer can compare ``sha256`` with the
-last import and skip unchanged files, and so the entities can be shared between threads. The
-helpers live here (not in each parser) because OFAC, the UN and OpenSanctions need the same
+A parser's output is a frozen ``ParsedList`` (a domain type, ``bot.domain.lists``, so that
+``db.lists`` can store it without importing the parsers; re-exported here) so the importer can
+compare ``sha256`` with the last import and skip unchanged files, and so the entities can be
+shared between threads. The helpers live here (not in each parser) because OFAC, the UN and OpenSanctions need the same
 country, IMO and name clean-ups, and they must agree for one party to look the same everywhere.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import countrynames
 
+from bot.domain.lists import ParsedList as ParsedList  # re-exported: its old home
+from bot.errors import DataError
 from bot.matching.identifiers import SCHEMES as TEXT_SCHEMES
 from bot.matching.identifiers import normalise as normalise_identifier
 from bot.matching.identifiers import valid_imo
@@ -25,25 +27,7 @@ from bot.matching.model import Entity, EntityType, Name, NameKind
 SOURCES = ("ofac-sdn", "ofac-cons", "un", "opensanctions")
 
 
-@dataclass(frozen=True)
-class ParsedList:
-    """One imported list: its entities plus what is needed to tell whether it changed.
-
-    ``version`` is the list's own date where the file states one (the UN ``dateGenerated``),
-    else the newest input file's modification date, both as ``YYYY-MM-DD``. ``warnings`` are
-    problems that did not stop the import (a missing ``alt.csv``, an alias for an unknown
-    ``ent_num``); the importer shows them to the admin.
-    """
-
-    source: str
-    version: str
-    sha256: str
-    files: tuple[str, ...]
-    entities: tuple[Entity, ...]
-    warnings: tuple[str, ...]
-
-
-class ListFormatError(ValueError):
+class ListFormatError(DataError):
     """A list file that cannot be trusted; the message names the file and, if known, the line.
 
     Raised instead of importing half a list, because a silently shortened sanctions list

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.domain.lists import ParsedList
 from bot.lists import safexml
 from bot.lists.types import (
     IMO_RE,
@@ -21,7 +22,6 @@ from bot.lists.types import (
     ORG_WORDS,
     SWIFT_RE,
     ListFormatError,
-    ParsedList,
     comma_family,
     country_code,
     file_digest,

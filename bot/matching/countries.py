@@ -25,14 +25,18 @@ from typing import Any
 
 from .model import CountryMention, Span
 from .normalize import Token, norm_tokens
-from .refdata import load_yaml
+from .refdata import load_yaml, word_set
 
 MAX_WORDS = 7
 
 # Words between a supplier country and its verb that do not break the link ("North Korea has
 # reportedly supplied ...", "Iran may be planning to provide ...").
-_SKIPPABLE = frozenset(
-    ["has", "have", "had", "is", "was", "were", "be", "been", "being", "may", "might", "will", "would", "could", "reportedly", "allegedly", "also", "already", "apparently", "secretly", "continues", "continued", "to", "planning", "plans", "plan", "began", "begun", "started", "start", "not", "never", "had's"]
+_SKIPPABLE = word_set(
+    """
+    has have had is was were be been being may might will would could reportedly allegedly also
+    already apparently secretly continues continued to planning plans plan began begun started
+    start not never had's
+    """
 )
 _TRANSFER_VERBS = (
     "deliver",
@@ -54,8 +58,13 @@ _TRANSFER_VERBS = (
     "trad",
     "load",
 )
-_ORIGIN_NOUNS = frozenset(
-    ["weapon", "weapons", "arms", "missile", "missiles", "rocket", "rockets", "shell", "shells", "munitions", "ammunition", "artillery", "drone", "drones", "coal", "oil", "crude", "fuel", "petroleum", "workers", "laborers", "labourers", "goods", "seafood", "textiles", "ore", "iron", "steel", "exports", "products", "cargo", "cargoes", "troops", "soldiers", "shipments", "shipment", "equipment", "materiel", "technology"]
+_ORIGIN_NOUNS = word_set(
+    """
+    weapon weapons arms missile missiles rocket rockets shell shells munitions ammunition artillery
+    drone drones coal oil crude fuel petroleum workers laborers labourers goods seafood textiles
+    ore iron steel exports products cargo cargoes troops soldiers shipments shipment equipment
+    materiel technology
+    """
 )
 _ORIGIN_PREPOSITIONS = frozenset({"from", "by"})
 _DESTINATION_PREPOSITIONS = frozenset({"to", "into", "towards", "toward"})
@@ -82,8 +91,8 @@ class CountryFinder:
             self._add_entry(code, entry)
 
     def _add_entry(self, code: str, entry: dict[str, Any]) -> None:
-        exact = {form for form in entry.get("case_sensitive", []) or []}
-        ambiguous = {form for form in entry.get("ambiguous", []) or []}
+        exact = set(entry.get("case_sensitive", []) or [])
+        ambiguous = set(entry.get("ambiguous", []) or [])
         own: set[str] = set()
         kinds = (
             ("name", "names"),
@@ -189,17 +198,22 @@ def _role(
     if before in _DESTINATION_PREPOSITIONS:
         return "destination"
     after = last + 1
-    if kind == "demonym" and after < len(tokens) and sentence[after] == sent:
-        if tokens[after].norm in _ORIGIN_NOUNS or (
-            after + 1 < len(tokens)
-            and tokens[after + 1].norm in _ORIGIN_NOUNS
-            and not tokens[after].cap
-        ):
-            return "origin"
     if (
-        _verb_follows(tokens, after, sent, sentence)
-        or (tokens[last].possessive
-        and _is_export_word(tokens, after))
+        kind == "demonym"
+        and after < len(tokens)
+        and sentence[after] == sent
+        and (
+            tokens[after].norm in _ORIGIN_NOUNS
+            or (
+                after + 1 < len(tokens)
+                and tokens[after + 1].norm in _ORIGIN_NOUNS
+                and not tokens[after].cap
+            )
+        )
+    ):
+        return "origin"
+    if _verb_follows(tokens, after, sent, sentence) or (
+        tokens[last].possessive and _is_export_word(tokens, after)
     ):
         return "origin"
     if _verb_precedes(tokens, first, sent, sentence):
@@ -242,14 +256,12 @@ def _verb_follows(tokens: Sequence[Token], start: int, sent: int, sentence: Sequ
 def _verb_precedes(tokens: Sequence[Token], index: int, sent: int, sentence: Sequence[int]) -> bool:
     """ "... supplied Russia with ...", "sold North Korea ...": the country receives."""
     j = index - 1
-    if (
+    return (
         j >= 0
         and sentence[j] == sent
         and _is_transfer_verb(tokens[j].norm)
         and tokens[j].norm.endswith(("ed", "ing", "sold", "sent", "gave"))
-    ):
-        return True
-    return False
+    )
 
 
 def _is_export_word(tokens: Sequence[Token], index: int) -> bool:

@@ -193,7 +193,7 @@ def sentence_cues(
     """The cue classes of every sentence, in one pass over the tokens."""
     cues: list[set[str]] = [set() for _ in range(sentences)]
     known = _WORD_CUES.get
-    for token, sentence in zip(tokens, sentence_of_token):
+    for token, sentence in zip(tokens, sentence_of_token, strict=False):
         found = known(token.norm)
         if found is None:
             found = word_cues(token.norm)

@@ -89,7 +89,7 @@ def valid_imo(number: str) -> bool:
     if len(number) != 7 or not number.isdigit():
         return False
     digits = [int(d) for d in number]
-    return sum(d * w for d, w in zip(digits[:6], range(7, 1, -1))) % 10 == digits[6]
+    return sum(d * w for d, w in zip(digits[:6], range(7, 1, -1), strict=True)) % 10 == digits[6]
 
 
 def valid_mmsi(number: str) -> bool:

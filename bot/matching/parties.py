@@ -4,51 +4,37 @@ The order matters. Strong matches are accepted first; weak ones (acronyms, ordin
 are accepted only if something supports them: a context word next to them, the party's
 country in the same or a neighbouring sentence, or the same party already named in full in
 the article. Finally, once a party has been named in full, its surname or its distinctive
-word alone refers back to it ("Prigozhin said", "Wagner is infamous") unless another given
-name stands right before it (Richard Wagner, Captain Virginia A. Wagner).
+word alone refers back to it (``coreference``), and a listed identifier in the text names its
+party as surely as the full name (``identifier_mentions``).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
-from .identifiers import IdentifierMention, find_identifiers
-from .index import (
-    ALIGN_FUZZY_MIN_LEN,
-    JOINED_MIN_LEN,
-    SLOT_MIN_LEN,
-    Alignment,
-    EntityGroup,
-    IndexedName,
-    NameIndex,
-    odd_words,
-)
+from .align import ALIGN_FUZZY_MIN_LEN, SLOT_MIN_LEN, align, odd_words
+from .coreference import coreferences, namesake
+from .groups import EntityGroup
+from .identifier_mentions import identifier_mentions
+from .index import NameIndex
+from .joined import JOINED_MIN_LEN
+from .mentions import Candidate, PartyMention
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
+from .names import IndexedName
 from .normalize import Token
-from .refdata import STOPWORDS, TITLES, zipf
-from .score import MIN_SCORE, Judgement, judge
+from .score import MIN_SCORE, judge
+from .vocabulary import Matches
 
-COREFERENCE_FACTOR = 0.95
+# What the rest of the bot imports from here (``PartyMention`` lives in ``mentions``).
+__all__ = ["PartyMention", "find_parties"]
+
 SAME_NAME_MARGIN = 0.1  # two entries read from the same words are both reported within this
 COUNTRY_SUPPORT_REACH = 1  # sentences either side
-
-
-@dataclass(frozen=True, slots=True)
-class PartyMention:
-    group: EntityGroup
-    match: EntityMatch
-
-
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    alignment: Alignment
-    judgement: Judgement
-    sentence: int
 
 
 def find_parties(
@@ -60,7 +46,8 @@ def find_parties(
     countries: Sequence[CountryMention],
 ) -> list[PartyMention]:
     """All trustworthy mentions of listed parties, in text order."""
-    token_matches = [index.lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
+    lookup = index.vocabulary.lookup
+    token_matches = [lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
     places = _country_tokens(tokens, countries)
     named_countries = frozenset(c.code for c in countries)
     candidates = _align_all(
@@ -68,10 +55,10 @@ def find_parties(
     )
     accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
     mentions = [_mention(index, text, tokens, c) for c in accepted]
-    mentions += _coreferences(
+    mentions += coreferences(
         index, text, tokens, token_matches, sentence_of_token, accepted, places
     )
-    mentions += _identifiers(index, text, tokens, sentence_of_token, mentions)
+    mentions += identifier_mentions(index, text, tokens, sentence_of_token, mentions)
     mentions.sort(key=lambda m: (m.match.span.start, -m.match.score))
     return mentions
 
@@ -81,7 +68,7 @@ class _Article:
     """What every name's alignment needs to know about the article, computed once."""
 
     tokens: Sequence[Token]
-    token_matches: Sequence[tuple[tuple[int, float], ...] | None]
+    token_matches: Sequence[Matches | None]
     sentence_of_token: Sequence[int]
     sentence_bounds: Sequence[tuple[int, int]]
     named_countries: frozenset[str]
@@ -102,14 +89,14 @@ class _Article:
 def _align_all(
     index: NameIndex,
     tokens: Sequence[Token],
-    token_matches: Sequence[tuple[tuple[int, float], ...] | None],
+    token_matches: Sequence[Matches | None],
     sentence_of_token: Sequence[int],
     sentence_bounds: Sequence[tuple[int, int]],
     named_countries: frozenset[str],
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """Align every name the article's words point at; hundreds per article, so the names
     whose indispensable words are absent are dropped with set and dictionary look-ups."""
-    found: dict[tuple[int, int, int], _Candidate] = {}
+    found: dict[tuple[int, int, int], Candidate] = {}
     present = {vid for matches in token_matches if matches for vid, _ in matches}
     odd: dict[int, list[int]] = defaultdict(list)
     for position in odd_words(tokens, token_matches):
@@ -153,7 +140,7 @@ def _align_name(
     anchors: Sequence[int],
     absent: Sequence[str],
     slot: bool,
-    found: dict[tuple[int, int, int], _Candidate],
+    found: dict[tuple[int, int, int], Candidate],
 ) -> None:
     """Align one name around each of its anchors; keep each distinct span's first alignment."""
     tokens, sentence_of_token = article.tokens, article.sentence_of_token
@@ -170,8 +157,16 @@ def _align_name(
             if not checked[sentence]:
                 continue
         lo, hi = article.sentence_bounds[sentence]
-        alignment = index.align(
-            name, anchor, tokens, article.token_matches, lo, hi, article.odd.get(sentence, ()), slot
+        alignment = align(
+            name,
+            anchor,
+            tokens,
+            article.token_matches,
+            lo,
+            hi,
+            index.joined_words,
+            article.odd.get(sentence, ()),
+            slot,
         )
         if alignment is None:
             continue
@@ -182,14 +177,14 @@ def _align_name(
             alignment, group, tokens, lo, hi, article.named_countries, index.word_rarity
         )
         if judgement.score >= MIN_SCORE:
-            found[key] = _Candidate(alignment, judgement, sentence)
+            found[key] = Candidate(alignment, judgement, sentence)
 
 
 def _slot_possible(
     name: IndexedName, missing: frozenset[int] | set[int], words: Sequence[str]
 ) -> bool:
     """One required word missing from a name whose other words are present, one of them no
-    everyday word: worth aligning where a misspelt word stands beside them (``index._slot_token``)."""
+    everyday word: worth aligning where a misspelt word stands beside them (``align._slot_token``)."""
     if (
         len(missing) != 1
         or len(name.required_vids) < 2
@@ -276,21 +271,21 @@ def _accept(
     index: NameIndex,
     tokens: Sequence[Token],
     sentence_of_token: Sequence[int],
-    candidates: list[_Candidate],
+    candidates: list[Candidate],
     countries: Sequence[CountryMention],
     places: set[int],
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """Best non-overlapping candidates; weak ones only with support, never a namesake's."""
     ordered = sorted(candidates, key=_preference)
     strong_groups = {c.alignment.name.group for c in ordered if not c.judgement.needs_support}
     taken: dict[int, int] = {}  # token -> group that owns it
-    accepted: list[_Candidate] = []
+    accepted: list[Candidate] = []
     for candidate in ordered:
         group = index.groups[candidate.alignment.name.group]
         if all(t in places for t in range(candidate.alignment.first, candidate.alignment.last + 1)):
             continue  # "North" of "North Korea" is a country, not North Group Holding Corp.
         if candidate.judgement.needs_support:
-            if candidate.alignment.first == candidate.alignment.last and _namesake(
+            if candidate.alignment.first == candidate.alignment.last and namesake(
                 tokens, candidate.alignment.first, sentence_of_token, places
             ):
                 continue
@@ -310,13 +305,13 @@ def _accept(
     return accepted
 
 
-def _preference(candidate: _Candidate) -> tuple[float, int]:
+def _preference(candidate: Candidate) -> tuple[float, int]:
     """Better scores first; a longer name beats a shorter one it contains (0.1 per word)."""
     length = candidate.alignment.last - candidate.alignment.first
     return (-(candidate.judgement.score + 0.1 * length), candidate.alignment.first)
 
 
-def _same_name_elsewhere(candidate: _Candidate, accepted: list[_Candidate]) -> bool:
+def _same_name_elsewhere(candidate: Candidate, accepted: list[Candidate]) -> bool:
     """True when an accepted match covers exactly these words with an equally good score."""
     return any(
         other.alignment.first == candidate.alignment.first
@@ -328,7 +323,7 @@ def _same_name_elsewhere(candidate: _Candidate, accepted: list[_Candidate]) -> b
 
 def _document_support(
     group: EntityGroup,
-    candidate: _Candidate,
+    candidate: Candidate,
     strong_groups: set[int],
     countries: Sequence[CountryMention],
 ) -> bool:
@@ -351,7 +346,7 @@ def _document_support(
 
 
 def _mention(
-    index: NameIndex, text: str, tokens: Sequence[Token], candidate: _Candidate
+    index: NameIndex, text: str, tokens: Sequence[Token], candidate: Candidate
 ) -> PartyMention:
     alignment = candidate.alignment
     group = index.groups[alignment.name.group]
@@ -371,149 +366,3 @@ def _mention(
             features=features,
         ),
     )
-
-
-def _coreferences(
-    index: NameIndex,
-    text: str,
-    tokens: Sequence[Token],
-    token_matches: Sequence[tuple[tuple[int, float], ...] | None],
-    sentence_of_token: Sequence[int],
-    accepted: list[_Candidate],
-    places: set[int],
-) -> list[PartyMention]:
-    """Later short references to a party already named in full."""
-    forms: dict[int, tuple[EntityGroup, float]] = {}
-    covered: set[int] = set()
-    for candidate in accepted:
-        alignment = candidate.alignment
-        covered.update(range(alignment.first, alignment.last + 1))
-        if candidate.judgement.needs_support:
-            continue
-        group = index.groups[alignment.name.group]
-        for vid in index.short_forms(alignment.name):
-            best = forms.get(vid)
-            if best is None or candidate.judgement.score > best[1]:
-                forms[vid] = (group, candidate.judgement.score)
-    mentions: list[PartyMention] = []
-    for position, matches in enumerate(token_matches):
-        if not matches or position in covered:
-            continue
-        for vid, similarity in matches:
-            hit = forms.get(vid)
-            if (
-                hit is None
-                or similarity < 0.95
-                or _namesake(tokens, position, sentence_of_token, places)
-            ):
-                continue
-            group, score = hit
-            feature = Feature("coreference", 1.0, "short form of a party named in full earlier")
-            score = round(score * COREFERENCE_FACTOR * similarity, 3)
-            token = tokens[position]
-            mentions.append(
-                _span_mention(
-                    group,
-                    text,
-                    Span(token.start, token.end),
-                    sentence_of_token[position],
-                    score,
-                    feature,
-                )
-            )
-            break
-    return mentions
-
-
-def _namesake(
-    tokens: Sequence[Token], position: int, sentence_of_token: Sequence[int], places: set[int]
-) -> bool:
-    """A capitalised given name right before a word makes it someone else's surname.
-
-    "Richard Wagner", "Virginia A. Wagner": the word before is capitalised, is not a title
-    ("Mr", "President"), a country ("Russian Wagner ...") or an acronym ("PMC Wagner"); at the
-    start of a sentence it must also look like a name rather than an ordinary word.
-    """
-    previous = position - 1
-    if previous < 0 or sentence_of_token[previous] != sentence_of_token[position]:
-        return False
-    before = tokens[previous]
-    if not before.cap or before.possessive or before.upper or previous in places:
-        return False
-    if before.norm in TITLES or before.norm in STOPWORDS:
-        return False
-    sentence_start = previous == 0 or sentence_of_token[previous - 1] != sentence_of_token[position]
-    return not sentence_start or len(before.norm) == 1 or zipf(before.norm) < 5.0
-
-
-def _identifiers(
-    index: NameIndex,
-    text: str,
-    tokens: Sequence[Token],
-    sentence_of_token: Sequence[int],
-    named: Sequence[PartyMention] = (),
-) -> list[PartyMention]:
-    """Listed identifiers written in the text: IMO and MMSI numbers, SWIFT/BIC codes, aircraft
-    registrations and serial numbers (``identifiers`` says how each one is recognised).
-
-    An identifier names one party whatever it is called today, so a listed one counts as much
-    as the full name (score 1.0). Only values that are exactly on a list count: bare codes and
-    tail numbers are read at all only because of that. Aircraft listed under their registration
-    ("EP-MNX") are also found by name; such a place, already ``named`` in full, is not repeated.
-    """
-    found = find_identifiers(text, tokens)
-    if not found or not tokens:
-        return []
-    starts = [token.start for token in tokens]
-    mentions = []
-    for mention in found:
-        hit = _listed(index, mention)
-        if hit is None:
-            continue
-        key, group = hit
-        if _named_there(named, group, mention):
-            continue
-        sentence = sentence_of_token[max(0, bisect_right(starts, mention.start) - 1)]
-        feature = Feature("identifier", 1.0, mention.detail(key))
-        span = Span(mention.start, mention.end)
-        mentions.append(_span_mention(group, text, span, sentence, 1.0, feature))
-    return mentions
-
-
-def _listed(index: NameIndex, mention: IdentifierMention) -> tuple[str, EntityGroup] | None:
-    """The first of the mention's values that a list gives, with its party."""
-    for key in mention.keys:
-        group = index.by_identifier(mention.scheme, key)
-        if group is not None:
-            return key, group
-    return None
-
-
-def _named_there(
-    named: Sequence[PartyMention], group: EntityGroup, mention: IdentifierMention
-) -> bool:
-    """Whether the party is already found, in full, by a name covering the identifier."""
-    return any(
-        m.group.gid == group.gid
-        and m.match.score >= 1.0
-        and m.match.span.start <= mention.start
-        and mention.end <= m.match.span.end
-        for m in named
-    )
-
-
-def _span_mention(
-    group: EntityGroup, text: str, span: Span, sentence: int, score: float, feature: Feature
-) -> PartyMention:
-    """A mention by a word or value that stands for a party named otherwise (a surname, an
-    identifier such as "9191278" or "EP-MNX"): the highlight covers that word or value only."""
-    match = EntityMatch(
-        entity=group.entity,
-        name=group.entity.names[0],
-        matched=text[span.start : span.end],
-        span=span,
-        sentence=sentence,
-        score=score,
-        features=(feature,),
-    )
-    return PartyMention(group=group, match=match)

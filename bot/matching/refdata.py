@@ -17,33 +17,64 @@ import yaml
 
 DATA_DIR = Path(__file__).with_name("data")
 
+
+def word_set(words: str) -> frozenset[str]:
+    """The whitespace-separated words of ``words``: a long word list reads as a paragraph
+    instead of a column of one quoted word a line."""
+    return frozenset(words.split())
+
+
 # Words that make up company and group names without identifying anyone: "Korea Ryonbong
 # General Corporation" is identified by "Ryonbong", not by "General Corporation".
-ORG_WEAK_WORDS = frozenset(
-    ["ag", "as", "asa", "bv", "co", "company", "companies", "corp", "corporation", "cjsc", "establishment", "fze", "fzc", "fzco", "gmbh", "group", "holding", "holdings", "inc", "incorporated", "jsc", "jv", "kg", "llc", "llp", "lp", "ltd", "limited", "nv", "oao", "ojsc", "ooo", "pao", "pjsc", "plc", "pmc", "pte", "pty", "sa", "sae", "sarl", "sas", "sdn", "bhd", "spa", "srl", "zao", "general", "trading", "trade", "international", "industrial", "industries", "industry", "import", "export", "enterprise", "enterprises", "firm", "firms", "partners", "commercial", "service", "services", "shipping", "management", "bureau", "center", "centre", "office", "branch", "agency", "joint", "stock", "liability", "public", "private", "closed", "open", "type", "society", "association", "department", "the", "of", "and", "for", "in", "on", "at", "de", "la", "le", "du", "des", "el", "al", "da", "di", "do", "dos", "das", "del", "y", "et", "und", "der", "die", "das"]
+ORG_WEAK_WORDS = word_set(
+    """
+    ag as asa bv co company companies corp corporation cjsc establishment fze fzc fzco gmbh group
+    holding holdings inc incorporated jsc jv kg llc llp lp ltd limited nv oao ojsc ooo pao pjsc plc
+    pmc pte pty sa sae sarl sas sdn bhd spa srl zao general trading trade international industrial
+    industries industry import export enterprise enterprises firm firms partners commercial service
+    services shipping management bureau center centre office branch agency joint stock liability
+    public private closed open type society association department the of and for in on at de la le
+    du des el al da di do dos das del y et und der die das
+    """
 )
 
 # Function words never count as evidence of a name.
-STOPWORDS = frozenset(
-    ["a", "an", "the", "of", "and", "or", "for", "in", "on", "at", "to", "by", "from", "with", "as", "is", "are", "was", "were", "be", "been", "de", "la", "le", "el", "al", "du", "des", "da", "di", "do", "dos", "das", "del", "y", "et", "und", "der", "die"]
+STOPWORDS = word_set(
+    """
+    a an the of and or for in on at to by from with as is are was were be been de la le el al du
+    des da di do dos das del y et und der die
+    """
 )
 
 # Words next to a name that say which kind of party the text is talking about. They are the
 # "support" a weak or common-word name needs before it may count (see ``score``).
 TYPE_CONTEXT = {
-    "vessel": frozenset(
-        ["vessel", "vessels", "ship", "ships", "tanker", "tankers", "freighter", "bulker", "bulkers", "carrier", "carriers", "cargo", "mv", "m/v", "mt", "m/t", "ss", "boat", "trawler", "barge", "tug", "dredger", "yacht", "superyacht", "megayacht", "containership", "flagged", "imo", "sailed", "crew", "hull"]
+    "vessel": word_set(
+        """
+        vessel vessels ship ships tanker tankers freighter bulker bulkers carrier carriers cargo mv
+        m/v mt m/t ss boat trawler barge tug dredger yacht superyacht megayacht containership
+        flagged imo sailed crew hull
+        """
     ),
-    "organization": frozenset(
-        ["group", "company", "corporation", "corp", "firm", "bank", "pmc", "mercenary", "mercenaries", "fighters", "militia", "network", "conglomerate", "enterprise", "agency", "ministry", "organization", "organisation", "outfit", "contractor", "contractors", "subsidiary", "front", "operatives", "forces"]
+    "organization": word_set(
+        """
+        group company corporation corp firm bank pmc mercenary mercenaries fighters militia network
+        conglomerate enterprise agency ministry organization organisation outfit contractor
+        contractors subsidiary front operatives forces
+        """
     ),
     "aircraft": frozenset(["aircraft", "airliner", "plane", "jet", "tail", "registration"]),
 }
 
 # Titles that introduce a person's name; a capitalised word before a surname that is not one
 # of these is taken as that person's own given name (Richard Wagner is not the Wagner Group).
-TITLES = frozenset(
-    ["mr", "mrs", "ms", "miss", "dr", "prof", "sir", "lord", "lady", "general", "gen", "col", "colonel", "lt", "captain", "capt", "commander", "cmdr", "admiral", "adm", "sgt", "president", "pres", "minister", "premier", "leader", "chairman", "chairwoman", "chief", "director", "ceo", "founder", "tycoon", "oligarch", "businessman", "businesswoman", "head", "boss", "secretary", "ambassador", "envoy", "senator", "rep", "governor", "marshal", "comrade"]
+TITLES = word_set(
+    """
+    mr mrs ms miss dr prof sir lord lady general gen col colonel lt captain capt commander cmdr
+    admiral adm sgt president pres minister premier leader chairman chairwoman chief director ceo
+    founder tycoon oligarch businessman businesswoman head boss secretary ambassador envoy senator
+    rep governor marshal comrade
+    """
 )
 
 

@@ -25,10 +25,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from bot.errors import DataError
+
 from .model import Entity, Reference, Severity
 
 
-class ConditionError(ValueError):
+class ConditionError(DataError):
     """A rule's condition does not parse; the message says where."""
 
 

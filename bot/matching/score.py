@@ -31,10 +31,13 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
-from .index import VARIANT, Alignment, EntityGroup, english_rarity
+from .align import Alignment, Pick
+from .groups import EntityGroup
 from .model import EntityType, Feature, NameKind
+from .names import english_rarity
 from .normalize import Token, skeleton
 from .refdata import STOPWORDS, TYPE_CONTEXT, zipf
+from .vocabulary import VARIANT
 
 MIN_SCORE = 0.70
 DISTINCT_ENOUGH = 0.6  # below this the matched words are too ordinary to stand alone
@@ -62,25 +65,8 @@ def judge(
 ) -> Judgement:
     """Score an alignment and say whether it may stand on its own."""
     name = alignment.name
-    picked = {position for position, _, _ in alignment.picks}
     strong = [(p, t, s) for p, t, s in alignment.picks if not name.tokens[p].weak]
-    weight = sum(name.tokens[p].rarity for p, _, _ in strong) or 1e-9
-    similarity = sum(name.tokens[p].rarity * s for p, _, s in strong) / weight
-    # The words as written count too: "Wagner" in the text is a common surname even where the
-    # list spells it "Vagner", a word English never uses; "Mohammed" is common among listed
-    # names even where this entry spells it "Muhammed".
-    written = sum(
-        min(name.tokens[p].rarity, _written_rarity(tokens[t].norm, word_rarity))
-        for p, t, _ in strong
-    )
-    expected = {
-        i
-        for i, token in enumerate(name.tokens)
-        if not token.weak and (i in name.required or i in picked or name.ordered)
-    }
-    expected_weight = sum(name.tokens[i].rarity for i in expected) or 1e-9
-    coverage = min(1.0, weight / expected_weight)
-    distinct = min(1.0, written)
+    similarity, coverage, distinct, expected = _measures(alignment, strong, tokens, word_rarity)
     support = local_support(alignment, group, tokens, lo, hi)
     needs = _needs_support(alignment, group, distinct, tokens)
     score = similarity * coverage * (0.8 + 0.2 * distinct)
@@ -92,9 +78,7 @@ def judge(
         score = min(1.0, score + SUPPORT_BONUS)
     features = [
         Feature("similarity", round(similarity, 3), _similarity_detail(alignment, tokens)),
-        Feature(
-            "coverage", round(coverage, 3), f"{len(strong)} of {len(expected)} distinctive words"
-        ),
+        Feature("coverage", round(coverage, 3), f"{len(strong)} of {expected} distinctive words"),
         Feature(
             "distinctiveness",
             round(distinct, 3),
@@ -111,6 +95,35 @@ def judge(
         )
     )
     return Judgement(round(score, 3), needs, support, tuple(features))
+
+
+def _measures(
+    alignment: Alignment,
+    strong: Sequence[Pick],
+    tokens: Sequence[Token],
+    word_rarity: Mapping[str, float] | None,
+) -> tuple[float, float, float, int]:
+    """Similarity, coverage and distinctiveness of the found words, each weighed by how much
+    the word identifies the name; and how many distinctive words were expected."""
+    name = alignment.name
+    picked = {position for position, _, _ in alignment.picks}
+    weight = sum(name.tokens[p].rarity for p, _, _ in strong) or 1e-9
+    similarity = sum(name.tokens[p].rarity * s for p, _, s in strong) / weight
+    # The words as written count too: "Wagner" in the text is a common surname even where the
+    # list spells it "Vagner", a word English never uses; "Mohammed" is common among listed
+    # names even where this entry spells it "Muhammed".
+    written = sum(
+        min(name.tokens[p].rarity, _written_rarity(tokens[t].norm, word_rarity))
+        for p, t, _ in strong
+    )
+    expected = {
+        i
+        for i, token in enumerate(name.tokens)
+        if not token.weak and (i in name.required or i in picked or name.ordered)
+    }
+    expected_weight = sum(name.tokens[i].rarity for i in expected) or 1e-9
+    coverage = min(1.0, weight / expected_weight)
+    return similarity, coverage, min(1.0, written), len(expected)
 
 
 def _company_word_vouches(alignment: Alignment, tokens: Sequence[Token]) -> bool:

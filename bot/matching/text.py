@@ -12,8 +12,14 @@ import re
 from bisect import bisect_right
 from typing import NamedTuple
 
-_ABBREVIATIONS = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "capt", "cmdr", "adm", "sgt", "rep", "sen", "gov", "pres", "st", "jr", "sr", "co", "corp", "inc", "ltd", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "nos", "vol", "fig", "approx", "est", "dept", "univ", "ave", "u.s", "u.k", "u.n", "e.g", "i.e", "vs", "etc", "al", "n", "s", "e", "w", "mt", "ft"]
+from .refdata import word_set
+
+_ABBREVIATIONS = word_set(
+    """
+    mr mrs ms dr prof gen col lt capt cmdr adm sgt rep sen gov pres st jr sr co corp inc ltd jan
+    feb mar apr jun jul aug sep sept oct nov dec no nos vol fig approx est dept univ ave u.s u.k
+    u.n e.g i.e vs etc al n s e w mt ft
+    """
 )
 _BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*\S)")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import html
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from telegram import (
     BotCommand,
@@ -21,7 +21,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -35,17 +34,18 @@ from telegram.ext import (
 
 from bot.app import App
 from bot.ingest.http import Fetcher, FetchPolicy
+from bot.matching.rules import RuleSet
 from bot.settings import Settings
 from bot.tg.auth import AdminCache
 from bot.tg.delivery import DeliveryWorker
-from bot.tg.deps import Deps, ScanLimits, deps
+from bot.tg.deps import BotApplication, Deps, ScanLimits, deps
 from bot.tg.handlers import basic, feeds, history, lists, review, scan, subscription, watch
 from bot.tg.handlers.common import COMMANDS
 from bot.tg.health import TelegramHealth, server_of
 from bot.tg.heartbeat import HeartbeatRequest
 from bot.tg.ratelimit import SendLimiter
 from bot.tg.redact import protect_token, redact
-from db import chats as chats_db
+from db import chatrecords
 from db.engine import session_scope
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def build_application(
     *,
     health: TelegramHealth | None = None,
     admins: AdminCache | None = None,
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     """The bot for ``settings``: handlers registered; ``post_init`` registers the commands.
 
     ``health`` receives every getMe / getUpdates outcome (pass one to read the state from
@@ -84,23 +84,7 @@ def build_application(
         group_per_minute=settings.telegram_group_per_min,
     )
     health = health or TelegramHealth(server=server_of(settings.telegram_api_base_url))
-    application = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram_api_base_url)
-        .request(HeartbeatRequest(health, connection_pool_size=256))
-        .get_updates_request(HeartbeatRequest(health, connection_pool_size=1))
-        .base_file_url(file_base_url(settings.telegram_api_base_url))
-        .rate_limiter(limiter)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
-            )
-        )
-        .post_init(post_init)
-        .post_shutdown(post_shutdown)
-        .build()
-    )
+    application = _application(token, settings, health, limiter)
     d = Deps(
         app=app,
         settings=settings,
@@ -119,12 +103,37 @@ def build_application(
     return application
 
 
+def _application(
+    token: str, settings: Settings, health: TelegramHealth, limiter: SendLimiter
+) -> BotApplication:
+    """PTB's ``Application``: our requests (reporting to ``health``), limiter and defaults."""
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .request(HeartbeatRequest(health, connection_pool_size=256))
+        .get_updates_request(HeartbeatRequest(health, connection_pool_size=1))
+        .base_file_url(file_base_url(settings.telegram_api_base_url))
+        .rate_limiter(limiter)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+
+
 def _recorder(app: App) -> Callable[[int, int], Awaitable[None]]:
     """Persist every message id the bot gets back (see ``bot.tg.delivery``: probe_after)."""
 
     def record(tg_chat_id: int, message_id: int) -> None:
         with session_scope(app.engine) as session:
-            chats_db.note_message_id(session=session, tg_chat_id=tg_chat_id, message_id=message_id)
+            chatrecords.note_message_id(
+                session=session, tg_chat_id=tg_chat_id, message_id=message_id
+            )
 
     async def on_message(tg_chat_id: int, message_id: int) -> None:
         await asyncio.to_thread(record, tg_chat_id, message_id)
@@ -132,7 +141,7 @@ def _recorder(app: App) -> Callable[[int, int], Awaitable[None]]:
     return on_message
 
 
-def _register(application: Application) -> None:  # type: ignore[type-arg]
+def _register(application: BotApplication) -> None:
     add = application.add_handler
     add(TypeHandler(Update, basic.note_incoming), group=-1)
     add(CommandHandler("start", basic.start))
@@ -169,7 +178,7 @@ def _register(application: Application) -> None:  # type: ignore[type-arg]
     )
 
 
-async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def post_init(application: BotApplication) -> None:
     """Register the command menu (setMyCommands) and open the fetcher /scan uses."""
     d = deps(application)
     commands = [BotCommand(name, text) for name, text in COMMANDS]
@@ -186,7 +195,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         d.regimes = subscription.regime_names(rules)
 
 
-async def _rules(d: Deps) -> Any:
+async def _rules(d: Deps) -> RuleSet | None:
     try:
         matcher = await asyncio.to_thread(d.app.matcher)
     except Exception:
@@ -195,7 +204,7 @@ async def _rules(d: Deps) -> Any:
     return matcher.rules
 
 
-async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+async def post_shutdown(application: BotApplication) -> None:
     d = deps(application)
     if d.fetcher is not None:
         await d.fetcher.aclose()
@@ -212,12 +221,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     log.error("error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
-        try:
+        with contextlib.suppress(TelegramError):
             await update.effective_message.reply_text(
                 "⚠️ Something went wrong; the bot's admins have been told.", parse_mode=None
             )
-        except TelegramError:
-            pass
     admin_chat = deps(context).settings.admin_chat_id
     if admin_chat is None or time.monotonic() - _last_notice[0] < 10:
         return

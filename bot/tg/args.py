@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.errors import UserInputError
 from db.chats import MODES, SEVERITIES, ChatError, parse_quiet
 
 MAX_ARGS_CHARS = 500
@@ -40,7 +41,7 @@ _ON = {"on", "yes", "true", "1", ""}
 _OFF = {"off", "no", "false", "0"}
 
 
-class ArgError(ValueError):
+class ArgError(UserInputError):
     """Arguments that cannot be understood; the message says which."""
 
 

@@ -51,6 +51,11 @@ moves the chat to its new id and the row is sent there.
 **Digests and quiet hours**: digest rows are due at the digest time and go out as one
 message per batch of alerts (their rows share a ``batch``); a chat in quiet hours has its due
 rows moved to the end of them.
+
+**Where it lives**: this module is the loop (find due rows, serve each chat, stop); sending one
+message and recording the answer is ``bot.tg.sender``, looking for a lost message
+``bot.tg.probe``, resolving rows left in flight at start-up ``bot.tg.reconcile``; the outbox rows
+are read and written with ``db.sending`` and ``db.inflight``.
 """
 
 from __future__ import annotations
@@ -58,78 +63,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-import httpx
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
 from telegram.ext import ExtBot
 
 from bot.app import App
 from bot.settings import Settings
+from bot.tg.alertmessages import digest_batches
 from bot.tg.health import TelegramHealth
-from bot.tg.keyboards import alert_keyboard, digest_keyboard
-from bot.tg.messages import digest_batches, esc, render_alert, render_digest
-from bot.tg.ratelimit import SendLimiter, retry_seconds
-from db import chats as chats_db
-from db import delivery as outbox
-from db.engine import session_scope
+from bot.tg.ratelimit import SendLimiter
+from bot.tg.reconcile import Reconciler
+from db import sending
+from db.deliverytimes import in_quiet_hours, quiet_ends
 from db.models import utcnow
+from db.sending import Due, Work
+from db.tables.delivery import DROPPED
 
 log = logging.getLogger(__name__)
 
-PROBE_SPAN = 30  # message ids looked at after probe_after
-PROBE_MISSES = 3  # consecutive "not found" that end the search (past the chat's last message)
 CHAT_CONCURRENCY = 200  # chats served at once
-BACKOFF_CAP_S = 600.0
 ORPHAN_CHECK_S = 60.0  # how often rows left "sending" by nobody are looked for
 ORPHAN_AGE_S = 120.0  # ... and how long they must have been in flight
-_SURELY_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-@dataclass(frozen=True)
-class Message:
-    """One message to send: its rows, its alerts, its HTML and its keyboard."""
-
-    delivery_ids: tuple[int, ...]
-    alert_ids: tuple[int, ...]
-    text: str
-    keyboard: InlineKeyboardMarkup
-
-
-def compose(
-    alerts: Sequence[dict[str, Any]],
-    delivery_ids: Sequence[int],
-    digest: bool,
-    total: int | None = None,
-) -> Message:
-    """The message for some rows: an alert, or a digest of several (pure, so a probe rebuilds
-    exactly the keyboard that was sent)."""
-    if not digest and len(alerts) == 1:
-        alert = alerts[0]
-        return Message(
-            tuple(delivery_ids), (alert["id"],), render_alert(alert), alert_keyboard(alert)
-        )
-    ids = tuple(a["id"] for a in alerts)
-    return Message(tuple(delivery_ids), ids, render_digest(alerts, total), digest_keyboard(ids))
-
-
-class DeliveryWorker:
-    """Sends pending outbox rows (see the module docstring)."""
+class DeliveryWorker(Reconciler):
+    """Sends pending outbox rows (see the module docstring): the loop that finds due rows and
+    serves each chat; sending one message is ``Sender``'s, crash recovery ``Reconciler``'s."""
 
     def __init__(
         self,
@@ -142,45 +105,16 @@ class DeliveryWorker:
         rng: Callable[[], float] = random.random,
         health: TelegramHealth | None = None,
     ) -> None:
-        self.app = app
+        super().__init__(app=app, bot=bot, limiter=limiter, settings=settings, clock=clock, rng=rng)
         self.health = health
-        self.bot = bot
-        self.limiter = limiter
-        self.settings = settings
         self.poll_interval_s = settings.delivery_poll_interval_s
-        self.max_attempts = settings.delivery_max_attempts
-        self.admin_chat_id = settings.admin_chat_id
-        self.stats: Counter[str] = Counter()
-        self._clock = clock
-        self._rng = rng
         self._busy: set[int] = set()  # chat pks being served
-        self._held: set[int] = set()  # delivery ids this process has in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CHAT_CONCURRENCY)
         self._stopping = False
-        self._wake = asyncio.Event()
         self._last_orphan_check = 0.0
-        self._last_admin_notice = 0.0
-        # one thread: the worker's writes never wait for each other on SQLite's lock (its busy
-        # handler sleeps in 10-100 ms steps, which would jitter the pace)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-db")
-
-    # --- database, off the event loop ---------------------------------------------------------
-
-    async def _db(self, function: Callable[..., Any], /, **kwargs: Any) -> Any:
-        """Run a ``db`` function in the worker's own threads (never queued behind a handler's)."""
-
-        def call() -> Any:
-            with session_scope(self.app.engine) as session:
-                return function(session=session, **kwargs)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     # --- the loop -----------------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Look for due rows now rather than at the next poll (e.g. after enqueueing)."""
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve due rows until ``stop`` is set; then let each chat finish its current message."""
@@ -215,10 +149,6 @@ class DeliveryWorker:
             for task in pending:
                 task.cancel()
 
-    def close(self) -> None:
-        """Release the worker's database thread (the Application is shutting down)."""
-        self._executor.shutdown(wait=False)
-
     def abort(self) -> None:
         """Stop at once, like a crash: rows in flight stay ``sending`` for the next start."""
         self._stopping = True
@@ -233,17 +163,19 @@ class DeliveryWorker:
         """
         if self._stopping or (self.health is not None and not self.health.up):
             return 0
-        due: list[outbox.Due] = await self._db(
-            outbox.due_deliveries, now=self._clock(), limit=2000, skip_chats=set(self._busy)
+        due: list[Due] = await self._db(
+            partial(
+                sending.due_deliveries, now=self._clock(), limit=2000, skip_chats=set(self._busy)
+            )
         )
-        by_chat: dict[int, list[outbox.Due]] = defaultdict(list)
+        by_chat: dict[int, list[Due]] = defaultdict(list)
         for row in due:
             if row.chat_pk not in self._busy:
                 by_chat[row.chat_pk].append(row)
         if not by_chat:
             return 0
-        work: outbox.Work = await self._db(
-            outbox.work_for, due=[r for rows in by_chat.values() for r in rows]
+        work: Work = await self._db(
+            partial(sending.work_for, due=[r for rows in by_chat.values() for r in rows])
         )
         for chat_pk, rows in by_chat.items():
             self._busy.add(chat_pk)
@@ -256,373 +188,68 @@ class DeliveryWorker:
 
     # --- one chat -------------------------------------------------------------------------------
 
-    async def _serve(self, chat_pk: int, rows: list[outbox.Due], work: outbox.Work) -> None:
+    async def _serve(self, chat_pk: int, rows: list[Due], work: Work) -> None:
         try:
             async with self._slots:
-                sub = work.subscriptions.get(chat_pk)
-                now = self._clock()
-                if outbox.in_quiet_hours(sub, now) and sub is not None:
-                    await self._db(
-                        outbox.reschedule_chat,
-                        chat_pk=chat_pk,
-                        due_at=outbox.quiet_ends(sub, now),
-                        delivery_ids=[r.delivery_id for r in rows],
-                    )
-                    return
-                tg_chat_id, chat_type = rows[0].tg_chat_id, rows[0].chat_type
-                stored_id = work.last_ids.get(tg_chat_id, 0)
-                gone = [r.delivery_id for r in rows if r.alert_id not in work.alerts]
-                if gone:
-                    await self._db(
-                        outbox.mark_failed,
-                        delivery_ids=gone,
-                        error="alert no longer stored",
-                        status=outbox.DROPPED,
-                    )
-                rows = [r for r in rows if r.alert_id in work.alerts]
-                for row in [r for r in rows if not r.digest]:
-                    if self._stopping or not await self._deliver(
-                        tg_chat_id,
-                        chat_type,
-                        [row],
-                        [work.alerts[row.alert_id]],
-                        stored_id,
-                        digest=False,
-                    ):
-                        return
-                digest_rows = [r for r in rows if r.digest]
-                batches = (
-                    digest_batches([work.alerts[r.alert_id] for r in digest_rows])
-                    if digest_rows
-                    else []
-                )
-                row_of = {r.alert_id: r for r in digest_rows}
-                for batch in batches:
-                    if self._stopping:
-                        return
-                    chosen = [row_of[a["id"]] for a in batch]
-                    if not await self._deliver(
-                        tg_chat_id,
-                        chat_type,
-                        chosen,
-                        batch,
-                        stored_id,
-                        digest=True,
-                        total=len(digest_rows),
-                    ):
-                        return
+                await self._serve_chat(chat_pk, rows, work)
         except Exception:
             log.exception("delivering to chat %s failed", chat_pk)
         finally:
             self._busy.discard(chat_pk)
 
-    async def _deliver(
-        self,
-        tg_chat_id: int,
-        chat_type: str,
-        rows: list[outbox.Due],
-        alerts: list[dict[str, Any]],
-        stored_id: int,
-        digest: bool,
-        total: int | None = None,
-    ) -> bool:
-        """Claim, send and mark one message. False when the chat should not be served further now."""
-        by_alert = {r.alert_id: r for r in rows}
-        try:
-            message = compose(
-                alerts, [by_alert[a["id"]].delivery_id for a in alerts], digest, total
-            )
-        except Exception as error:  # a rendering bug must not leave rows in flight
-            log.exception("cannot render deliveries %s", [r.delivery_id for r in rows])
+    async def _serve_chat(self, chat_pk: int, rows: list[Due], work: Work) -> None:
+        """The chat's due rows: alerts one by one, then digests; none during quiet hours."""
+        sub = work.subscriptions.get(chat_pk)
+        now = self._clock()
+        if in_quiet_hours(sub, now) and sub is not None:
             await self._db(
-                outbox.mark_failed,
-                delivery_ids=[r.delivery_id for r in rows],
-                error=f"rendering failed: {error}",
-            )
-            return True
-        async with self.limiter.chat_lock(tg_chat_id):
-            # Queue for the rate limits *before* claiming: a row is in flight only while its
-            # request is, and between the slot and the request there is only the claim.
-            await self.limiter.reserve(tg_chat_id)
-            known = max(self.limiter.last_message_id(tg_chat_id) or 0, stored_id)
-            claimed = await self._db(
-                outbox.claim,
-                delivery_ids=list(message.delivery_ids),
-                probe_after=known,
-                now=self._clock(),
-            )
-            if not claimed:
-                self.limiter.release(tg_chat_id)
-                return True
-            if tuple(claimed) != message.delivery_ids:  # some were dropped meanwhile
-                keep = [a for a in alerts if by_alert[a["id"]].delivery_id in claimed]
-                message = compose(keep, claimed, digest, total)
-            self._held.update(claimed)
-            try:
-                return await self._send(tg_chat_id, chat_type, message, known)
-            finally:
-                self._held.difference_update(claimed)
-
-    async def _send(
-        self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int
-    ) -> bool:
-        ids = list(message.delivery_ids)
-        try:
-            sent = await self.bot.send_message(
-                chat_id=tg_chat_id,
-                text=message.text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=message.keyboard,
-                rate_limit_args={"chat_locked": True},
-            )
-        except RetryAfter as error:
-            wait = retry_seconds(error)
-            self.stats["retry_after"] += 1
-            await self._db(
-                outbox.retry_later,
-                delivery_ids=ids,
-                due_at=self._clock() + timedelta(seconds=wait),
-                error=f"429: retry after {wait:g} s",
-            )
-            return False
-        except Forbidden as error:
-            self.stats["forbidden"] += 1
-            log.info("chat %s refuses messages (%s): subscription deactivated", tg_chat_id, error)
-            await self._db(outbox.mark_failed, delivery_ids=ids, error=f"forbidden: {error}")
-            await self._db(
-                chats_db.deactivate_chat, tg_chat_id=tg_chat_id, reason=f"forbidden: {error}"[:256]
-            )
-            return False
-        except ChatMigrated as error:
-            self.stats["migrated"] += 1
-            log.info("chat %s became supergroup %s: moving it", tg_chat_id, error.new_chat_id)
-            await self._db(
-                outbox.retry_later, delivery_ids=ids, due_at=self._clock(), error="chat migrated"
-            )
-            await self._db(chats_db.migrate_chat, old_id=tg_chat_id, new_id=error.new_chat_id)
-            self.wake()
-            return False
-        except BadRequest as error:
-            return await self._bad_request(tg_chat_id, ids, error)
-        except InvalidToken:
-            raise
-        except (NetworkError, TelegramError) as error:
-            return await self._uncertain(tg_chat_id, chat_type, message, probe_after, error)
-        self.stats["sent"] += 1
-        await self._db(
-            outbox.mark_sent,
-            delivery_ids=ids,
-            tg_chat_id=tg_chat_id,
-            message_id=sent.message_id,
-            now=self._clock(),
-        )
-        return True
-
-    async def _bad_request(self, tg_chat_id: int, ids: list[int], error: BadRequest) -> bool:
-        text = str(error).lower()
-        if "chat not found" in text or "bot was kicked" in text or "not enough rights" in text:
-            await self._db(outbox.mark_failed, delivery_ids=ids, error=f"bad request: {error}")
-            await self._db(chats_db.deactivate_chat, tg_chat_id=tg_chat_id, reason=str(error)[:256])
-            return False
-        # Anything else is our message's fault (markup, length): retrying cannot help.
-        self.stats["failed"] += 1
-        log.error(
-            "Telegram refused the message for deliveries %s in chat %s: %s", ids, tg_chat_id, error
-        )
-        await self._db(outbox.mark_failed, delivery_ids=ids, error=f"bad request: {error}")
-        await self._notify_admin(
-            f"⚠️ Telegram refused an alert message (deliveries {ids}): {esc(error)}"
-        )
-        return True
-
-    async def _uncertain(
-        self,
-        tg_chat_id: int,
-        chat_type: str,
-        message: Message,
-        probe_after: int,
-        error: TelegramError,
-    ) -> bool:
-        """The send may or may not have happened: look for the message before sending again."""
-        self.stats["uncertain"] += 1
-        ids = list(message.delivery_ids)
-        if isinstance(error.__cause__, _SURELY_NOT_SENT):
-            found = None
-        else:
-            try:
-                found = await self.probe(tg_chat_id, chat_type, probe_after, message.keyboard)
-            except TelegramError as probe_error:
-                log.warning(
-                    "cannot check whether deliveries %s reached chat %s (%s); left in flight",
-                    ids,
-                    tg_chat_id,
-                    probe_error,
+                partial(
+                    sending.reschedule_chat,
+                    chat_pk=chat_pk,
+                    due_at=quiet_ends(sub, now),
+                    delivery_ids=[r.delivery_id for r in rows],
                 )
-                return False  # stays "sending": the orphan check reconciles it later
-        if found is not None:
-            self.stats["recovered"] += 1
-            log.info(
-                "deliveries %s did reach chat %s as message %s despite %s",
-                ids,
+            )
+            return
+        tg_chat_id, chat_type = rows[0].tg_chat_id, rows[0].chat_type
+        stored_id = work.last_ids.get(tg_chat_id, 0)
+        gone = [r.delivery_id for r in rows if r.alert_id not in work.alerts]
+        if gone:
+            await self._db(
+                partial(
+                    sending.mark_failed,
+                    delivery_ids=gone,
+                    error="alert no longer stored",
+                    status=DROPPED,
+                )
+            )
+        rows = [r for r in rows if r.alert_id in work.alerts]
+        for row in [r for r in rows if not r.digest]:
+            if self._stopping or not await self._deliver(
+                tg_chat_id, chat_type, [row], [work.alerts[row.alert_id]], stored_id, digest=False
+            ):
+                return
+        digest_rows = [r for r in rows if r.digest]
+        await self._send_digests(tg_chat_id, chat_type, digest_rows, work, stored_id)
+
+    async def _send_digests(
+        self, tg_chat_id: int, chat_type: str, digest_rows: list[Due], work: Work, stored_id: int
+    ) -> None:
+        """The chat's digest rows, in as many messages as they need."""
+        if not digest_rows:
+            return
+        row_of = {r.alert_id: r for r in digest_rows}
+        for batch in digest_batches([work.alerts[r.alert_id] for r in digest_rows]):
+            if self._stopping:
+                return
+            chosen = [row_of[a["id"]] for a in batch]
+            if not await self._deliver(
                 tg_chat_id,
-                found,
-                error,
-            )
-            await self._db(
-                outbox.mark_sent,
-                delivery_ids=ids,
-                tg_chat_id=tg_chat_id,
-                message_id=found,
-                now=self._clock(),
-            )
-            return True
-        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}")
-        return False
-
-    async def _retry_or_fail(self, ids: list[int], error: str) -> None:
-        attempts = await self._db(outbox.attempts_of, delivery_ids=ids)
-        if attempts >= self.max_attempts:
-            self.stats["failed"] += 1
-            await self._db(
-                outbox.mark_failed,
-                delivery_ids=ids,
-                error=f"gave up after {attempts} attempts: {error}",
-            )
-            await self._notify_admin(
-                f"⚠️ Gave up on deliveries {ids} after {attempts} attempts: {esc(error)}"
-            )
-            return
-        delay = min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2)
-        await self._db(
-            outbox.retry_later,
-            delivery_ids=ids,
-            due_at=self._clock() + timedelta(seconds=delay),
-            error=error,
-        )
-
-    # --- finding a message whose send outcome was lost ---------------------------------------------
-
-    async def probe(
-        self,
-        tg_chat_id: int,
-        chat_type: str,
-        probe_after: int | None,
-        keyboard: InlineKeyboardMarkup,
-    ) -> int | None:
-        """The id of the bot's message in the chat carrying exactly ``keyboard``, or None.
-
-        Must be called holding the chat's lock (see the module docstring).
-        """
-        starts = [probe_after or 0]
-        if chat_type in ("private", "group"):
-            shared = await self._db(outbox.recent_shared_id)
-            if shared is not None and shared > starts[0] + PROBE_SPAN:
-                starts.append(shared)
-        for start in starts:
-            misses = 0
-            for message_id in range(start + 1, start + 1 + PROBE_SPAN):
-                self.stats["probes"] += 1
-                try:
-                    await self.bot.edit_message_reply_markup(
-                        chat_id=tg_chat_id, message_id=message_id, reply_markup=keyboard
-                    )
-                except BadRequest as error:
-                    text = str(error).lower()
-                    if "not modified" in text:
-                        return message_id
-                    if "not found" in text:
-                        misses += 1
-                        if misses >= PROBE_MISSES and start == starts[0]:
-                            break
-                    else:
-                        misses = 0
-                    continue
-                # The edit went through: a bot message without this keyboard followed
-                # probe_after, which the chat lock rules out. Say so loudly.
-                log.error(
-                    "probe changed the buttons of message %s in chat %s, which is not the alert's",
-                    message_id,
-                    tg_chat_id,
-                )
-                return None
-        return None
-
-    async def reconcile(self, older_than: timedelta | None = None) -> dict[str, int]:
-        """Resolve rows left ``sending`` by a previous process (all of them: at start, before
-        polling) or by an unreachable Telegram (``older_than``: the periodic check)."""
-        report: Counter[str] = Counter()
-        before = self._clock() - older_than if older_than is not None else None
-        flights: list[outbox.InFlight] = await self._db(outbox.in_flight, claimed_before=before)
-        for flight in flights:
-            if set(flight.delivery_ids) & self._held:
-                continue
-            async with self.limiter.chat_lock(flight.tg_chat_id):
-                if set(flight.delivery_ids) & self._held or not await self._db(
-                    outbox.still_sending, delivery_ids=flight.delivery_ids
-                ):
-                    continue  # this process took them meanwhile
-                alerts = await self._db(outbox.load_alerts, alert_ids=flight.alert_ids)
-                ordered = [alerts[a] for a in flight.alert_ids if a in alerts]
-                ids = list(flight.delivery_ids)
-                if not ordered:
-                    await self._db(
-                        outbox.mark_failed,
-                        delivery_ids=ids,
-                        error="alert no longer stored",
-                        status=outbox.DROPPED,
-                    )
-                    continue
-                message = compose(ordered, ids, flight.digest)
-                try:
-                    found = await self.probe(
-                        flight.tg_chat_id, flight.chat_type, flight.probe_after, message.keyboard
-                    )
-                except Forbidden as error:
-                    await self._db(
-                        outbox.mark_failed, delivery_ids=ids, error=f"forbidden: {error}"
-                    )
-                    await self._db(
-                        chats_db.deactivate_chat,
-                        tg_chat_id=flight.tg_chat_id,
-                        reason=f"forbidden: {error}"[:256],
-                    )
-                    report["forbidden"] += 1
-                    continue
-                except TelegramError as error:
-                    log.warning("cannot reconcile deliveries %s yet: %s", ids, error)
-                    report["unresolved"] += 1
-                    continue
-                if found is not None:
-                    await self._db(
-                        outbox.mark_sent,
-                        delivery_ids=ids,
-                        tg_chat_id=flight.tg_chat_id,
-                        message_id=found,
-                        now=self._clock(),
-                    )
-                    report["found"] += 1
-                else:
-                    await self._db(
-                        outbox.retry_later,
-                        delivery_ids=ids,
-                        due_at=self._clock(),
-                        error="in flight at a restart; not found in the chat, sending again",
-                    )
-                    report["resent"] += 1
-        if flights:
-            log.info("reconciled %d message(s) left in flight: %s", len(flights), dict(report))
-        self.stats.update({f"reconcile_{k}": v for k, v in report.items()})
-        return dict(report)
-
-    async def _notify_admin(self, text: str) -> None:
-        if self.admin_chat_id is None:
-            return
-        loop = asyncio.get_running_loop()
-        if loop.time() - self._last_admin_notice < 60:
-            return
-        self._last_admin_notice = loop.time()
-        try:
-            await self.bot.send_message(self.admin_chat_id, text[:3000], parse_mode=ParseMode.HTML)
-        except TelegramError:
-            log.warning("cannot notify the admin chat", exc_info=True)
+                chat_type,
+                chosen,
+                batch,
+                stored_id,
+                digest=True,
+                total=len(digest_rows),
+            ):
+                return

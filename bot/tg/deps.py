@@ -1,7 +1,9 @@
 """What the handlers and the worker share: the app, settings, limiter, caches; and ``db()``.
 
 One ``Deps`` per Application, kept in ``application.bot_data["deps"]``; ``deps(context)``
-fetches it with its type.
+fetches it with its type. ``db()`` takes a function of the session alone, typically a ``db.*``
+function with its other arguments bound: ``d.db(partial(chats_db.list_watch, tg_chat_id=1))``
+(mypy checks the bound arguments' names and types, and the result's type carries through).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
-from telegram.ext import Application, ContextTypes
+from sqlmodel import Session
+from telegram.ext import Application, ContextTypes, ExtBot, JobQueue
 
 from bot.app import App
 from bot.ingest.http import Fetcher
@@ -27,6 +30,25 @@ if TYPE_CHECKING:
     from bot.tg.delivery import DeliveryWorker
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class SessionWork(Protocol[T_co]):
+    """A ``db.*`` function (keyword-only ``session``) or a partial of one with the rest bound."""
+
+    def __call__(self, *, session: Session) -> T_co: ...
+
+
+# The Application ``bot.tg.app.build_application`` builds: default context types, dict data,
+# a bot whose rate limiter (``SendLimiter``) takes dict ``rate_limit_args``.
+BotApplication: TypeAlias = Application[
+    ExtBot[dict[str, Any]],
+    ContextTypes.DEFAULT_TYPE,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    JobQueue[ContextTypes.DEFAULT_TYPE],
+]
 
 
 class ScanLimits:
@@ -65,17 +87,17 @@ class Deps:
     regimes: list[str] = field(default_factory=list)
     health: TelegramHealth = field(default_factory=TelegramHealth)
 
-    async def db(self, function: Callable[..., T], /, **kwargs: Any) -> T:
-        """Run a ``db.*`` function in a worker thread, in its own committed transaction."""
+    async def db(self, work: SessionWork[T], /) -> T:
+        """Run ``work(session=...)`` in a worker thread, in its own committed transaction."""
 
         def call() -> T:
             with session_scope(self.app.engine) as session:
-                return function(session=session, **kwargs)
+                return work(session=session)
 
         return await asyncio.to_thread(call)
 
 
-def deps(source: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any]) -> Deps:
+def deps(source: ContextTypes.DEFAULT_TYPE | BotApplication) -> Deps:
     """The ``Deps`` of a handler's context (or of the application itself)."""
     application = source if isinstance(source, Application) else source.application
     value = application.bot_data["deps"]

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from bot.errors import SanctionsBotError
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +45,7 @@ class TelegramState(StrEnum):
     REJECTED = "rejected"
 
 
-class BotStopped(Exception):
+class BotStopped(SanctionsBotError):
     """The Telegram bot cannot go on; ``sanctions-bot run`` stops and exits with ``exit_code``."""
 
     exit_code = 1

@@ -18,8 +18,8 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.tg.messages import short
-from db.chats import ChatSettings
+from bot.tg.markup import short
+from db.chatsettings import ChatSettings
 
 MAX_DATA = 64
 QUIET_PRESETS: tuple[tuple[int, int] | None, ...] = (
@@ -126,7 +126,7 @@ def regimes_keyboard(
         nav.append(button("‹ Back", f"st:rg:{page - 1}"))
     if start + per_page < len(regimes):
         nav.append(button("More ›", f"st:rg:{page + 1}"))
-    rows.append(nav + [button("All regimes", "st:rall"), button("Done", "st:show")])
+    rows.append([*nav, button("All regimes", "st:rall"), button("Done", "st:show")])
     return InlineKeyboardMarkup(rows)
 
 

@@ -45,6 +45,8 @@ from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
 
+ApiResult = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API call returns
+
 MESSAGE_METHODS = frozenset(
     {
         "sendMessage", "sendDocument", "sendPhoto", "sendAudio", "sendVideo", "sendAnimation", "sendVoice",
@@ -174,13 +176,13 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
 
     async def process_request(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: dict[str, Any] | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    ) -> ApiResult:
         options = rate_limit_args or {}
         if endpoint in UNTHROTTLED:
             return await callback(*args, **kwargs)
@@ -196,13 +198,13 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
 
     async def _attempts(
         self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
+        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
         args: Any,
         kwargs: dict[str, Any],
         chat: int | None,
         creates: bool,
         options: dict[str, Any],
-    ) -> Any:
+    ) -> ApiResult:
         retries = int(options.get("max_retries", self.max_retries))
         for attempt in range(retries + 1):
             stamp = (
@@ -210,11 +212,11 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
                 if attempt == 0 and creates and chat is not None
                 else None
             )
-            if stamp is not None:
+            if stamp is not None and chat is not None:
                 # The request leaves now, a little after its slot was taken (the worker claimed
                 # its row meanwhile): count it at the real time, so later slots keep their
                 # distance from when it really went out.
-                self._move(chat, stamp, self._clock())  # type: ignore[arg-type]
+                self._move(chat, stamp, self._clock())
             else:
                 if creates and chat is not None:
                     await self.wait_for_chat(chat)

@@ -8,6 +8,7 @@ whatever logger or handler, before any handler sees it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -16,7 +17,6 @@ from bot.ingest.http import quiet_http_logs
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_installed = False
 MASK = "<token>"
 
 
@@ -29,27 +29,28 @@ def redact(text: str) -> str:
 
 def protect_token(token: str) -> None:
     """Redact ``token`` (and its secret half) from all logging from now on; idempotent."""
-    global _installed
     quiet_http_logs()
     with _lock:
         _secrets.add(token)
         secret_half = token.split(":", 1)[-1]
         if len(secret_half) >= 20:  # real tokens: 35 random characters
             _secrets.add(secret_half)
-        if _installed:
-            return
-        previous = logging.getLogRecordFactory()
+        _install_factory()
 
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = previous(*args, **kwargs)
-            message = record.getMessage()
-            clean = redact(message)
-            if clean != message:
-                record.msg, record.args = clean, None
-            if record.exc_info and not record.exc_text:
-                text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text = redact(text)
-            return record
 
-        logging.setLogRecordFactory(factory)
-        _installed = True
+@functools.cache  # once per process (called under _lock)
+def _install_factory() -> None:
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+        return record
+
+    logging.setLogRecordFactory(factory)

@@ -28,7 +28,7 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from bot.app import App
 from bot.settings import Settings
 from bot.tg.app import build_application
-from bot.tg.deps import Deps, deps
+from bot.tg.deps import BotApplication, Deps, deps
 from bot.tg.health import Backoff, TelegramHealth, TelegramState, sleep_unless
 from bot.tg.heartbeat import network_reason
 from bot.tg.ratelimit import retry_seconds
@@ -42,7 +42,7 @@ async def run_telegram(
     settings: Settings,
     stop: asyncio.Event,
     *,
-    application: Any = None,
+    application: BotApplication | None = None,
     health: TelegramHealth | None = None,
     backoff: Backoff | None = None,
 ) -> None:
@@ -89,7 +89,9 @@ def _after_failure(
     return delay
 
 
-async def _session(application: Any, settings: Settings, stop: asyncio.Event, d: Deps) -> None:
+async def _session(
+    application: BotApplication, settings: Settings, stop: asyncio.Event, d: Deps
+) -> None:
     """One connection: start, deliver until ``stop`` (or a rejected token), stop. Raises what
     start-up raised, after undoing what had started (so that it can be tried again)."""
     try:
@@ -114,7 +116,7 @@ async def _session(application: Any, settings: Settings, stop: asyncio.Event, d:
             await application.bot.shutdown()  # when initialize was cut short: its HTTP clients
 
 
-async def _start(application: Any, settings: Settings, d: Deps) -> None:
+async def _start(application: BotApplication, settings: Settings, d: Deps) -> None:
     """Command menu, reconcile rows left in flight, then poll."""
     if application.post_init is not None:
         await application.post_init(application)
@@ -132,7 +134,7 @@ async def _start(application: Any, settings: Settings, d: Deps) -> None:
     log.info("telegram bot @%s polling; delivery worker running", application.bot.username)
 
 
-async def _stop(application: Any) -> None:
+async def _stop(application: BotApplication) -> None:
     """Stop polling, then the application. A rejected token ends PTB's polling task with
     ``InvalidToken``, which ``updater.stop()`` raises again: already reported, not a reason to
     leave the rest running."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import db.models
@@ -22,14 +26,14 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our UTC timestamp type as a plain SQLAlchemy type, so migrations never import db."""
     if type_ == "type" and isinstance(obj, db.models.UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

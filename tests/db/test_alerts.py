@@ -18,7 +18,8 @@ from bot.matching.engine import Matcher
 from bot.matching.model import Document
 from bot.report import scan_result
 from bot.rulefiles import load_rules
-from db.alerts import alert_dict, content_hash, recent_alerts, store_alerts, store_article
+from db.alerts import alert_dict, recent_alerts, store_alerts
+from db.articles import content_hash, store_article
 from db.engine import open_database, session_scope
 from db.models import Alert, AlertEntity, Article
 from tests.pg import db_url, pg_server, pg_url  # noqa: F401
@@ -179,7 +180,7 @@ def test_store_alerts_once_per_scope_rule_and_regime(
     ]
     expected = {
         (alert.id, e["key"], e["name"], e["matched"], e["score"])
-        for alert, data in zip(first.alerts, scanned)
+        for alert, data in zip(first.alerts, scanned, strict=True)
         for e in data["entities"]
     }
     assert set(parties) == expected

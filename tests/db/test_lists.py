@@ -156,11 +156,13 @@ def test_a_failed_import_keeps_the_previous_list(engine: Engine, un_list: Parsed
     duplicate = dataclasses.replace(
         un_list, entities=(*un_list.entities[:10], un_list.entities[0]), sha256="1" * 64
     )
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
-        with session_scope(engine) as session:
-            import_list(
-                session=session, parsed=duplicate, force=True
-            )  # past the shrink guard, to the failing insert
+    with (
+        pytest.raises(Exception, match=r"(?i)unique|duplicate"),
+        session_scope(engine) as session,
+    ):
+        import_list(
+            session=session, parsed=duplicate, force=True
+        )  # past the shrink guard, to the failing insert
     assert len(stored(engine)) == 1003
     with session_scope(engine) as session:
         (source,) = list_sources(session=session)

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
-from db.alerts import story_key
 from db.engine import alembic_config, downgrade, make_engine, open_database, upgrade
 from db.models import (
     Alert,
@@ -31,6 +30,7 @@ from db.models import (
     ReviewMark,
     Story,
 )
+from db.stories import story_key
 from tests.pg import db_url, pg_server, pg_url  # noqa: F401
 
 # Every table the models define; the first migration's tables must always be among them.

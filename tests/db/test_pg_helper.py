@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.exc import DBAPIError
 
 from tests import pg
 from tests.pg import PgServer, pg_server, pg_url  # noqa: F401
@@ -85,7 +86,7 @@ def test_url_and_fresh_databases(pg_server: PgServer, pg_url: str) -> None:  # n
         assert inspect(engine).get_table_names() == []
         with engine.connect() as connection:  # still connected when dropped
             pg_server.drop_database(other)
-            with pytest.raises(Exception):
+            with pytest.raises(DBAPIError):  # the server closed the connection
                 connection.exec_driver_sql("SELECT 1")
         engine.dispose()
     finally:

@@ -10,6 +10,7 @@ Each on SQLite and on PostgreSQL (the throwaway server of ``tests/pg.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from db.alerts import new_story, store_article
+from db.articles import store_article
 from db.engine import (
     alembic_config,
     hide_password,
@@ -36,6 +37,7 @@ from db.engine import (
 )
 from db.lists import import_list
 from db.models import Alert, AlertSource, Article
+from db.stories import new_story
 from db.unique import insert_or_ignore
 from tests import pg
 from tests.conftest import ROOT, require_shared
@@ -66,7 +68,13 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "bot", *args]
     return subprocess.run(
-        argv, cwd=cwd, env=cli_env(url, **extra), capture_output=True, text=True, timeout=timeout
+        argv,
+        cwd=cwd,
+        env=cli_env(url, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -79,32 +87,32 @@ def start_together(
     and processes that wait their turn do not race.
     """
     processes = []
-    for number, args in enumerate(commands):
-        out, err = (
-            open(cwd / f"process-{number}.{name}", "w+", encoding="utf-8")
-            for name in ("out", "err")
-        )
-        argv = [sys.executable, "-m", "bot", *args]
-        processes.append(
-            (
-                subprocess.Popen(
-                    argv, cwd=cwd, env=cli_env(url), stdout=out, stderr=err, text=True
-                ),
-                out,
-                err,
+    with contextlib.ExitStack() as files:
+        for number, args in enumerate(commands):
+            out, err = (
+                files.enter_context(open(cwd / f"process-{number}.{name}", "w+", encoding="utf-8"))
+                for name in ("out", "err")
             )
-        )
-    results = []
-    for process, out, err in processes:
-        process.wait(timeout=timeout)
-        results.append((process.returncode, *(read_and_close(stream) for stream in (out, err))))
+            argv = [sys.executable, "-m", "bot", *args]
+            processes.append(
+                (
+                    subprocess.Popen(
+                        argv, cwd=cwd, env=cli_env(url), stdout=out, stderr=err, text=True
+                    ),
+                    out,
+                    err,
+                )
+            )
+        results = []
+        for process, out, err in processes:
+            process.wait(timeout=timeout)
+            results.append((process.returncode, *(read_back(stream) for stream in (out, err))))
     return results
 
 
-def read_and_close(stream: IO[str]) -> str:
-    with stream:
-        stream.seek(0)
-        return stream.read()
+def read_back(stream: IO[str]) -> str:
+    stream.seek(0)
+    return stream.read()
 
 
 def head_revision() -> str:
@@ -185,7 +193,9 @@ def test_a_failed_connection_does_not_show_the_password(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_a_wrong_password_is_not_shown(
-    pg_server: PgServer, pg_password_url: str, tmp_path: Path
+    pg_server: PgServer,  # noqa: F811
+    pg_password_url: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     dbname = make_url(pg_password_url).database or ""
     wrong = pg_server.password_url(dbname, password=SECRET)
@@ -324,7 +334,9 @@ def test_concurrent_scans_store_once_sqlite(
 
 @pytest.mark.postgres
 def test_concurrent_scans_store_once_postgresql(
-    pg_url: str, texts: list[Path], tmp_path: Path
+    pg_url: str,  # noqa: F811
+    texts: list[Path],
+    tmp_path: Path,
 ) -> None:
     import_un_list(pg_url)
     alerts = scan_together(pg_url, texts, tmp_path)
@@ -384,6 +396,7 @@ def test_commands_started_together_on_a_fresh_sqlite_file(tmp_path: Path) -> Non
 
 @pytest.mark.postgres
 def test_commands_started_together_on_a_fresh_postgresql_database(
-    pg_url: str, tmp_path: Path
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     check_fresh_start(pg_url, tmp_path)

@@ -16,9 +16,11 @@ from bot.matching.engine import Matcher
 from bot.matching.model import Document
 from bot.report import scan_result
 from bot.rulefiles import load_rules
-from db.alerts import ScannedText, StoredScan, store_alerts, store_article, store_scans
+from db.alerts import StoredScan, store_alerts
+from db.articles import store_article
 from db.engine import open_database, session_scope
 from db.models import Alert, AlertEntity, AlertSource, Article
+from db.scans import ScannedText, store_scans
 from tests.pg import db_url, pg_server, pg_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,9 +101,12 @@ def summary(results: list[StoredScan]) -> list[tuple[Any, ...]]:
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with session_scope(engine) as session:
-        rows = lambda *columns: [
-            tuple(row) for row in session.execute(select(*columns).order_by(columns[0])).all()
-        ]
+
+        def rows(*columns: Any) -> list[tuple[Any, ...]]:
+            return [
+                tuple(row) for row in session.execute(select(*columns).order_by(columns[0])).all()
+            ]
+
         return {
             "articles": rows(
                 Article.id,

@@ -183,7 +183,7 @@ def case_headers(data: bytes) -> dict[str, str]:
         except UnicodeDecodeError:
             continue
         if "Header:" in text:
-            return {name: value for name, value in _HEADER_LINE.findall(text)}
+            return dict(_HEADER_LINE.findall(text))
     return {}
 
 

@@ -53,7 +53,7 @@ def test_scrapinghub_benchmark_scores_in_worker_threads(aeb: list[tuple[str, byt
     with ThreadPoolExecutor(max_workers=4) as pool:
         texts = list(pool.map(lambda page: _text(page[1], page[0]), aeb))
     assert len(texts) == 181 and all(texts)
-    scores = aeb_prf((truth, text) for (_, _, truth), text in zip(aeb, texts))
+    scores = aeb_prf((truth, text) for (_, _, truth), text in zip(aeb, texts, strict=True))
     assert scores["precision"] >= 0.94 and scores["recall"] >= 0.95 and scores["f1"] >= 0.95
     baseline = aeb_prf((truth, naive(html, url)) for url, html, truth in aeb)
     assert scores["precision"] > baseline["precision"] + 0.3

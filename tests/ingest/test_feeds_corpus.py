@@ -49,7 +49,7 @@ async def _fetch_and_parse(
         paths = [str(p.relative_to(root)) for p in files]
         results = await asyncio.gather(*(fetcher.fetch(url_of("/" + p)) for p in paths))
     outcomes = []
-    for path, result in zip(paths, results):
+    for path, result in zip(paths, results, strict=True):
         try:
             feed = parse_feed(result.content, url=result.final_url, headers=result.headers)
             outcomes.append(Outcome(path, result, feed, None))

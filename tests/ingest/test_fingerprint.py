@@ -255,7 +255,7 @@ def story_grouping_figures(seed: int = 7) -> dict[str, dict[str, object]]:
         light = [light_edit(body, edits) for body in bodies]
         candidates = [
             (body, copy)
-            for body, p, copy in zip(bodies, prints, light)
+            for body, p, copy in zip(bodies, prints, light, strict=True)
             if hamming(p, simhash64(copy)) <= CANDIDATE_THRESHOLD
         ]
         joined_before = sum(
@@ -304,14 +304,14 @@ def test_separation_on_real_articles_with_the_pipelines_confirmation() -> None:
     assert [story_body(text) for text in texts] == texts  # no title known: the text is the body
     joined = sum(
         hamming(simhash64(t), simhash64(h)) <= CANDIDATE_THRESHOLD and same_story(t, h)
-        for t, h in zip(texts, heavy)
+        for t, h in zip(texts, heavy, strict=True)
     )
     assert round(joined / len(texts), 3) == 0.989
     rng = random.Random(11)
     light = [light_edit(text, rng) for text in texts]
     assert all(
         hamming(simhash64(t), simhash64(c)) <= DEFAULT_THRESHOLD and same_story(t, c)
-        for t, c in zip(texts, light)
+        for t, c in zip(texts, light, strict=True)
     )
     prints = [simhash64(t) for t in texts]
     merged = sum(

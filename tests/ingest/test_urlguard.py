@@ -62,7 +62,7 @@ async def test_non_public_literals_are_refused(url: str, why: str) -> None:
 )
 async def test_legacy_numeric_ipv4_spellings_are_always_refused(url: str) -> None:
     for allow_private in (False, True):
-        with pytest.raises(BlockedURL, match="ambiguous numeric|Invalid IPv4"):
+        with pytest.raises(BlockedURL, match=r"ambiguous numeric|Invalid IPv4"):
             await check_url(url, allow_private=allow_private)
 
 

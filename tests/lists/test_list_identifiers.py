@@ -143,14 +143,12 @@ def test_ftm_identifiers_normalised(tmp_path: Path) -> None:
 
 def test_hand_written_ofac_remarks(tmp_path: Path) -> None:
     (tmp_path / "sdn.csv").write_bytes(
-
-            b'201,"KOREA KWANGSON BANKING CORP",-0- ,"DPRK3",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
-            b'"SWIFT/BIC KKBCKPPY; alt. SWIFT/BIC KKBCKPPYXXX."\r\n'
-            b'202,"MSN 1234","aircraft","SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
-            b'"Aircraft Tail Number UP-A3001; Previous Aircraft Tail Number G-VAIR; '
-            b"Aircraft Manufacturer's Serial Number (MSN) 1234.\"\r\n"
-            b"\x1a"
-
+        b'201,"KOREA KWANGSON BANKING CORP",-0- ,"DPRK3",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
+        b'"SWIFT/BIC KKBCKPPY; alt. SWIFT/BIC KKBCKPPYXXX."\r\n'
+        b'202,"MSN 1234","aircraft","SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,'
+        b'"Aircraft Tail Number UP-A3001; Previous Aircraft Tail Number G-VAIR; '
+        b"Aircraft Manufacturer's Serial Number (MSN) 1234.\"\r\n"
+        b"\x1a"
     )
     (parsed,) = parse_ofac([tmp_path / "sdn.csv"])
     bank, plane = parsed.entities

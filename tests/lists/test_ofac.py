@@ -255,8 +255,8 @@ def test_non_numeric_ent_num(tmp_path: Path) -> None:
 
 def test_alias_files_without_sdn_csv_are_refused() -> None:
     folder = require_shared("data", "sanctions", "ofac", "2025-01")
-    with pytest.raises(ListFormatError, match="sdn.csv is required") as info:
+    with pytest.raises(ListFormatError, match=r"sdn\.csv is required") as info:
         load_list([folder / "alt.csv", folder / "add.csv"])
     assert "alt.csv" in str(info.value) and "add.csv" in str(info.value)
-    with pytest.raises(ListFormatError, match="sdn.csv is required"):
+    with pytest.raises(ListFormatError, match=r"sdn\.csv is required"):
         load_list([folder])

@@ -347,7 +347,7 @@ def test_demonyms_agree_with_mledoze() -> None:
     comparable = total - len(report["elsewhere"]) - len(report["uninhabited"])
     agreeing = len(report["match"]) + len(report["shared"])
     assert agreeing / comparable >= 0.95, f"{agreeing}/{comparable} demonyms agree: {dict(report)}"
-    differs = {code: theirs for code, theirs in report["differs"]}
+    differs = dict(report["differs"])
     reviewed = REVIEWED_DEMONYM_DIFFERENCES
     unreviewed = {c: theirs for c, theirs in differs.items() if c not in reviewed}
     assert not unreviewed, f"new demonym differences, review them (ours or theirs?): {unreviewed}"

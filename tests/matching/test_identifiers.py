@@ -279,7 +279,9 @@ def test_identifier_alerts_like_the_full_name(
     by_name = real_matcher.scan(Document(frame.format(name)))
     by_identifier = real_matcher.scan(Document(frame.format(identifier)))
     assert by_name and [a.rule_id for a in by_identifier] == [a.rule_id for a in by_name]
-    assert all(i.severity.rank >= n.severity.rank for i, n in zip(by_identifier, by_name))
+    assert all(
+        i.severity.rank >= n.severity.rank for i, n in zip(by_identifier, by_name, strict=True)
+    )
 
 
 def test_dprk_vessel_by_imo_dealing_is_a_possible_violation(real_matcher: Matcher) -> None:

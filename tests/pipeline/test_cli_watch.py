@@ -207,7 +207,7 @@ def test_ctrl_c_stops_run_cleanly(env: Path) -> None:
         while not server.requests_to("/feed.xml") and time.monotonic() < deadline:
             time.sleep(0.1)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "polled 1 feeds (0 failed" in err
     assert "Traceback" not in err

@@ -17,10 +17,11 @@ from bot.ingest.fingerprint import simhash64
 from bot.ingest.http import Fetcher
 from bot.pipeline import Pipeline
 from bot.scheduler import Scheduler
-from db.alerts import alert_sources, signed64
+from db.alerts import alert_sources
 from db.engine import session_scope
 from db.feeds import add_feed
 from db.models import Alert, Article, Story
+from db.stories import signed64
 from tests.conftest import require_shared
 from tests.ingest.servers import LoopbackServer, serve, static
 from tests.pipeline.conftest import Collector

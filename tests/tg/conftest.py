@@ -30,11 +30,13 @@ from bot.settings import Settings
 from bot.tg.app import build_application
 from bot.tg.deps import Deps, deps
 from bot.tg.runner import run_telegram
-from bot.watch import watch_alerts_for
-from db.alerts import new_story, store_alerts, store_article
+from bot.watchalerts import watch_alerts_for
+from db.alerts import store_alerts
+from db.articles import store_article
 from db.delivery import enqueue_alert
 from db.engine import session_scope
 from db.models import Chat, Delivery, Subscription
+from db.stories import new_story
 from tests.conftest import ROOT, require_shared
 from tests.tgemu import TEST_TOKEN, Emulator, group, tg_emulator, tg_emulator_session, user  # noqa: F401
 
@@ -251,19 +253,19 @@ class World:
 
 
 def make_settings(tmp: Path, emu: Emulator, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        database_url=f"sqlite:///{tmp / 'bot.sqlite'}",
-        data_dir=tmp,
-        rules_dir=ROOT / "rules",
-        telegram_bot_token=SecretStr(TEST_TOKEN),
-        telegram_api_base_url=emu.base_url,
-        telegram_poll_timeout_s=1,
-        telegram_chat_interval_s=0.02,  # tests that check the real pace set 1.0
-        delivery_poll_interval_s=0.05,
-        bot_admin_ids=frozenset({99}),
-        admin_chat_id=None,
-        allow_private_urls=True,
-    )
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp / 'bot.sqlite'}",
+        "data_dir": tmp,
+        "rules_dir": ROOT / "rules",
+        "telegram_bot_token": SecretStr(TEST_TOKEN),
+        "telegram_api_base_url": emu.base_url,
+        "telegram_poll_timeout_s": 1,
+        "telegram_chat_interval_s": 0.02,  # tests that check the real pace set 1.0
+        "delivery_poll_interval_s": 0.05,
+        "bot_admin_ids": frozenset({99}),
+        "admin_chat_id": None,
+        "allow_private_urls": True,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

@@ -7,7 +7,7 @@ import pytest
 from bot.ingest.http import Fetcher, FetchPolicy
 from bot.pipeline import Pipeline
 from bot.scheduler import Scheduler
-from bot.watch import watch_alerts_for
+from bot.watchalerts import watch_alerts_for
 from db.delivery import outbox_hook
 from db.engine import session_scope
 from db.feeds import add_feed

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from db.alerts import add_source, store_article
+from db.alerts import add_source
+from db.articles import store_article
 from db.models import Alert, ChatMute, ReviewMark
 from tests.tg.conftest import (
     ANN,

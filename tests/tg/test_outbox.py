@@ -15,10 +15,12 @@ from sqlmodel import Session
 
 from db import chats as chats_db
 from db import delivery as outbox
-from db.alerts import new_story, store_alerts, store_article
+from db.alerts import store_alerts
+from db.articles import store_article
 from db.engine import open_database, session_scope
 from db.models import Alert, Chat, ChatMute, Delivery, Subscription, WatchItem
 from db.review import mark_alert
+from db.stories import new_story
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -47,7 +48,7 @@ async def test_one_message_per_second_per_private_chat() -> None:
     for _ in range(3):
         await send(lim, clock, 42, log)
     times = [t for _, t in log]
-    assert [round(b - a, 2) for a, b in zip(times, times[1:])] == [1.1, 1.1]  # 1 s + the margin
+    assert [round(b - a, 2) for a, b in itertools.pairwise(times)] == [1.1, 1.1]  # 1 s + the margin
     assert lim.last_message_id(42) == 3
 
 
@@ -58,7 +59,7 @@ async def test_twenty_per_minute_per_group() -> None:
         await send(lim, clock, -100, log)
     times = [t for _, t in log]
     assert times[20] - times[0] >= 60.0
-    assert all(b - a >= 1.0 for a, b in zip(times, times[1:]))
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
 
 
 async def test_thirty_per_second_overall() -> None:

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from bot.domain.watch import targets_from_items, term_key
 from bot.matching.engine import Matcher
 from bot.matching.model import Document
 from bot.report import alert_to_dict
 from bot.rulefiles import load_rules
-from bot.watch import find_watch_hits, suggest, targets_from_items, term_key, watch_alerts
+from bot.watch import find_watch_hits, suggest, watch_alerts
 from tests.conftest import ROOT
 
 TEXT = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
@@ -9,21 +11,25 @@ from telegram.ext import ContextTypes
 from bot.tg.auth import is_bot_admin
 from bot.tg.deps import deps
 from bot.tg.handlers.common import COMMANDS, chat_fields, reply
-from bot.tg.messages import esc, render_help, render_stats
-from db import chats as chats_db
+from bot.tg.markup import esc
+from bot.tg.messages import render_help, render_stats
+from db import chatrecords
 from db import history as history_db
+from db.chatsettings import chat_settings
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """What the bot does and the main commands; says so if this chat was switched off."""
     d = deps(context)
     fields = chat_fields(update)
-    view = await d.db(chats_db.chat_settings, tg_chat_id=fields["tg_chat_id"])
+    view = await d.db(partial(chat_settings, tg_chat_id=fields["tg_chat_id"]))
     await d.db(
-        chats_db.ensure_chat,
-        tg_chat_id=fields["tg_chat_id"],
-        type=fields["chat_type"],
-        title=fields["title"],
+        partial(
+            chatrecords.ensure_chat,
+            tg_chat_id=fields["tg_chat_id"],
+            type=fields["chat_type"],
+            title=fields["title"],
+        )
     )
     text = render_help(COMMANDS, is_bot_admin(d.settings.bot_admin_ids, update.effective_user))
     if view.exists and not view.subscribed and view.inactive_reason:
@@ -48,7 +54,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     d = deps(context)
     chat = update.effective_chat
     assert chat is not None
-    mine = await d.db(history_db.chat_stats, tg_chat_id=chat.id)
+    mine = await d.db(partial(history_db.chat_stats, tg_chat_id=chat.id))
     overall = (
         await d.db(history_db.global_stats)
         if is_bot_admin(d.settings.bot_admin_ids, update.effective_user)
@@ -63,7 +69,7 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or message.migrate_to_chat_id is None:
         return
     await deps(context).db(
-        chats_db.migrate_chat, old_id=message.chat_id, new_id=message.migrate_to_chat_id
+        partial(chatrecords.migrate_chat, old_id=message.chat_id, new_id=message.migrate_to_chat_id)
     )
 
 
@@ -75,13 +81,17 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     status = change.new_chat_member.status
     d = deps(context)
     if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
-        await d.db(chats_db.deactivate_chat, tg_chat_id=change.chat.id, reason=f"bot {status}")
+        await d.db(
+            partial(chatrecords.deactivate_chat, tg_chat_id=change.chat.id, reason=f"bot {status}")
+        )
     elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
         await d.db(
-            chats_db.ensure_chat,
-            tg_chat_id=change.chat.id,
-            type=change.chat.type,
-            title=change.chat.title or "",
+            partial(
+                chatrecords.ensure_chat,
+                tg_chat_id=change.chat.id,
+                type=change.chat.type,
+                title=change.chat.title or "",
+            )
         )
 
 

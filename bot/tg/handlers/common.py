@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.tg.auth import author_of
 from bot.tg.deps import deps
-from bot.tg.messages import esc
+from bot.tg.markup import esc
 
 COMMANDS: list[tuple[str, str]] = [
     ("start", "what this bot does"),
@@ -86,7 +88,13 @@ def who(update: Update) -> str:
     return author_of(update.effective_user, update.effective_chat)
 
 
-def chat_fields(update: Update) -> dict[str, object]:
+class ChatFields(TypedDict):
+    tg_chat_id: int
+    chat_type: str
+    title: str
+
+
+def chat_fields(update: Update) -> ChatFields:
     """tg_chat_id, chat_type and title of the update's chat, for ``db.chats`` calls."""
     chat = update.effective_chat
     assert chat is not None

@@ -6,17 +6,20 @@ import csv
 import io
 import json
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import ContextTypes
 
+from bot.tg.alertmessages import render_alert_full
 from bot.tg.args import ArgError, HistoryArgs, parse_history
 from bot.tg.auth import is_bot_admin
 from bot.tg.deps import Deps, deps
 from bot.tg.handlers.common import int_arg, reply, usage
 from bot.tg.keyboards import history_keyboard
-from bot.tg.messages import esc, render_alert_full, render_history
+from bot.tg.markup import esc
+from bot.tg.messages import render_history
 from db import history as history_db
 from db.models import utcnow
 
@@ -32,16 +35,18 @@ def _searches(context: ContextTypes.DEFAULT_TYPE) -> dict[str, HistoryArgs]:
 
 async def _page(
     d: Deps, chat_id: int, args: HistoryArgs, offset: int, token: str
-) -> tuple[str, Any]:
+) -> tuple[str, InlineKeyboardMarkup | None]:
     since = utcnow() - args.since if args.since is not None else None
     page = await d.db(
-        history_db.chat_history,
-        tg_chat_id=chat_id,
-        query=args.query,
-        since=since,
-        min_severity=args.severity,
-        offset=offset,
-        limit=PAGE_SIZE,
+        partial(
+            history_db.chat_history,
+            tg_chat_id=chat_id,
+            query=args.query,
+            since=since,
+            min_severity=args.severity,
+            offset=offset,
+            limit=PAGE_SIZE,
+        )
     )
     text = render_history(page, PAGE_SIZE, args.describe())
     return text, history_keyboard(
@@ -59,8 +64,10 @@ async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     assert chat is not None
     searches = _searches(context)
-    token = str(int(context.chat_data.get("history_seq", 0)) + 1)  # type: ignore[union-attr]
-    context.chat_data["history_seq"] = int(token)  # type: ignore[index]
+    chat_data = context.chat_data
+    assert chat_data is not None
+    token = str(int(chat_data.get("history_seq", 0)) + 1)
+    chat_data["history_seq"] = int(token)
     searches[token] = args
     for old in sorted(searches, key=int)[:-MAX_SEARCHES]:
         del searches[old]
@@ -72,7 +79,7 @@ async def history_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """‹ Newer / Older ›."""
     query = update.callback_query
     assert query is not None and query.data is not None and update.effective_chat is not None
-    _, offset_text, token = (query.data.split(":") + ["", ""])[:3]
+    _, offset_text, token = [*query.data.split(":"), "", ""][:3]
     args = _searches(context).get(token)
     offset = int_arg(offset_text, 10**6)
     if args is None or offset is None:
@@ -89,7 +96,7 @@ async def _send_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, alert_
     assert chat is not None
     admin = is_bot_admin(d.settings.bot_admin_ids, update.effective_user)
     full = await d.db(
-        history_db.alert_for_chat, tg_chat_id=chat.id, alert_id=alert_id, any_chat=admin
+        partial(history_db.alert_for_chat, tg_chat_id=chat.id, alert_id=alert_id, any_chat=admin)
     )
     if full is None:
         return False
@@ -169,7 +176,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The chat's history as a CSV file and a JSON file."""
     chat = update.effective_chat
     assert chat is not None
-    rows = await deps(context).db(history_db.export_rows, tg_chat_id=chat.id)
+    rows = await deps(context).db(partial(history_db.export_rows, tg_chat_id=chat.id))
     if not rows:
         await reply(update, "Nothing to export yet: this chat has no alerts.")
         return

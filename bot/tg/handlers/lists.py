@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 from bot.tg.auth import is_bot_admin
 from bot.tg.deps import deps
 from bot.tg.handlers.common import reply
-from bot.tg.messages import esc
+from bot.tg.markup import esc
 from db.lists import ListStatus, list_status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Container
+from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -32,11 +33,13 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     chat_id = update.effective_chat.id
     author = who(update)
     try:
-        await d.db(mark_alert, alert_id=alert_id, verdict=verdict, author=author, chat_id=chat_id)
+        await d.db(
+            partial(mark_alert, alert_id=alert_id, verdict=verdict, author=author, chat_id=chat_id)
+        )
     except ReviewError as error:
         await query.answer(str(error)[:190], show_alert=True)
         return
-    await d.db(outbox.refilter_chat, tg_chat_id=chat_id)
+    await d.db(partial(outbox.refilter_chat, tg_chat_id=chat_id))
     name = update.effective_user.first_name if update.effective_user else author
     await query.edit_message_reply_markup(reply_markup=reviewed_keyboard(full.alert, verdict, name))
     if verdict == "false_positive":
@@ -66,9 +69,11 @@ async def mute_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     else:
         kind, value, label = "rule", str(alert["rule"]), str(alert.get("title", ""))
     await d.db(
-        chats_db.mute, tg_chat_id=chat_id, kind=kind, value=value, label=label, by=who(update)
+        partial(
+            chats_db.mute, tg_chat_id=chat_id, kind=kind, value=value, label=label, by=who(update)
+        )
     )
-    await d.db(outbox.refilter_chat, tg_chat_id=chat_id)
+    await d.db(partial(outbox.refilter_chat, tg_chat_id=chat_id))
     await query.answer(f"Muted {label[:80]} for this chat. /settings to unmute.", show_alert=True)
 
 
@@ -82,7 +87,7 @@ async def _button_alert(
     """
     query = update.callback_query
     assert query is not None and query.data is not None and update.effective_chat is not None
-    _, code, alert_text = (query.data.split(":") + ["", ""])[:3]
+    _, code, alert_text = [*query.data.split(":"), "", ""][:3]
     alert_id = int_arg(alert_text)
     if code not in codes or alert_id is None:
         await query.answer("Unknown button", show_alert=True)
@@ -90,7 +95,7 @@ async def _button_alert(
     if not await require_manager(update, context):
         return code, alert_id, None
     full = await deps(context).db(
-        history_db.alert_for_chat, tg_chat_id=update.effective_chat.id, alert_id=alert_id
+        partial(history_db.alert_for_chat, tg_chat_id=update.effective_chat.id, alert_id=alert_id)
     )
     if full is None:
         await query.answer("Not an alert of this chat", show_alert=True)

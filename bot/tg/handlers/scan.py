@@ -2,26 +2,28 @@
 
 URLs go through the guarded fetcher (private and loopback addresses refused unless
 ``ALLOW_PRIVATE_URLS``; size and time limits); the matching runs in a worker thread; each chat
-may scan ``SCAN_RATE_PER_CHAT`` times per ``SCAN_RATE_WINDOW_S``, one at a time. Nothing is
-stored: an on-demand scan is the user's business, not an article of the feeds.
+may scan ``SCAN_RATE_PER_CHAT`` times per ``SCAN_RATE_WINDOW_S``, one at a time. The text goes
+through the scan service every door uses (``bot.services.scan``), told not to store: an
+on-demand scan is the user's business, not an article of the feeds.
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
+from bot.domain.watch import targets_from_items
 from bot.ingest.errors import IngestError
 from bot.inputs import InputError, ScanInput, from_bytes, is_url, read_url
-from bot.matching.model import Document
-from bot.report import alert_to_dict
+from bot.services.scan import ArticleText, scan_and_store
 from bot.tg.deps import Deps, deps
 from bot.tg.handlers.common import reply, usage
 from bot.tg.messages import esc, render_scan
-from bot.watch import find_watch_hits, targets_from_items, watch_alerts
+from bot.watch import find_watch_hits, watch_alerts
 from db import chats as chats_db
 
 MAX_URL_CHARS = 2048
@@ -102,14 +104,17 @@ async def _match(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rules' alerts, and hits of this chat's own watchlist, computed off the event loop."""
     matcher = await asyncio.to_thread(d.app.matcher)
-    watched = await d.db(chats_db.list_watch, tg_chat_id=chat_id)
+    watched = await d.db(partial(chats_db.list_watch, tg_chat_id=chat_id))
     targets = targets_from_items((w.id or 0, w.key, w.name) for w in watched)
 
     def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        document = Document(item.text, item.title)
-        analysis = matcher.analyze(document)
-        alerts = [alert_to_dict(a) for a in matcher.alerts(analysis)]
+        text = ArticleText(item.source, item.text, item.title, item.url)
+        ((matched, _),) = scan_and_store(
+            d.app, [text], matcher=matcher, store=False, keep_analysis=True
+        )
+        analysis = matched.analysis
+        assert analysis is not None
         hits = watch_alerts(analysis, find_watch_hits(analysis, targets)) if targets else []
-        return alerts, hits
+        return matched.alerts, hits
 
     return await asyncio.to_thread(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -20,11 +21,12 @@ from bot.tg.keyboards import (
 from bot.tg.messages import render_settings
 from db import chats as chats_db
 from db import delivery as outbox
+from db.chatsettings import ChatSettings, chat_settings
 
 
 async def _show(update: Update, d: Deps, prefix: str = "", edit: bool = False) -> None:
     fields = chat_fields(update)
-    view = await d.db(chats_db.chat_settings, tg_chat_id=fields["tg_chat_id"])
+    view = await d.db(partial(chat_settings, tg_chat_id=fields["tg_chat_id"]))
     text = (prefix + "\n\n" if prefix else "") + render_settings(
         view, str(fields["title"]) if fields["chat_type"] != "private" else ""
     )
@@ -40,26 +42,32 @@ async def _change(
 ) -> None:
     """Apply changes (raises ChatError), then re-filter what is still queued for the chat."""
     fields = chat_fields(update)
-    common = {"tg_chat_id": fields["tg_chat_id"], "by": who(update)}
+    tg_chat_id, by = fields["tg_chat_id"], who(update)
     if subscribe is True:
         await d.db(
-            chats_db.subscribe,
-            changes=changes,
-            chat_type=fields["chat_type"],
-            title=fields["title"],
-            **common,
+            partial(
+                chats_db.subscribe,
+                changes=changes,
+                chat_type=fields["chat_type"],
+                title=fields["title"],
+                tg_chat_id=tg_chat_id,
+                by=by,
+            )
         )
     elif subscribe is False:
-        await d.db(chats_db.unsubscribe, **common)
+        await d.db(partial(chats_db.unsubscribe, tg_chat_id=tg_chat_id, by=by))
     elif changes:
         await d.db(
-            chats_db.update_subscription,
-            changes=changes,
-            chat_type=fields["chat_type"],
-            title=fields["title"],
-            **common,
+            partial(
+                chats_db.update_subscription,
+                changes=changes,
+                chat_type=fields["chat_type"],
+                title=fields["title"],
+                tg_chat_id=tg_chat_id,
+                by=by,
+            )
         )
-    await d.db(outbox.refilter_chat, tg_chat_id=fields["tg_chat_id"])
+    await d.db(partial(outbox.refilter_chat, tg_chat_id=tg_chat_id))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -124,40 +132,12 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if not await require_manager(update, context):
         return
-    view = await d.db(chats_db.chat_settings, tg_chat_id=chat_fields(update)["tg_chat_id"])
+    view = await d.db(partial(chat_settings, tg_chat_id=chat_fields(update)["tg_chat_id"]))
     try:
-        if action == "sev":
-            await _change(update, d, {"min_severity": _next(SEVERITY_CYCLE, view.min_severity)})
-        elif action == "mode":
-            await _change(update, d, {"mode": _next(MODE_CYCLE, view.mode)})
-        elif action == "quiet":
-            current = None if view.quiet_start is None else (view.quiet_start, view.quiet_end)
-            await _change(update, d, {"quiet": _next(QUIET_PRESETS, current)})
-        elif action == "wl":
-            await _change(update, d, {"watchlist_only": not view.watchlist_only})
-        elif action == "unmute":
-            await d.db(chats_db.unmute_all, tg_chat_id=view.tg_chat_id)
-        elif action in ("on", "off"):
-            await _change(update, d, {}, subscribe=action == "on")
-        elif action == "rall":
-            await _change(update, d, {"regimes": []})
-        elif action in ("rg", "rt"):
-            page = int(parts[-1]) if parts[-1].isdigit() else 0
-            if action == "rt" and parts[2].isdigit() and int(parts[2]) < len(d.regimes):
-                regime = d.regimes[int(parts[2])]
-                chosen = (
-                    [r for r in view.regimes if r != regime]
-                    if regime in view.regimes
-                    else [*view.regimes, regime]
-                )
-                await _change(update, d, {"regimes": chosen})
-            view = await d.db(chats_db.chat_settings, tg_chat_id=view.tg_chat_id)
-            await query.edit_message_reply_markup(
-                reply_markup=regimes_keyboard(view, d.regimes, page)
-            )
-            await query.answer()
+        if action in ("rg", "rt"):
+            await _regimes_button(update, d, view, parts)
             return
-        else:
+        if not await _setting_button(update, d, view, action):
             await query.answer("Unknown button")
             return
     except chats_db.ChatError as error:
@@ -165,6 +145,47 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     await _show(update, d, edit=True)
     await query.answer("Saved")
+
+
+async def _setting_button(update: Update, d: Deps, view: ChatSettings, action: str) -> bool:
+    """Apply one settings button (raises ChatError); False for a button not known here."""
+    if action == "sev":
+        await _change(update, d, {"min_severity": _next(SEVERITY_CYCLE, view.min_severity)})
+    elif action == "mode":
+        await _change(update, d, {"mode": _next(MODE_CYCLE, view.mode)})
+    elif action == "quiet":
+        current = None if view.quiet_start is None else (view.quiet_start, view.quiet_end)
+        await _change(update, d, {"quiet": _next(QUIET_PRESETS, current)})
+    elif action == "wl":
+        await _change(update, d, {"watchlist_only": not view.watchlist_only})
+    elif action == "unmute":
+        await d.db(partial(chats_db.unmute_all, tg_chat_id=view.tg_chat_id))
+    elif action in ("on", "off"):
+        await _change(update, d, {}, subscribe=action == "on")
+    elif action == "rall":
+        await _change(update, d, {"regimes": []})
+    else:
+        return False
+    return True
+
+
+async def _regimes_button(update: Update, d: Deps, view: ChatSettings, parts: list[str]) -> None:
+    """A page of the regime buttons (``rg``), or a regime toggled on it (``rt``)."""
+    query = update.callback_query
+    assert query is not None
+    action = parts[1]
+    page = int(parts[-1]) if parts[-1].isdigit() else 0
+    if action == "rt" and parts[2].isdigit() and int(parts[2]) < len(d.regimes):
+        regime = d.regimes[int(parts[2])]
+        chosen = (
+            [r for r in view.regimes if r != regime]
+            if regime in view.regimes
+            else [*view.regimes, regime]
+        )
+        await _change(update, d, {"regimes": chosen})
+    view = await d.db(partial(chat_settings, tg_chat_id=view.tg_chat_id))
+    await query.edit_message_reply_markup(reply_markup=regimes_keyboard(view, d.regimes, page))
+    await query.answer()
 
 
 def regime_names(app_rules: Any) -> list[str]:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.domain.watch import MAX_NAME_CHARS
 from bot.tg.deps import Deps, deps
 from bot.tg.handlers.common import chat_fields, int_arg, reply, require_manager, usage, who
 from bot.tg.keyboards import suggestions_keyboard, watchlist_keyboard
-from bot.tg.messages import esc, render_watchlist
-from bot.watch import MAX_NAME_CHARS, Suggestion, suggest
+from bot.tg.markup import esc
+from bot.tg.messages import render_watchlist
+from bot.watch import Suggestion, suggest
 from db import chats as chats_db
 from db import delivery as outbox
 from db import history as history_db
@@ -39,14 +42,16 @@ async def _add(update: Update, d: Deps, name: str, entity_key: str | None) -> st
     fields = chat_fields(update)
     try:
         item, created = await d.db(
-            chats_db.add_watch,
-            tg_chat_id=fields["tg_chat_id"],
-            name=name,
-            entity_key=entity_key,
-            by=who(update),
-            limit=d.settings.watchlist_max_items,
-            chat_type=fields["chat_type"],
-            title=fields["title"],
+            partial(
+                chats_db.add_watch,
+                tg_chat_id=fields["tg_chat_id"],
+                name=name,
+                entity_key=entity_key,
+                by=who(update),
+                limit=d.settings.watchlist_max_items,
+                chat_type=fields["chat_type"],
+                title=fields["title"],
+            )
         )
     except chats_db.ChatError as error:
         return f"⚠️ {esc(error)}"
@@ -90,10 +95,9 @@ async def watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     assert query is not None and query.data is not None
     if not await require_manager(update, context):
         return
-    offer = (
-        await _offer_for(context, query.message.message_id) if query.message is not None else None
-    )
-    if offer is None:
+    message = query.message
+    offer = await _offer_for(context, message.message_id) if message is not None else None
+    if message is None or offer is None:
         await query.answer("This offer has expired; send /watch again.", show_alert=True)
         return
     parts = query.data.split(":")
@@ -110,12 +114,12 @@ async def watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         text = await _add(update, deps(context), chosen.caption, chosen.key)
     else:
         text = await _add(update, deps(context), offer.typed, None)
-    _offers(context).pop(query.message.message_id, None)  # type: ignore[union-attr]
+    _offers(context).pop(message.message_id, None)
     await query.edit_message_text(text)
     await query.answer()
 
 
-async def _offer_for(context: ContextTypes.DEFAULT_TYPE, message_id: int) -> Any:
+async def _offer_for(context: ContextTypes.DEFAULT_TYPE, message_id: int) -> Offer | None:
     """The offer behind a suggestion message.
 
     /watch runs concurrently with other updates (its fuzzy search takes a moment), so a quick
@@ -139,25 +143,27 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await require_manager(update, context):
         return
     d = deps(context)
-    tg_chat_id = int(chat_fields(update)["tg_chat_id"])  # type: ignore[call-overload]
+    tg_chat_id = chat_fields(update)["tg_chat_id"]
     number = int_arg(name)
     item_id = None
     if number is not None:
-        items = await d.db(chats_db.list_watch, tg_chat_id=tg_chat_id)
+        items = await d.db(partial(chats_db.list_watch, tg_chat_id=tg_chat_id))
         if 1 <= number <= len(items):
             item_id = items[number - 1].id
     gone = await d.db(
-        chats_db.remove_watch,
-        tg_chat_id=tg_chat_id,
-        item_id=item_id,
-        name=None if item_id else name,
+        partial(
+            chats_db.remove_watch,
+            tg_chat_id=tg_chat_id,
+            item_id=item_id,
+            name=None if item_id else name,
+        )
     )
     if not gone:
         await reply(
             update, f"Not on this chat's watchlist: “{esc(name)}”. /watchlist shows what is."
         )
         return
-    await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
+    await d.db(partial(outbox.refilter_chat, tg_chat_id=tg_chat_id))
     await reply(
         update, "Stopped watching " + ", ".join(f"<b>{esc(i.name)}</b>" for i in gone) + "."
     )
@@ -166,7 +172,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The chat's watchlist, with a button to remove each name."""
     d = deps(context)
-    items = await d.db(chats_db.list_watch, tg_chat_id=int(chat_fields(update)["tg_chat_id"]))  # type: ignore[call-overload]
+    items = await d.db(partial(chats_db.list_watch, tg_chat_id=chat_fields(update)["tg_chat_id"]))
     await reply(
         update, render_watchlist(items, d.settings.watchlist_max_items), watchlist_keyboard(items)
     )
@@ -179,15 +185,15 @@ async def watchlist_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if not await require_manager(update, context):
         return
     d = deps(context)
-    tg_chat_id = int(chat_fields(update)["tg_chat_id"])  # type: ignore[call-overload]
+    tg_chat_id = chat_fields(update)["tg_chat_id"]
     item_id = int_arg(query.data.split(":", 1)[1])
     gone = (
-        await d.db(chats_db.remove_watch, tg_chat_id=tg_chat_id, item_id=item_id)
+        await d.db(partial(chats_db.remove_watch, tg_chat_id=tg_chat_id, item_id=item_id))
         if item_id is not None
         else []
     )
-    await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
-    items = await d.db(chats_db.list_watch, tg_chat_id=tg_chat_id)
+    await d.db(partial(outbox.refilter_chat, tg_chat_id=tg_chat_id))
+    items = await d.db(partial(chats_db.list_watch, tg_chat_id=tg_chat_id))
     await query.edit_message_text(
         render_watchlist(items, d.settings.watchlist_max_items),
         reply_markup=watchlist_keyboard(items),
@@ -202,10 +208,10 @@ async def stop_watching_button(update: Update, context: ContextTypes.DEFAULT_TYP
     if not await require_manager(update, context):
         return
     d = deps(context)
-    tg_chat_id = int(chat_fields(update)["tg_chat_id"])  # type: ignore[call-overload]
+    tg_chat_id = chat_fields(update)["tg_chat_id"]
     alert_id = int_arg(query.data.split(":", 1)[1])
     full = (
-        await d.db(history_db.alert_for_chat, tg_chat_id=tg_chat_id, alert_id=alert_id)
+        await d.db(partial(history_db.alert_for_chat, tg_chat_id=tg_chat_id, alert_id=alert_id))
         if alert_id is not None
         else None
     )
@@ -214,9 +220,9 @@ async def stop_watching_button(update: Update, context: ContextTypes.DEFAULT_TYP
         await query.answer("Not an alert of this chat", show_alert=True)
         return
     gone = await d.db(
-        chats_db.remove_watch, tg_chat_id=tg_chat_id, name=str(entities[0].get("key"))
+        partial(chats_db.remove_watch, tg_chat_id=tg_chat_id, name=str(entities[0].get("key")))
     )
-    await d.db(outbox.refilter_chat, tg_chat_id=tg_chat_id)
+    await d.db(partial(outbox.refilter_chat, tg_chat_id=tg_chat_id))
     await query.answer(
         f"Stopped watching {gone[0].name}"[:190] if gone else "No longer on the watchlist"
     )

@@ -76,7 +76,7 @@ def _merge_article(bind: Connection, duplicate: int, keep: int) -> None:
 
 
 def _fill_story_keys(bind: Connection) -> None:
-    """``db.alerts.story_key`` as of this revision: the stored fingerprint and title, hashed."""
+    """``db.stories.story_key`` as of this revision: the stored fingerprint and title, hashed."""
     for story_id, fingerprint, title in bind.execute(sa.text("SELECT id, simhash, title FROM story")).all():
         key = hashlib.sha256(f"{fingerprint}\n{title}".encode("utf-8")).hexdigest()
         bind.execute(sa.text("UPDATE story SET key = :key WHERE id = :id"), {"key": key, "id": story_id})
