@@ -98,7 +98,8 @@ def normalise_tokens(text: str) -> list[str]:
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def _shingles(tokens: Sequence[str], size: int) -> Counter[str]:
+def shingles(tokens: Sequence[str], size: int) -> Counter[str]:
+    """Word ``size``-grams with their counts: the features both simhash and resemblance use."""
     if len(tokens) <= size:
         return Counter([" ".join(tokens)]) if tokens else Counter()
     return Counter(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
@@ -115,7 +116,7 @@ def simhash64(text: str, *, shingle: int = SHINGLE) -> int:
     Votes are tallied per (byte position, byte value) first and spread over bits afterwards:
     8 updates per shingle instead of 64 keeps a long article under a few milliseconds.
     """
-    features = _shingles(normalise_tokens(text), shingle)
+    features = shingles(normalise_tokens(text), shingle)
     if not features:
         return 0
     tables = [[0] * 256 for _ in range(8)]
@@ -149,8 +150,8 @@ def similar(a: int, b: int, threshold: int = DEFAULT_THRESHOLD) -> bool:
 
 def resemblance(a: str, b: str, *, shingle: int = SHINGLE) -> float:
     """Jaccard similarity of the two texts' shingle sets, to confirm a simhash candidate."""
-    set_a = set(_shingles(normalise_tokens(a), shingle))
-    set_b = set(_shingles(normalise_tokens(b), shingle))
+    set_a = set(shingles(normalise_tokens(a), shingle))
+    set_b = set(shingles(normalise_tokens(b), shingle))
     if not set_a or not set_b:
         return 0.0
     return len(set_a & set_b) / len(set_a | set_b)
@@ -206,8 +207,8 @@ def required_resemblance(shingles: int) -> float:
 def same_story(a: str, b: str, *, shingle: int = SHINGLE) -> bool:
     """True if two story bodies overlap enough to be one story: the confirming stage after a
     simhash candidate (Jaccard of shingle sets, at least ``required_resemblance`` of the shorter)."""
-    set_a = set(_shingles(normalise_tokens(a), shingle))
-    set_b = set(_shingles(normalise_tokens(b), shingle))
+    set_a = set(shingles(normalise_tokens(a), shingle))
+    set_b = set(shingles(normalise_tokens(b), shingle))
     if not set_a or not set_b:
         return False
     overlap = len(set_a & set_b) / len(set_a | set_b)

@@ -19,7 +19,7 @@ an exempt host is not resolved by us, but a redirect from it to any other host i
 
 DNS rebinding: a name can resolve to a public address when we check and to 127.0.0.1 a second
 later when the HTTP library resolves it again. ``GuardedNetworkBackend`` closes that gap for the
-clients built by ``bot.ingest.http.make_client``: httpcore asks *it* to open every TCP connection,
+clients built by ``bot.ingest.client.make_client``: httpcore asks *it* to open every TCP connection,
 it resolves the name once, checks every address, and connects to those checked addresses itself
 (TLS still verifies the certificate for the host name, which httpcore passes as SNI). The earlier
 per-hop ``check_url`` then only gives clear errors early and covers injected clients whose

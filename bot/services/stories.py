@@ -29,10 +29,10 @@ from sqlmodel import Session
 from bot.ingest.fingerprint import (
     CANDIDATE_THRESHOLD,
     SHINGLE,
-    _shingles,
     hamming,
     normalise_tokens,
     required_resemblance,
+    shingles,
     simhash64,
     story_body,
 )
@@ -52,8 +52,8 @@ def fingerprint(text: str, *titles: str) -> int:
 
 def shingle_set(body: str) -> frozenset[str]:
     """The shingles ``same_story`` compares, for a body that is compared more than once (built
-    with ``same_story``'s own ``_shingles``; ``tests/test_services.py`` checks the verdicts agree)."""
-    return frozenset(_shingles(normalise_tokens(body), SHINGLE))
+    with the ``shingles`` ``same_story`` uses; ``tests/test_services.py`` checks the verdicts agree)."""
+    return frozenset(shingles(normalise_tokens(body), SHINGLE))
 
 
 def same_story_sets(a: frozenset[str], b: frozenset[str]) -> bool:
