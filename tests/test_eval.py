@@ -31,7 +31,7 @@ MIN_ENTITY_RECALL = 0.95
 
 # The labelled corpus (tests/data/corpus): floors for its frozen validation part, which no
 # change to the engine or the scorer was developed on, and for the fitting part.
-CORPUS_FLOORS = {"validation": (0.91, 0.84), "fit": (0.95, 0.84)}
+CORPUS_FLOORS = {"validation": (0.90, 0.88), "fit": (0.95, 0.87)}
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,9 @@ _ORIGIN_NOUNS = word_set(
 )
 _ORIGIN_PREPOSITIONS = frozenset({"from", "by"})
 _DESTINATION_PREPOSITIONS = frozenset({"to", "into", "towards", "toward"})
+_LOCATIVE_PREPOSITIONS = frozenset({"in", "inside"})
+_SKIPPED_BEFORE = frozenset({"the", "neighbouring", "neighboring"})
+_RECIPIENT_MAX_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +198,9 @@ def _role(
     before = _previous_word(tokens, first, sent, sentence)
     if before in _ORIGIN_PREPOSITIONS:
         return "origin"
-    if before in _DESTINATION_PREPOSITIONS:
+    if before in _DESTINATION_PREPOSITIONS or (
+        before in _LOCATIVE_PREPOSITIONS and _recipient_before(tokens, first, sent, sentence)
+    ):
         return "destination"
     after = last + 1
     if (
@@ -221,11 +226,28 @@ def _role(
     return None
 
 
+def _recipient_before(
+    tokens: Sequence[Token], first: int, sent: int, sentence: Sequence[int]
+) -> bool:
+    """ "to buyers in Iran", "to a front company in Russia", "sent to work in Russia": what is
+    sent to someone or somewhere in the country is sent to the country. Up to three lower-case
+    words may stand between "to" and the locative preposition before the mention."""
+    j = first - 1
+    while j >= 0 and tokens[j].norm in _SKIPPED_BEFORE:
+        j -= 1
+    j -= 1  # the word before the locative preposition
+    for _ in range(_RECIPIENT_MAX_WORDS):
+        if j < 1 or sentence[j] != sent or tokens[j].cap or not tokens[j].norm.isalpha():
+            return False
+        if tokens[j - 1].norm in _DESTINATION_PREPOSITIONS and sentence[j - 1] == sent:
+            return True
+        j -= 1
+    return False
+
+
 def _previous_word(tokens: Sequence[Token], index: int, sent: int, sentence: Sequence[int]) -> str:
     j = index - 1
-    while (
-        j >= 0 and sentence[j] == sent and tokens[j].norm in {"the", "neighbouring", "neighboring"}
-    ):
+    while j >= 0 and sentence[j] == sent and tokens[j].norm in _SKIPPED_BEFORE:
         j -= 1
     return tokens[j].norm if j >= 0 and sentence[j] == sent else ""
 

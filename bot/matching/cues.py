@@ -8,7 +8,8 @@ on the labelled corpus.
 
 ``enforcement``  an authority acting on a breach: charged, indicted, seized, fined, designated
 ``breach``       the act described as unlawful or hidden: illicit, smuggled, evaded, spoofed
-``policy``       rules being made or unmade: resolution, vote, package, lifted, proposed
+``policy``       rules being made or unmade: resolution, vote, package, lifted, proposed (a
+                 resolution cited as the law broken, "in violation of resolutions", is not)
 ``hedge``        possibility rather than report: could, may, might, would, if
 ``future``       not happened yet: will, plans, intends, aims, seeks
 ``negation``     not, no, never, denied, rejected, without
@@ -187,16 +188,42 @@ def word_cues(norm: str) -> frozenset[str]:
     return found
 
 
+# A legal instrument cited as the law broken is not the law being made: "in violation of UN
+# Security Council resolutions", "banned under EU regulation 833/2014" report conduct against
+# the rules, while "the council adopted a resolution" is policy news.
+INSTRUMENTS = frozenset({"resolution", "resolutions", "regulation", "regulations"})
+CITING_WORDS = frozenset(
+    {"under", "by", "violate", "violates", "violated", "violating", "violation", "violations"}
+    | {"breach", "breaches", "breached", "breaching", "contravention", "defiance", "defying"}
+    | {"banned", "prohibited", "barred", "forbidden", "outlawed"}
+)
+CITING_REACH = 5  # "banned by UN Security Council resolutions": four words between
+_POLICY = frozenset({"policy"})
+
+
 def sentence_cues(
     tokens: Sequence[Token], sentence_of_token: Sequence[int], sentences: int
 ) -> list[frozenset[str]]:
     """The cue classes of every sentence, in one pass over the tokens."""
     cues: list[set[str]] = [set() for _ in range(sentences)]
     known = _WORD_CUES.get
-    for token, sentence in zip(tokens, sentence_of_token, strict=False):
+    for i, (token, sentence) in enumerate(zip(tokens, sentence_of_token, strict=False)):
         found = known(token.norm)
         if found is None:
             found = word_cues(token.norm)
         if found:
+            if token.norm in INSTRUMENTS and _cited(tokens, i, sentence_of_token):
+                found = found - _POLICY
             cues[sentence] |= found
     return [frozenset(c) for c in cues]
+
+
+def _cited(tokens: Sequence[Token], i: int, sentence_of_token: Sequence[int]) -> bool:
+    """Whether a citing word stands shortly before the instrument at ``i``, in its sentence."""
+    sentence = sentence_of_token[i]
+    for j in range(i - 1, max(-1, i - 1 - CITING_REACH), -1):
+        if sentence_of_token[j] != sentence:
+            return False
+        if tokens[j].norm in CITING_WORDS:
+            return True
+    return False

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Literal
 
+from .actors import ACTOR, actor_sentences
 from .analysis import Analysis, bounded, scan_text, sentence_bounds, sentence_of_tokens
 from .countries import CountryFinder
 from .cues import sentence_cues
@@ -58,6 +59,7 @@ from .windows import Window, find_windows, richness, window_score
 # What the rest of the bot imports from here (``Analysis`` lives in ``analysis``).
 __all__ = ["Analysis", "Matcher", "collector_paused", "replace_scorer"]
 
+_ACTOR = frozenset({ACTOR})
 DEFAULT_MAX_CHARS = 200_000  # about 30,000 words: ten long articles; a 5 MB page costs 20 s
 
 
@@ -110,6 +112,8 @@ class Matcher:
         terms = self.terms.find(text, tokens, sentence_of_token)
         parties = find_parties(self.index, text, tokens, sentence_of_token, bounds, countries)
         cues = sentence_cues(tokens, sentence_of_token, len(sentences))
+        actors = actor_sentences(text, tokens, sentence_of_token)
+        cues = [c | _ACTOR if i in actors else c for i, c in enumerate(cues)]
         return Analysis(text, sentences, tokens, countries, terms, parties, len(whole), cues)
 
     def scan(self, document: Document) -> list[Alert]:

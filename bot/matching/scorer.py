@@ -49,7 +49,8 @@ from .refdata import YAML_LOADER
 # Article-wide, only the classes that say a breach is being reported: how densely an article
 # speaks of policy, possibilities or denials depends on its style and length far more than on
 # whether it reports a breach (measured: those signals helped on the corpus and hurt on real news).
-DOC_CLASSES = ("enforcement", "breach")
+DOC_CLASSES = ("enforcement", "breach", "actor")
+SCORED_CLASSES = (*CLASSES, "actor")
 SIGNAL_NAMES: tuple[str, ...] = (
     "rule_high",
     "mention",
@@ -64,7 +65,7 @@ SIGNAL_NAMES: tuple[str, ...] = (
     "windows",
     "lead",
     "term_groups",
-    *(f"ev_{cls}" for cls in CLASSES),
+    *(f"ev_{cls}" for cls in SCORED_CLASSES),
     *(f"doc_{cls}" for cls in DOC_CLASSES),
 )
 WEIGHTS_RESOURCE = "scorer.yaml"

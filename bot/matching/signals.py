@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .analysis import Analysis
-from .cues import CLASSES
 from .groups import EntityGroup
 from .model import Alert, Feature, Severity
 from .regimes import regime_of
 from .rules import Rule, RuleSet
-from .scorer import DOC_CLASSES
+from .scorer import DOC_CLASSES, SCORED_CLASSES
 
 
 def alert_signals(
@@ -45,7 +44,7 @@ def alert_signals(
         "term_groups": min(1.0, len({t.group for t in alert.terms}) / 3),
         **layout,
     }
-    for cls in CLASSES:
+    for cls in SCORED_CLASSES:
         values[f"ev_{cls}"] = sum(cls in analysis.cues[s] for s in sentences) / max(
             1, len(sentences)
         )
