@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlmodel import Session, func, select
@@ -41,10 +42,15 @@ class ScannedText:
     story_id: int | None = None
     simhash: int | None = None
 
+    @cached_property
+    def content_hash(self) -> str:
+        """Asked for several times while a batch is stored (finding, grouping, inserting)."""
+        return content_hash(self.text)
+
 
 def scan_identity(scan: ScannedText) -> Identity:
     """What makes two scanned texts one article: the URL identity, else the text."""
-    return ("url", scan.url_key) if scan.url_key else ("text", content_hash(scan.text))
+    return ("url", scan.url_key) if scan.url_key else ("text", scan.content_hash)
 
 
 def find_articles(*, session: Session, scans: Sequence[ScannedText]) -> dict[Identity, Article]:
@@ -144,7 +150,7 @@ def _insert_articles(
         article_row(
             source=scan.source,
             text=scan.text,
-            digest=content_hash(scan.text) if kind == "url" else digest,
+            digest=scan.content_hash if kind == "url" else digest,
             title=scan.title,
             url=scan.url,
             url_key=scan.url_key,

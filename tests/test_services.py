@@ -179,7 +179,7 @@ def test_the_story_confirmation_on_shingle_sets_is_same_story() -> None:
     variants = [""] + [
         " ".join(body.split()[:words]) + suffix
         for body in bodies
-        for words in (20, 60, 400)
+        for words in (1, 2, 3, 20, 60, 400)
         for suffix in ("", " (Republished.)")
     ]
     sets = [shingle_set(body) for body in variants]

@@ -32,7 +32,6 @@ from bot.ingest.fingerprint import (
     hamming,
     normalise_tokens,
     required_resemblance,
-    shingles,
     simhash64,
     story_body,
 )
@@ -50,13 +49,19 @@ def fingerprint(text: str, *titles: str) -> int:
     return simhash64(story_body(text, *titles))
 
 
-def shingle_set(body: str) -> frozenset[str]:
-    """The shingles ``same_story`` compares, for a body that is compared more than once (built
-    with the ``shingles`` ``same_story`` uses; ``tests/test_services.py`` checks the verdicts agree)."""
-    return frozenset(shingles(normalise_tokens(body), SHINGLE))
+def shingle_set(body: str) -> frozenset[tuple[str, ...]]:
+    """The shingles ``same_story`` compares, for a body that is compared more than once.
+
+    Tuples of words instead of ``shingles``' joined strings: the same sets up to renaming (a
+    word has no space), so the same resemblance, built by ``zip`` in C at a third of the cost;
+    ``tests/test_services.py`` checks the verdicts agree with ``same_story``."""
+    tokens = normalise_tokens(body)
+    if len(tokens) <= SHINGLE:
+        return frozenset([tuple(tokens)]) if tokens else frozenset()
+    return frozenset(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))  # ragged on purpose
 
 
-def same_story_sets(a: frozenset[str], b: frozenset[str]) -> bool:
+def same_story_sets(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
     """``same_story`` of two bodies, given their ``shingle_set``s."""
     if not a or not b:
         return False
@@ -147,7 +152,7 @@ class _Bodies:
     def __init__(self, stored: dict[int, str]) -> None:
         self.stored = stored  # story id -> the body of its first article
         self.started: dict[int, NewText] = {}  # _NEW + index -> the text that started it
-        self._sets: dict[int, frozenset[str]] = {}  # by story id or _NEW + index
+        self._sets: dict[int, frozenset[tuple[str, ...]]] = {}  # by story id or _NEW + index
 
     def first_confirmed(self, text: NewText, candidates: list[tuple[int, int]]) -> int | None:
         """The first candidate whose first article's body overlaps the text's enough."""
@@ -159,7 +164,7 @@ class _Bodies:
                 return choice
         return None
 
-    def _set_of(self, choice: int) -> frozenset[str]:
+    def _set_of(self, choice: int) -> frozenset[tuple[str, ...]]:
         if choice not in self._sets:
             body = (
                 self.started[choice].stored_body if choice >= _NEW else self.stored.get(choice, "")
