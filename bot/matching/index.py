@@ -119,20 +119,22 @@ class NameIndex:
         """
         anchors: dict[int, list[int]] = defaultdict(list)
         postings = self._postings
-        last = len(tokens)
-        for position, matches in enumerate(token_matches):
+        # Only capitalised words are looked up (``find_parties``) or may be two name words run
+        # together, and most words of an article are lower-case: one C-level pass picks them.
+        positions = (
+            [i for i, token in enumerate(tokens) if token.cap]
+            if tokens
+            else [i for i, matches in enumerate(token_matches) if matches]
+        )
+        for position in positions:
+            matches = token_matches[position]
             if matches:
                 for vid, _similarity in matches:
                     for nid in postings.get(vid, ()):
                         anchors[nid].append(position)
-            if position < last:
+            if tokens:
                 token = tokens[position]
-                # the cheap tests first: most words are short or lower-case
-                if (
-                    token.cap
-                    and len(token.norm) >= JOINED_MIN_LEN
-                    and may_be_joined(token, matches)
-                ):
+                if len(token.norm) >= JOINED_MIN_LEN and may_be_joined(token, matches):
                     for nid, _a, _b in self.joined_words.find(token.norm):
                         anchors[nid].append(position)
         return anchors
