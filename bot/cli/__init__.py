@@ -14,8 +14,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from bot.cli import alerts, db, demo, eval, feeds, lists, review, rules, run, scan
-from bot.cli.common import print_error
+from bot.cli import alerts, db, demo, eval, feeds, lists, review, rules, run, scan, status
+from bot.cli.common import close_applications, print_error
 from bot.errors import SanctionsBotError
 
 __all__ = ["app", "exit_code", "main"]
@@ -39,6 +39,8 @@ class _Commands(TyperGroup):
         except SanctionsBotError as error:
             print_error(str(error))
             raise typer.Exit(exit_code(error)) from error
+        finally:
+            close_applications()
 
 
 app = typer.Typer(
@@ -57,6 +59,7 @@ app.add_typer(feeds.app, name="feeds")
 app.command()(run.run)
 app.add_typer(alerts.app, name="alerts")
 app.command()(demo.demo)
+app.command()(status.status)
 
 
 def main() -> None:

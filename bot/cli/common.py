@@ -39,9 +39,22 @@ def settings() -> Settings:
     return loaded
 
 
+_OPENED: list[App] = []
+
+
 def application(loaded: Settings) -> App:
-    """The application on the configured database (``DatabaseUnavailable`` when unusable)."""
-    return open_app(loaded)
+    """The application on the configured database (``DatabaseUnavailable`` when unusable);
+    its connections are closed when the command ends (``close_applications``)."""
+    app = open_app(loaded)
+    _OPENED.append(app)
+    return app
+
+
+def close_applications() -> None:
+    """Close the database connections the command opened: a server sees a clean goodbye, and
+    a command run in-process (tests, an embedding program) leaks no connection."""
+    while _OPENED:
+        _OPENED.pop().engine.dispose()
 
 
 def print_error(message: str) -> None:
