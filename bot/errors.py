@@ -24,6 +24,7 @@ Hierarchy::
     │   ├── ListShrankError     db.lists: a new version drops too many entities
     │   └── EvalInputError      bot.evaluation: an articles or labels file for ``eval``
     ├── DatabaseUnavailable     bot.services.common: the database cannot be opened
+    ├── HealthServerError       bot.services.healthhttp: the health endpoint cannot listen
     ├── IngestError             bot.ingest.errors: a source failed this time (tree there)
     │   ├── BlockedURL          the address guard refused a URL
     │   ├── FetchError          the fetch failed (``.url``)

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Alert sinks
     alerts_jsonl: Path | None = None
 
+    # Health and metrics over HTTP while ``run`` runs (/healthz, /metrics); 0: off
+    health_port: int = Field(default=0, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
+
     # Telegram
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"

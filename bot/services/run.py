@@ -25,6 +25,7 @@ from bot.listsync import sync_periodically
 from bot.pipeline import Pipeline
 from bot.scheduler import CycleReport, Scheduler
 from bot.services.feeds import sync_feeds_file, watch_feeds
+from bot.services.healthhttp import HealthServer
 from bot.services.scan import AlertHook, ExtraAlerts
 from bot.settings import Settings
 from bot.sinks import AlertSink, ConsoleSink, JsonlSink
@@ -116,6 +117,11 @@ async def _until_stopped(
     app: App, settings: Settings, scheduler: Scheduler, telegram: TelegramParts, stop: asyncio.Event
 ) -> RunReport:
     """The scheduler, the bot beside it and the list sync, until ``stop`` is set."""
+    served = (  # first: a port in use stops the run before anything else has started
+        HealthServer(app, settings.health_host, settings.health_port).start()
+        if settings.health_port
+        else None
+    )
     runner = telegram.runner
     tasks = [_bot_task(runner(app, settings, stop), stop)] if runner else []
     lists_task = asyncio.create_task(
@@ -124,6 +130,8 @@ async def _until_stopped(
     try:
         report = await scheduler.run(stop)
     finally:
+        if served is not None:
+            served.close()
         stop.set()
         lists_task.cancel()  # a download in flight is dropped; the version in force stays
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
