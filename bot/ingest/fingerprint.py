@@ -98,8 +98,8 @@ def normalise_tokens(text: str) -> list[str]:
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def shingles(tokens: Sequence[str], size: int) -> Counter[str]:
-    """Word ``size``-grams with their counts: the features both simhash and resemblance use."""
+def _shingles(tokens: Sequence[str], size: int) -> Counter[str]:
+    """Word ``size``-grams with their counts: simhash's weighted features."""
     if len(tokens) <= size:
         return Counter([" ".join(tokens)]) if tokens else Counter()
     return Counter(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
@@ -116,7 +116,7 @@ def simhash64(text: str, *, shingle: int = SHINGLE) -> int:
     Votes are tallied per (byte position, byte value) first and spread over bits afterwards:
     8 updates per shingle instead of 64 keeps a long article under a few milliseconds.
     """
-    features = shingles(normalise_tokens(text), shingle)
+    features = _shingles(normalise_tokens(text), shingle)
     if not features:
         return 0
     tables = [[0] * 256 for _ in range(8)]
@@ -148,13 +148,27 @@ def similar(a: int, b: int, threshold: int = DEFAULT_THRESHOLD) -> bool:
     return hamming(a, b) <= threshold
 
 
+def shingle_set(text: str, shingle: int = SHINGLE) -> frozenset[tuple[str, ...]]:
+    """The distinct word ``shingle``-grams of ``text``, as tuples: what resemblance compares.
+
+    Built by ``zip`` in C; a body compared with several candidates is shingled once (see
+    ``bot.services.stories``). A text of ``shingle`` words or fewer is one shingle of them all.
+    """
+    tokens = normalise_tokens(text)
+    if len(tokens) <= shingle:
+        return frozenset([tuple(tokens)]) if tokens else frozenset()
+    return frozenset(zip(*(tokens[i:] for i in range(shingle)), strict=False))  # ragged on purpose
+
+
+def _jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)  # |a & b| / |a | b|
+
+
 def resemblance(a: str, b: str, *, shingle: int = SHINGLE) -> float:
     """Jaccard similarity of the two texts' shingle sets, to confirm a simhash candidate."""
-    set_a = set(shingles(normalise_tokens(a), shingle))
-    set_b = set(shingles(normalise_tokens(b), shingle))
-    if not set_a or not set_b:
-        return 0.0
-    return len(set_a & set_b) / len(set_a | set_b)
+    set_a, set_b = shingle_set(a, shingle), shingle_set(b, shingle)
+    return _jaccard(set_a, set_b) if set_a and set_b else 0.0
 
 
 def story_body(text: str, *titles: str) -> str:
@@ -189,14 +203,15 @@ def _repeats(line: set[str], title: set[str]) -> bool:
     return common >= 0.8 * len(line) and common >= 0.5 * len(title)
 
 
-def required_resemblance(shingles: int) -> float:
-    """The resemblance that confirms two bodies as one story when the shorter has ``shingles``.
+def required_resemblance(count: int) -> float:
+    """The resemblance that confirms two bodies as one story when the shorter has ``count``
+    shingles.
 
     More than a shared block of ``SHARED_BLOCK_SHINGLES`` alone would give two such bodies
     (``B / (2n - B)``), never less than ``RESEMBLANCE_THRESHOLD`` and never more than
     ``SHORT_RESEMBLANCE_THRESHOLD`` (see the module doc for the measurements).
     """
-    excess = 2 * shingles - SHARED_BLOCK_SHINGLES
+    excess = 2 * count - SHARED_BLOCK_SHINGLES
     if excess <= 0:
         return SHORT_RESEMBLANCE_THRESHOLD
     return min(
@@ -207,9 +222,11 @@ def required_resemblance(shingles: int) -> float:
 def same_story(a: str, b: str, *, shingle: int = SHINGLE) -> bool:
     """True if two story bodies overlap enough to be one story: the confirming stage after a
     simhash candidate (Jaccard of shingle sets, at least ``required_resemblance`` of the shorter)."""
-    set_a = set(shingles(normalise_tokens(a), shingle))
-    set_b = set(shingles(normalise_tokens(b), shingle))
-    if not set_a or not set_b:
+    return same_story_sets(shingle_set(a, shingle), shingle_set(b, shingle))
+
+
+def same_story_sets(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
+    """``same_story`` of two bodies, given their ``shingle_set``s (each computed once)."""
+    if not a or not b:
         return False
-    overlap = len(set_a & set_b) / len(set_a | set_b)
-    return overlap >= required_resemblance(min(len(set_a), len(set_b)))
+    return _jaccard(a, b) >= required_resemblance(min(len(a), len(b)))

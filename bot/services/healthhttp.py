@@ -98,13 +98,11 @@ class HealthServer:
 
     def start(self) -> HealthServer:
         self._thread.start()
-        log.info("health and metrics on http://%s:%d/healthz and /metrics", *self._address())
+        host = self._server.server_address[0]
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", host, self.port)
         return self
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-
-    def _address(self) -> tuple[str, int]:
-        return str(self._server.server_address[0]), self.port

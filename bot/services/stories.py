@@ -28,15 +28,16 @@ from sqlmodel import Session
 
 from bot.ingest.fingerprint import (
     CANDIDATE_THRESHOLD,
-    SHINGLE,
     hamming,
-    normalise_tokens,
-    required_resemblance,
+    same_story_sets,
+    shingle_set,
     simhash64,
     story_body,
 )
 from db.models import utcnow
 from db.stories import new_stories, recent_stories, story_texts
+
+__all__ = ["NewText", "StoryIndex", "fingerprint", "same_story_sets", "shingle_set"]
 
 STORY_WINDOW = timedelta(days=7)
 STORY_RELOAD_S = 60.0
@@ -47,27 +48,6 @@ _NEW = 1 << 62  # sorts a story started in this batch after every stored one at 
 def fingerprint(text: str, *titles: str) -> int:
     """The story fingerprint of a text: the simhash of its body (its titles' lines left out)."""
     return simhash64(story_body(text, *titles))
-
-
-def shingle_set(body: str) -> frozenset[tuple[str, ...]]:
-    """The shingles ``same_story`` compares, for a body that is compared more than once.
-
-    Tuples of words instead of ``shingles``' joined strings: the same sets up to renaming (a
-    word has no space), so the same resemblance, built by ``zip`` in C at a third of the cost;
-    ``tests/test_services.py`` checks the verdicts agree with ``same_story``."""
-    tokens = normalise_tokens(body)
-    if len(tokens) <= SHINGLE:
-        return frozenset([tuple(tokens)]) if tokens else frozenset()
-    return frozenset(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))  # ragged on purpose
-
-
-def same_story_sets(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
-    """``same_story`` of two bodies, given their ``shingle_set``s."""
-    if not a or not b:
-        return False
-    common = len(a & b)
-    overlap = common / (len(a) + len(b) - common)  # the Jaccard index: |a & b| / |a | b|
-    return overlap >= required_resemblance(min(len(a), len(b)))
 
 
 @dataclass(frozen=True)
