@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from db.alerts import add_source
 from db.articles import store_article
-from db.models import Alert, ChatMute, ReviewMark
+from db.models import Alert, ChatMute, Delivery, ReviewMark
 from tests.tg.conftest import (
     ANN,
     BOB,
@@ -210,8 +210,14 @@ async def test_alert_in_full_and_only_for_its_chats(world: World) -> None:
             )
             add_source(session=session, alert_id=alert_id, article_id=article.id or 0)
 
+        def delivered(session):  # type: ignore[no-untyped-def]
+            statuses = select(Delivery.status).where(Delivery.alert_id == alert_id)
+            return list(session.execute(statuses).scalars()) == ["sent"]
+
         world.call(second_source)
         await world.until(lambda: alert_messages(world.emu, ANN["id"]))
+        # the message reaches the emulator a moment before the outbox row says "sent"
+        await world.until(lambda: world.call(delivered))
         full = await world.command(ANN["id"], ANN, f"/alert {alert_id}")
         [missing] = await world.command(BOB["id"], BOB, f"/alert {alert_id}")
         [usage] = await world.command(ANN["id"], ANN, "/alert twelve")
