@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import UserInputError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +118,21 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'sanctions-bot.sqlite'}"
+
+
+class SettingsError(UserInputError):
+    """A setting in the environment or ``.env`` has a value that cannot be used."""
+
+
+def load_settings() -> Settings:
+    """``Settings()``, with a malformed value reported as its variable and the reason
+    (``HEALTH_PORT: Input should be a valid integer, got 'abc'``), not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']},"
+            f" got {problem['input']!r}"
+            for problem in error.errors()
+        )
+        raise SettingsError(f"invalid setting: {problems}") from None

@@ -13,7 +13,7 @@ from bot.app import App
 from bot.errors import SanctionsBotError
 from bot.ingest.http import quiet_http_logs
 from bot.services.common import open_app
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 
 FORMATS = {"text", "json"}
 
@@ -28,7 +28,7 @@ class CommandError(SanctionsBotError):
 
 def settings() -> Settings:
     """The settings, with logging to standard error at ``LOG_LEVEL`` (HTTP libraries quiet)."""
-    loaded = Settings()
+    loaded = load_settings()
     logging.basicConfig(
         level=getattr(logging, loaded.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
