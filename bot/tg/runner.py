@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
@@ -37,17 +38,29 @@ from bot.tg.redact import redact
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Halves:
+    """Which halves of the bot a process runs: receiving updates, delivering the outbox."""
+
+    receive: bool = True
+    deliver: bool = True
+
+
 async def run_telegram(
     app: App,
     settings: Settings,
     stop: asyncio.Event,
     *,
+    receive: bool = True,
+    deliver: bool = True,
     application: BotApplication | None = None,
     health: TelegramHealth | None = None,
     backoff: Backoff | None = None,
 ) -> None:
     """Poll Telegram and deliver alerts until ``stop`` is set (see the module docstring).
 
+    ``receive`` and ``deliver`` say which halves run here: receiving updates (commands) and delivering the
+    outbox; ``run --role bot`` and ``--role deliver`` run one each, in separate processes.
     ``application`` may be one built by ``build_application`` (tests reach into it); by default
     it is built here from ``settings`` (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``) and
     reports to ``health``. ``backoff`` paces start-up retries (tests shorten it).
@@ -59,7 +72,7 @@ async def run_telegram(
     try:
         while not stop.is_set():
             try:
-                await _session(application, settings, stop, d)
+                await _session(application, settings, stop, d, Halves(receive, deliver))
                 return
             except InvalidToken as error:
                 raise d.health.reject(_token_reason(error)) from None
@@ -90,20 +103,23 @@ def _after_failure(
 
 
 async def _session(
-    application: BotApplication, settings: Settings, stop: asyncio.Event, d: Deps
+    application: BotApplication, settings: Settings, stop: asyncio.Event, d: Deps, roles: Halves
 ) -> None:
     """One connection: start, deliver until ``stop`` (or a rejected token), stop. Raises what
     start-up raised, after undoing what had started (so that it can be tried again)."""
     try:
         if not await _unless_stopped(stop, application.initialize()):
             return
-        await _start(application, settings, d)
+        await _start(application, settings, d, roles)
         halt = asyncio.Event()
         relay = asyncio.create_task(
             _relay(halt, stop, d.health.rejected_event), name="telegram-halt"
         )
         try:
-            await _deliver_until(halt, d)
+            if roles.deliver:
+                await _deliver_until(halt, d)
+            else:
+                await halt.wait()
         finally:
             relay.cancel()
         if d.health.state is TelegramState.REJECTED:
@@ -116,12 +132,16 @@ async def _session(
             await application.bot.shutdown()  # when initialize was cut short: its HTTP clients
 
 
-async def _start(application: BotApplication, settings: Settings, d: Deps) -> None:
-    """Command menu, reconcile rows left in flight, then poll."""
+async def _start(application: BotApplication, settings: Settings, d: Deps, roles: Halves) -> None:
+    """Command menu, reconcile rows left in flight, then poll (as the roles ask)."""
+    if roles.deliver:
+        assert d.worker is not None
+        await d.worker.reconcile()
+    if not roles.receive:
+        log.info("telegram delivery worker running as @%s", application.bot.username)
+        return
     if application.post_init is not None:
         await application.post_init(application)
-    assert d.worker is not None
-    await d.worker.reconcile()
     await application.start()
     assert application.updater is not None
     await application.updater.start_polling(
