@@ -18,6 +18,7 @@ help, and the caller must stop and say so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from bot.tg.ratelimit import retry_seconds
 from bot.tg.redact import redact
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0  # getMe pace of a process that delivers without receiving updates
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ async def _session(
         relay = asyncio.create_task(
             _relay(halt, stop, d.health.rejected_event), name="telegram-halt"
         )
+        beat = None if roles.receive else asyncio.create_task(_heartbeat(application, halt))
         try:
             if roles.deliver:
                 await _deliver_until(halt, d)
@@ -122,6 +126,8 @@ async def _session(
                 await halt.wait()
         finally:
             relay.cancel()
+            if beat is not None:
+                beat.cancel()
         if d.health.state is TelegramState.REJECTED:
             raise d.health.rejection()
     finally:
@@ -130,6 +136,15 @@ async def _session(
         finally:
             await application.shutdown()
             await application.bot.shutdown()  # when initialize was cut short: its HTTP clients
+
+
+async def _heartbeat(application: BotApplication, halt: asyncio.Event) -> None:
+    """A delivery worker that receives no updates asks ``getMe`` every few seconds instead:
+    ``TelegramHealth`` learns of an outage from it (a failed send alone says nothing) and the
+    worker pauses rather than spend its rows' attempts on it."""
+    while not await sleep_unless(halt, HEARTBEAT_S):
+        with contextlib.suppress(TelegramError):  # the transport has reported it
+            await application.bot.get_me()
 
 
 async def _start(application: BotApplication, settings: Settings, d: Deps, roles: Halves) -> None:
