@@ -196,6 +196,19 @@ def release_claims(*, session: Session, feed_ids: Iterable[int]) -> None:
         session.exec(update(Feed).where(col(Feed.id).in_(ids)).values(claimed_until=None))
 
 
+def renew_claims(
+    *, session: Session, feed_ids: Iterable[int], now: datetime, lease_s: float
+) -> None:
+    """Push back the leases of feeds still being polled (the scheduler, every half minute)."""
+    ids = list(feed_ids)
+    if ids:
+        session.exec(
+            update(Feed)
+            .where(col(Feed.id).in_(ids), col(Feed.claimed_until).is_not(None))
+            .values(claimed_until=now + timedelta(seconds=lease_s))
+        )
+
+
 def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) -> set[str]:
     ids = list(entry_ids)
     seen: set[str] = set()
