@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from itertools import pairwise
 
 from sqlalchemy import update
 
@@ -116,7 +117,7 @@ async def test_a_long_poll_keeps_its_lease_and_a_dead_workers_lease_runs_out(
         slow_polls = [r.started for r in server.requests_to("/slow.xml")]
         assert len(server.requests_to("/orphan.xml")) == 1  # taken over once it ran out
     # renewed: the second worker never polled it while the first did (it may poll it after)
-    assert all(b - a >= 1.5 for a, b in zip(slow_polls, slow_polls[1:], strict=False))
+    assert all(b - a >= 1.5 for a, b in pairwise(slow_polls))
     assert first.polled >= 1 and second.polled >= 1
 
 
