@@ -48,6 +48,11 @@ failures back off exponentially with jitter, up to ``delivery_max_attempts``. ``
 (blocked, removed) deactivates the chat's subscription and drops its queue; ``ChatMigrated``
 moves the chat to its new id and the row is sent there.
 
+**Database outages** (``db.outage``): a pass that cannot read or write the outbox is
+reported once for the whole process and tried again at the next poll; a row is claimed before
+its message is sent, so an outage before the claim sends nothing, and once Telegram has
+accepted a message the worker waits the outage out to record it as sent (``Sender``).
+
 **Digests and quiet hours**: digest rows are due at the digest time and go out as one
 message per batch of alerts (their rows share a ``batch``); a chat in quiet hours has its due
 rows moved to the end of them.
@@ -126,10 +131,12 @@ class DeliveryWorker(Reconciler):
                     self._last_orphan_check = loop.time()
                     await self.reconcile(older_than=timedelta(seconds=ORPHAN_AGE_S))
                 await self.dispatch()
+                self.app.db_health.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("delivery worker pass failed; trying again")
+            except Exception as error:
+                if not self.app.db_health.failed(error):  # an outage is logged there, once
+                    log.exception("delivery worker pass failed; trying again")
             self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
@@ -192,8 +199,10 @@ class DeliveryWorker(Reconciler):
         try:
             async with self._slots:
                 await self._serve_chat(chat_pk, rows, work)
-        except Exception:
-            log.exception("delivering to chat %s failed", chat_pk)
+            self.app.db_health.ok(wrote=True)
+        except Exception as error:
+            if not self.app.db_health.failed(error):  # an outage: the rows wait, still pending
+                log.exception("delivering to chat %s failed", chat_pk)
         finally:
             self._busy.discard(chat_pk)
 

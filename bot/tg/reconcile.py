@@ -14,7 +14,8 @@ from functools import partial
 
 from telegram.error import Forbidden, TelegramError
 
-from bot.tg.sender import Sender, compose
+from bot.tg.outgoing import compose
+from bot.tg.sender import Sender
 from db import inflight, sending
 from db.inflight import InFlight
 from db.tables.delivery import DROPPED

@@ -15,7 +15,6 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -37,15 +36,15 @@ from telegram.ext import ExtBot
 
 from bot.app import App
 from bot.settings import Settings
-from bot.tg.alertmessages import render_alert, render_digest
 from bot.tg.deps import SessionWork
-from bot.tg.keyboards import alert_keyboard, digest_keyboard
 from bot.tg.markup import esc
+from bot.tg.outgoing import Message, compose
 from bot.tg.probe import PROBE_SPAN, find_message
 from bot.tg.ratelimit import SendLimiter, retry_seconds
 from db import chatrecords, inflight, sending
 from db.engine import session_scope
 from db.models import utcnow
+from db.outage import outlast
 from db.sending import Due
 
 log = logging.getLogger("bot.tg.delivery")  # the delivery worker logs under one name
@@ -54,33 +53,6 @@ T = TypeVar("T")
 
 BACKOFF_CAP_S = 600.0
 _SURELY_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message to send: its rows, its alerts, its HTML and its keyboard."""
-
-    delivery_ids: tuple[int, ...]
-    alert_ids: tuple[int, ...]
-    text: str
-    keyboard: InlineKeyboardMarkup
-
-
-def compose(
-    alerts: Sequence[dict[str, Any]],
-    delivery_ids: Sequence[int],
-    digest: bool,
-    total: int | None = None,
-) -> Message:
-    """The message for some rows: an alert, or a digest of several (pure, so a probe rebuilds
-    exactly the keyboard that was sent)."""
-    if not digest and len(alerts) == 1:
-        alert = alerts[0]
-        return Message(
-            tuple(delivery_ids), (alert["id"],), render_alert(alert), alert_keyboard(alert)
-        )
-    ids = tuple(a["id"] for a in alerts)
-    return Message(tuple(delivery_ids), ids, render_digest(alerts, total), digest_keyboard(ids))
 
 
 class Sender:
@@ -221,15 +193,17 @@ class Sender:
         )
 
     async def _mark_sent(self, ids: Sequence[int], tg_chat_id: int, message_id: int) -> None:
-        await self._db(
-            partial(
-                sending.mark_sent,
-                delivery_ids=ids,
-                tg_chat_id=tg_chat_id,
-                message_id=message_id,
-                now=self._clock(),
-            )
+        """Record the message Telegram accepted. Only this process knows its id, so a database
+        outage is waited out, holding the chat's lock; a stop or crash meanwhile leaves the rows
+        ``sending``, and the next start finds the message by probing."""
+        mark = partial(
+            sending.mark_sent,
+            delivery_ids=ids,
+            tg_chat_id=tg_chat_id,
+            message_id=message_id,
+            now=self._clock(),
         )
+        await outlast(self.app.db_health, lambda: self._db(mark))
 
     # --- what Telegram's answer means ---------------------------------------------------------
 
