@@ -52,6 +52,7 @@ log = logging.getLogger("bot.tg.delivery")  # the delivery worker logs under one
 T = TypeVar("T")
 
 BACKOFF_CAP_S = 600.0
+HUNG_SETTLE_S = 10.0  # a send that hung unanswered is looked for again no sooner than this
 _SURELY_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -78,6 +79,7 @@ class Sender:
         self._clock = clock
         self._rng = rng
         self._held: set[int] = set()  # delivery ids this process has in flight
+        self._hung: dict[tuple[int, ...], int] = {}  # rows whose last send hung -> probe_after
         self._last_admin_notice = 0.0
         self._wake = asyncio.Event()  # set: the worker's loop looks for due rows at once
         # one thread: the worker's writes never wait for each other on SQLite's lock (its busy
@@ -160,7 +162,7 @@ class Sender:
     ) -> bool:
         ids = list(message.delivery_ids)
         try:
-            sent = await self._request(tg_chat_id, message)
+            sent = await self._request(tg_chat_id, chat_type, message)
         except RetryAfter as error:
             await self._retry_after(ids, error)
             return False
@@ -179,11 +181,19 @@ class Sender:
         except (NetworkError, TelegramError) as error:
             return await self._uncertain(tg_chat_id, chat_type, message, probe_after, error)
         self.stats["sent"] += 1
-        await self._mark_sent(ids, tg_chat_id, sent.message_id)
+        await self._mark_sent(ids, tg_chat_id, sent)
         return True
 
-    async def _request(self, tg_chat_id: int, message: Message) -> SentMessage:
-        return await self.bot.send_message(
+    async def _request(self, tg_chat_id: int, chat_type: str, message: Message) -> int:
+        """Send the message; its id. If its last send hung, Telegram may have carried it out
+        after the probe looked (a late request): it is looked for once more first."""
+        earlier = self._hung.pop(message.delivery_ids, None)
+        if earlier is not None:
+            found = await self.probe(tg_chat_id, chat_type, earlier, message.keyboard)
+            if found is not None:
+                log.info("deliveries %s did reach chat %s late", message.delivery_ids, tg_chat_id)
+                return found
+        sent: SentMessage = await self.bot.send_message(
             chat_id=tg_chat_id,
             text=message.text,
             parse_mode=ParseMode.HTML,
@@ -191,6 +201,7 @@ class Sender:
             reply_markup=message.keyboard,
             rate_limit_args={"chat_locked": True},
         )
+        return sent.message_id
 
     async def _mark_sent(self, ids: Sequence[int], tg_chat_id: int, message_id: int) -> None:
         """Record the message Telegram accepted. Only this process knows its id, so a database
@@ -279,10 +290,16 @@ class Sender:
         probe_after: int,
         error: TelegramError,
     ) -> bool:
-        """The send may or may not have happened: look for the message before sending again."""
+        """The send may or may not have happened: look for the message before sending again.
+
+        With no answer at all (a timeout, a dropped connection) Telegram may still carry the
+        request out after the probe looked: the rows wait at least ``HUNG_SETTLE_S`` and the
+        message is looked for once more before it is sent again (``_request``). What remains
+        is a request carried out later still."""
         self.stats["uncertain"] += 1
         ids = list(message.delivery_ids)
-        if isinstance(error.__cause__, _SURELY_NOT_SENT):
+        surely_not = isinstance(error.__cause__, _SURELY_NOT_SENT)
+        if surely_not:
             found = None
         else:
             try:
@@ -306,10 +323,15 @@ class Sender:
             )
             await self._mark_sent(ids, tg_chat_id, found)
             return True
-        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}")
+        # No answer at all (a timeout, a dropped connection): Telegram may carry it out late.
+        hung = not surely_not and isinstance(error.__cause__, httpx.HTTPError)
+        if hung:
+            self._hung[message.delivery_ids] = probe_after
+        settle = HUNG_SETTLE_S if hung else 0.0
+        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}", settle)
         return False
 
-    async def _retry_or_fail(self, ids: list[int], error: str) -> None:
+    async def _retry_or_fail(self, ids: list[int], error: str, at_least_s: float = 0.0) -> None:
         attempts = await self._db(partial(sending.attempts_of, delivery_ids=ids))
         if attempts >= self.max_attempts:
             self.stats["failed"] += 1
@@ -324,7 +346,7 @@ class Sender:
                 f"⚠️ Gave up on deliveries {ids} after {attempts} attempts: {esc(error)}"
             )
             return
-        delay = min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2)
+        delay = max(at_least_s, min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2))
         await self._db(
             partial(
                 sending.retry_later,
