@@ -369,6 +369,7 @@ class PgServer:
         assert self._admin is not None
         with self._lock:
             value = "on" if on else "off"
+            self._admin.execute("SET default_transaction_read_only = off")  # this session writes
             self._admin.execute(f"ALTER SYSTEM SET default_transaction_read_only = {value}")
             self._admin.execute("SELECT pg_reload_conf()")
 

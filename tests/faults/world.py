@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -136,12 +137,17 @@ class Wire:
     def feed_url(self) -> str:
         return self.server.url("/feed.xml", host="localhost")
 
-    def publish(self, n: int) -> None:
+    def publish(self, n: int, gate: threading.Event | None = None) -> None:
+        """Story ``n`` appears in the feed; with ``gate``, its page is served only once the
+        gate opens, so a test can break the database while a poll is fetching it."""
         body = story(n)[1].encode()
-        self.server.route(
-            f"/story/{n}.html",
-            lambda h: h.send(200, body, {"Content-Type": "text/html; charset=utf-8"}),
-        )
+
+        def page(handler: Handler) -> None:
+            if gate is not None:
+                gate.wait(30)
+            handler.send(200, body, {"Content-Type": "text/html; charset=utf-8"})
+
+        self.server.route(f"/story/{n}.html", page)
         with self.lock:
             self.published.append(n)
 
@@ -278,3 +284,64 @@ def assert_reported_clearly(log_text: str, reason: str) -> None:
     assert len(began) == 1 and reason in lines[began[0]], log_text[-5000:]
     assert len(ended) == 1 and ended[0] > began[0], log_text[-5000:]
     assert "Traceback" not in log_text, log_text[-5000:]
+
+
+def survive(
+    tmp: Path,
+    url: str,
+    emu: Emulator,
+    *,
+    break_it: Callable[[], None],
+    mend_it: Callable[[], None],
+    reason: str,
+) -> None:
+    """The fault scenario shared by the read-only and full-disk tests, on a real ``run``.
+
+    Story 1 is delivered; story 2 is published and the database broken (``break_it``) while a
+    poll is fetching its page, so storing it fails; the run must stay up and store nothing of
+    it; the database is mended (the feed must not wait out its 15-minute lease: story 2 is read
+    again at the next poll), story 3 published; then each alert reaches each chat exactly once,
+    every outbox row is ``sent`` in one attempt, and the log says ``reason`` once, then that the
+    database is back, with no traceback.
+    """
+    chats = [5201, 5202]
+    for chat in chats:
+        emu.add_chat(chat)
+    log = tmp / "run.log"
+
+    def each_chat_has(count: int) -> bool:
+        return all(len(delivered(emu, chat)) >= count for chat in chats)
+
+    with wire() as news:
+        prepare_database(url, news, chats, tmp)
+        news.publish(1)
+        process = start_run(tmp, run_env(tmp, url, emu.base_url), seconds=150)
+        try:
+            wait_for(lambda: each_chat_has(1), 40, process, log)
+            gate = threading.Event()
+            news.publish(2, gate)  # a poll claims the feed and fetches story 2's page ...
+            wait_for(lambda: news.server.requests_to("/story/2.html"), 20, process, log)
+            break_it()  # ... and the fault comes before it can store the article
+            gate.set()
+            wait_for(lambda: reason in log.read_text(errors="replace"), 20, process, log)
+            time.sleep(3)  # a few more polls and delivery passes meet the fault
+            assert process.poll() is None, tail(log)
+            assert len(stored(url)[0]) == 1, "an alert stored while the database refused writes"
+            mend_it()
+            news.publish(3)
+            wait_for(lambda: each_chat_has(3), 60, process, log)
+            time.sleep(1.0)  # time enough for a second copy, were one on its way
+            process.send_signal(signal.SIGINT)
+            code = process.wait(60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 0, tail(log)
+    alerts, rows = stored(url)
+    assert sorted(rule for _, rule in alerts) == ["un-dprk-arms"] * 3, alerts  # one per story
+    ids = sorted(alert_id for alert_id, _ in alerts)
+    for chat in chats:
+        assert sorted(delivered(emu, chat)) == ids, chat  # each once, none missing
+    assert [(status, attempts) for *_, status, attempts in rows] == [("sent", 1)] * 6, rows
+    assert_reported_clearly(log.read_text(errors="replace"), reason)
