@@ -22,8 +22,9 @@ from bot.matching.rules import RuleSet
 from bot.rulefiles import load_rules
 from bot.settings import Settings
 from bot.tuning import apply_to_entities, apply_to_rules
-from db.engine import open_database, session_scope
+from db.engine import open_database, safe_url, session_scope
 from db.lists import lists_fingerprint, load_entities
+from db.outage import DatabaseHealth
 from db.review import tuning_changes, tuning_version
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ class App:
     _matcher: Matcher | None = None
     _fingerprint: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    db_health: DatabaseHealth = field(init=False)  # outages of ``engine`` (see ``db.outage``)
+
+    def __post_init__(self) -> None:
+        self.db_health = DatabaseHealth(safe_url(self.engine.url))
 
     @property
     def _cache_dir(self) -> Path | None:

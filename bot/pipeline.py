@@ -56,6 +56,7 @@ from bot.sinks import AlertSink, emit_all
 from db.engine import session_scope
 from db.feeds import PollOutcome, finish_poll, mark_entry, seen_entries
 from db.models import Feed
+from db.outage import outage_of
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,9 @@ class Pipeline:
     # --- feeds --------------------------------------------------------------------------------
 
     async def poll(self, feed: Feed) -> PollResult:
-        """Poll one (claimed) feed and record the outcome; never raises for bad input."""
+        """Poll one (claimed) feed and record the outcome; never raises for bad input. A
+        database outage (``db.outage``) is raised: nothing of the poll is recorded, its new
+        entries stay unhandled, and the next poll after the outage reads them again."""
         assert feed.id is not None
         result = PollResult(feed_id=feed.id, url=feed.url, ok=False)
         etag, last_modified, retry_after = await self._fetch_into(feed, result)
@@ -224,6 +227,8 @@ class Pipeline:
         except IngestError as error:
             result.error = f"{type(error).__name__}: {error}"
         except Exception as error:  # a bug must not kill the scheduler; report it with the feed
+            if outage_of(error) is not None:
+                raise  # not the feed's failure: the scheduler waits the outage out (db.outage)
             log.exception("feed %s: unexpected error", feed.url)
             result.error = f"internal error: {type(error).__name__}: {error}"
         return etag, last_modified, None

@@ -8,6 +8,11 @@ where the last run stopped; leases of a crashed run expire by themselves.
 Feeds that keep failing back off exponentially (interval x 2^failures, at most six hours,
 never sooner than a server's ``Retry-After``) and are logged as failing from the third
 failure on; ``sanctions-bot feeds list`` shows the last success and the last error.
+
+The database going away (a restart, read-only, a full disk: ``db.outage``) does not end the
+loop: the outage is reported once, the pass is tried again with a growing pause, and feeds
+whose poll was cut off keep no lease (it is given back when the database answers), so they
+are polled again at once rather than after the lease runs out.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
 
 from bot.pipeline import Pipeline, PollResult
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 LEASE_S = 120.0  # a claim runs out this long after its last renewal (a killed worker's feeds)
 RENEW_S = 30.0  # how often the leases of polls in flight are renewed
 IDLE_SLEEP_S = 5.0
+OUTAGE_SLEEP_S = (0.5, 10.0)  # pause after a database outage: first, cap
 
 
 @dataclass
@@ -61,6 +68,8 @@ class Scheduler:
         self.pipeline = pipeline
         self.concurrency = concurrency
         self.grace_s = grace_s  # how long polls in flight may finish after a stop
+        self.health = pipeline.app.db_health
+        self._stranded: set[int] = set()  # feeds whose poll a database outage cut off
 
     async def run_once(self) -> CycleReport:
         """Poll every enabled feed once (except those backing off after failures)."""
@@ -85,26 +94,53 @@ class Scheduler:
         running: dict[int, asyncio.Task[PollResult]] = {}
         try:
             async with self._renewing(lambda: list(running)):
-                await self._loop(stop, running, report)
+                while not stop.is_set():
+                    try:
+                        pause = self._pass(running, report)
+                    except Exception as error:
+                        if not self.health.failed(error):
+                            raise
+                        pause = min(OUTAGE_SLEEP_S[1], OUTAGE_SLEEP_S[0] * 2**self.health.failures)
+                    await _wait(stop, running, pause)
         finally:
             await self._shutdown(running, report)
         return report
 
-    async def _loop(
-        self, stop: asyncio.Event, running: dict[int, asyncio.Task[PollResult]], report: CycleReport
-    ) -> None:
-        """Claim due feeds as polls finish, until ``stop``."""
-        while not stop.is_set():
-            for feed_id in [i for i, task in running.items() if task.done()]:
-                report.add(running.pop(feed_id).result())
-            free = self.concurrency - len(running)
-            if free > 0:
-                for feed in self._claim(due_only=True, limit=free):
-                    assert feed.id is not None
-                    running[feed.id] = asyncio.create_task(
-                        self.pipeline.poll(feed), name=f"poll {feed.url}"
-                    )
-            await _wait(stop, running, self._sleep_for(running))
+    def _pass(self, running: dict[int, asyncio.Task[PollResult]], report: CycleReport) -> float:
+        """Collect finished polls, start due ones; how long to sleep. Raises database outages."""
+        wrote = self._collect(running, report)
+        if self._stranded:
+            with session_scope(self.pipeline.app.engine) as session:
+                release_claims(session=session, feed_ids=self._stranded)
+            self._stranded.clear()
+            wrote = True
+        free = self.concurrency - len(running)
+        if free > 0:
+            for feed in self._claim(due_only=True, limit=free):
+                assert feed.id is not None
+                wrote = True
+                running[feed.id] = asyncio.create_task(
+                    self.pipeline.poll(feed), name=f"poll {feed.url}"
+                )
+        pause = self._sleep_for(running)
+        self.health.ok(wrote=wrote)
+        return pause
+
+    def _collect(self, running: dict[int, asyncio.Task[PollResult]], report: CycleReport) -> bool:
+        """Finished polls into ``report``; True if one recorded its outcome (a write). A poll
+        cut off by a database outage is reported and its feed's lease noted for release."""
+        wrote = False
+        for feed_id in [i for i, task in running.items() if task.done()]:
+            task = running.pop(feed_id)
+            error = task.exception()
+            if error is None:
+                report.add(task.result())
+                wrote = True
+            elif self.health.failed(error):
+                self._stranded.add(feed_id)
+            else:
+                raise error
+        return wrote
 
     @contextlib.asynccontextmanager
     async def _renewing(self, held: Callable[[], list[int]]) -> AsyncIterator[None]:
@@ -115,9 +151,13 @@ class Scheduler:
             while True:
                 await asyncio.sleep(RENEW_S)
                 ids = held()
-                if ids:
+                if not ids:
+                    continue
+                try:
                     with session_scope(self.pipeline.app.engine) as session:
                         renew_claims(session=session, feed_ids=ids, now=utcnow(), lease_s=LEASE_S)
+                except SQLAlchemyError as error:  # an outage: the pass reports it; try again
+                    log.debug("renewing feed leases failed: %s", error)
 
         task = asyncio.create_task(renew(), name="feed-leases")
         try:
@@ -169,19 +209,36 @@ class Scheduler:
         self, running: dict[int, asyncio.Task[PollResult]], report: CycleReport
     ) -> None:
         """Let polls in flight finish briefly, cancel the rest and give their leases back."""
-        if not running:
-            return
-        done, pending = await asyncio.wait(running.values(), timeout=self.grace_s)
+        done: set[asyncio.Task[PollResult]] = set()
+        pending: set[asyncio.Task[PollResult]] = set()
+        if running:
+            done, pending = await asyncio.wait(running.values(), timeout=self.grace_s)
         for task in done:
             if not task.cancelled() and task.exception() is None:
                 report.add(task.result())
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        unfinished = [feed_id for feed_id, task in running.items() if task in pending]
-        with session_scope(self.pipeline.app.engine) as session:
-            release_claims(session=session, feed_ids=unfinished)
-        log.info("scheduler stopped: %d polls finished, %d cancelled", len(done), len(pending))
+        unfinished = {  # cancelled, or cut off by a database outage: leases still held
+            i
+            for i, task in running.items()
+            if task in pending or task.cancelled() or task.exception() is not None
+        }
+        unfinished |= self._stranded
+        if unfinished:
+            self._give_back(unfinished)
+        if running:
+            log.info("scheduler stopped: %d polls finished, %d cancelled", len(done), len(pending))
+
+    def _give_back(self, feed_ids: set[int]) -> None:
+        """Release leases at shutdown; with the database away they are left to expire."""
+        try:
+            with session_scope(self.pipeline.app.engine) as session:
+                release_claims(session=session, feed_ids=feed_ids)
+        except Exception as error:
+            if not self.health.failed(error):
+                raise
+            log.warning("leases of %d feed(s) left to expire: database unavailable", len(feed_ids))
 
 
 async def _wait(
@@ -196,7 +253,7 @@ async def _wait(
     if stopper not in done:
         stopper.cancel()
     for task in polls:
-        if task in done:
+        if task in done and task.exception() is None:  # a failed poll: see Scheduler._collect
             _log_result(task.result())
 
 

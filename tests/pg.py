@@ -343,6 +343,36 @@ class PgServer:
         except OSError:
             return ""
 
+    # -- faults -----------------------------------------------------------------------------
+
+    def halt(self) -> None:
+        """Stop the server as an operator's restart does (``pg_ctl stop -m fast``: every
+        connection is cut), keeping its data, port and directory for ``resume``."""
+        if self._admin is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                self._admin.close()
+            self._admin = None
+        self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop"])
+
+    def resume(self) -> None:
+        """Start a ``halt``-ed server again on the same port, with the same data."""
+        assert self.root is not None
+        log = str(self.root / "server.log")
+        self._run(["pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "30", "start"])
+        self._admin = self._connect_admin(deadline=time.monotonic() + 15)
+
+    def read_only(self, on: bool) -> None:
+        """Make every transaction of every session read-only, or writable again, at once
+        (``default_transaction_read_only`` in the server's configuration, reloaded: unlike
+        ``ALTER DATABASE ... SET``, a reload reaches sessions that are already connected).
+        What a replica, a failover or an operator's emergency switch does to a writer."""
+        assert self._admin is not None
+        with self._lock:
+            value = "on" if on else "off"
+            self._admin.execute("SET default_transaction_read_only = off")  # this session writes
+            self._admin.execute(f"ALTER SYSTEM SET default_transaction_read_only = {value}")
+            self._admin.execute("SELECT pg_reload_conf()")
+
     # -- databases ------------------------------------------------------------------------
 
     def url(self, dbname: str = "postgres") -> str:

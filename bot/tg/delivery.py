@@ -48,6 +48,11 @@ failures back off exponentially with jitter, up to ``delivery_max_attempts``. ``
 (blocked, removed) deactivates the chat's subscription and drops its queue; ``ChatMigrated``
 moves the chat to its new id and the row is sent there.
 
+**Database outages** (``db.outage``): a pass that cannot read or write the outbox is
+reported once for the whole process and tried again at the next poll; a row is claimed before
+its message is sent, so an outage before the claim sends nothing, and once Telegram has
+accepted a message the worker waits the outage out to record it as sent (``Sender``).
+
 **Digests and quiet hours**: digest rows are due at the digest time and go out as one
 message per batch of alerts (their rows share a ``batch``); a chat in quiet hours has its due
 rows moved to the end of them.
@@ -79,11 +84,11 @@ from bot.tg.alertmessages import digest_batches
 from bot.tg.health import TelegramHealth
 from bot.tg.ratelimit import SendLimiter
 from bot.tg.reconcile import Reconciler
-from db import chatlocks, sending
+from db import sending
 from db.deliverytimes import in_quiet_hours, quiet_ends
 from db.models import utcnow
 from db.sending import Due, Work
-from db.tables.delivery import DROPPED, SEND, SERVE
+from db.tables.delivery import DROPPED, SERVE
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +133,14 @@ class DeliveryWorker(Reconciler):
                     self._last_orphan_check = loop.time()
                     await self.reconcile(older_than=timedelta(seconds=ORPHAN_AGE_S))
                 if self._busy:
-                    await self._renew()
+                    await self.leases.renew()
                 await self.dispatch()
+                self.app.db_health.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("delivery worker pass failed; trying again")
+            except Exception as error:
+                if not self.app.db_health.failed(error):  # an outage is logged there, once
+                    log.exception("delivery worker pass failed; trying again")
             self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
@@ -154,10 +161,11 @@ class DeliveryWorker(Reconciler):
             for task in pending:
                 task.cancel()
         try:
-            await self._let_go(SERVE)
+            await self.leases.let_go(SERVE)
         except SQLAlchemyError:  # the database is gone: the locks run out by themselves
             log.warning(
-                "could not release this worker's chats; they are free in %.0f s", self.lease_s
+                "could not release this worker's chats; they are free in %.0f s",
+                self.leases.lease_s,
             )
 
     def abort(self) -> None:
@@ -204,16 +212,7 @@ class DeliveryWorker(Reconciler):
         first, so that the probe runs before anything new is sent there."""
         if not by_chat:
             return by_chat
-        taken = await self._db(
-            partial(
-                chatlocks.take,
-                kind=SERVE,
-                holder=self.holder,
-                chat_pks=list(by_chat),
-                now=self._clock(),
-                lease_s=self.lease_s,
-            )
-        )
+        taken = await self.leases.take(by_chat)
         if taken:
             await self.resolve_in(taken)
         return {pk: rows for pk, rows in by_chat.items() if pk in taken}
@@ -221,32 +220,22 @@ class DeliveryWorker(Reconciler):
     def serving(self) -> set[int]:
         return set(self._busy)
 
-    async def _renew(self) -> None:
-        """Keep this worker's locks while it serves (a pass every poll interval): a message
-        waiting out a flood limit in flight keeps its send lock too."""
-        for kind in (SERVE, SEND):
-            await self._db(
-                partial(
-                    chatlocks.renew,
-                    kind=kind,
-                    holder=self.holder,
-                    now=self._clock(),
-                    lease_s=self.lease_s,
-                )
-            )
-
     # --- one chat -------------------------------------------------------------------------------
 
     async def _serve(self, chat_pk: int, rows: list[Due], work: Work) -> None:
         try:
             async with self._slots:
                 await self._serve_chat(chat_pk, rows, work)
-        except Exception:
-            log.exception("delivering to chat %s failed", chat_pk)
+            self.app.db_health.ok(wrote=True)
+        except Exception as error:
+            if not self.app.db_health.failed(error):  # an outage: the rows wait, still pending
+                log.exception("delivering to chat %s failed", chat_pk)
         finally:
-            self._busy.discard(chat_pk)
+            # let go before the chat counts as free here: a new pass of this worker may take
+            # it again at once, and must not have its new lock deleted by this old release
             with contextlib.suppress(Exception):  # a lock not released runs out by itself
-                await self._let_go(SERVE, [chat_pk])
+                await self.leases.let_go(SERVE, [chat_pk])
+            self._busy.discard(chat_pk)
 
     async def _serve_chat(self, chat_pk: int, rows: list[Due], work: Work) -> None:
         """The chat's due rows: alerts one by one, then digests; none during quiet hours."""

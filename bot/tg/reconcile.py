@@ -15,11 +15,11 @@ from functools import partial
 
 from telegram.error import Forbidden, TelegramError
 
-from bot.tg.alertmessages import compose
+from bot.tg.outgoing import compose
 from bot.tg.sender import Sender
-from db import chatlocks, inflight, sending
+from db import inflight, sending
 from db.inflight import InFlight
-from db.tables.delivery import DROPPED, SERVE
+from db.tables.delivery import DROPPED, SEND, SERVE
 
 log = logging.getLogger("bot.tg.delivery")  # the delivery worker logs under one name
 
@@ -34,20 +34,11 @@ class Reconciler(Sender):
         before = self._clock() - older_than if older_than is not None else None
         flights: list[InFlight] = await self._db(partial(inflight.in_flight, claimed_before=before))
         chats = {flight.chat_pk for flight in flights} - self.serving()
-        taken = await self._db(
-            partial(
-                chatlocks.take,
-                kind=SERVE,
-                holder=self.holder,
-                chat_pks=chats,
-                now=self._clock(),
-                lease_s=self.lease_s,
-            )
-        )
+        taken = await self.leases.take(chats)
         try:
             return await self._resolve_all([f for f in flights if f.chat_pk in taken])
         finally:
-            await self._let_go(SERVE, sorted(taken))
+            await self.leases.let_go(SERVE, sorted(taken))
 
     def serving(self) -> set[int]:
         """Chats this process is serving now (their locks are held and stay held)."""
@@ -65,7 +56,14 @@ class Reconciler(Sender):
             if set(flight.delivery_ids) & self._held:
                 continue
             async with self.limiter.chat_lock(flight.tg_chat_id):
-                outcome = await self._resolve(flight)
+                # the send lock too: a row still "sending" with its lock held is another
+                # worker's request in flight (it renews the lock), not a dead worker's row
+                if flight.chat_pk not in await self.leases.take([flight.chat_pk], kind=SEND):
+                    continue
+                try:
+                    outcome = await self._resolve(flight)
+                finally:
+                    await self.leases.let_go(SEND, [flight.chat_pk])
             if outcome:
                 report[outcome] += 1
         if flights:

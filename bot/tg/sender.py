@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import secrets
-import socket
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,14 +36,16 @@ from telegram.ext import ExtBot
 
 from bot.app import App
 from bot.settings import Settings
-from bot.tg.alertmessages import Message, compose
+from bot.tg.chatleases import ChatLeases
 from bot.tg.deps import SessionWork
 from bot.tg.markup import esc
+from bot.tg.outgoing import Message, compose
 from bot.tg.probe import PROBE_SPAN, find_message
 from bot.tg.ratelimit import SendLimiter, retry_seconds
-from db import chatlocks, chatrecords, inflight, sending
+from db import chatrecords, inflight, sending
 from db.engine import session_scope
 from db.models import utcnow
+from db.outage import outlast
 from db.sending import Due
 from db.tables.delivery import SEND
 
@@ -55,7 +54,7 @@ log = logging.getLogger("bot.tg.delivery")  # the delivery worker logs under one
 T = TypeVar("T")
 
 BACKOFF_CAP_S = 600.0
-SEND_LOCK_WAIT_S = 0.2  # between tries while another process's message is in flight in a chat
+HUNG_SETTLE_S = 10.0  # a send that hung unanswered is looked for again no sooner than this
 _SURELY_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -82,11 +81,9 @@ class Sender:
         self._clock = clock
         self._rng = rng
         self._held: set[int] = set()  # delivery ids this process has in flight
-        # who this worker is in the chat locks it shares with other processes (db.chatlocks)
-        self.holder = settings.worker_id or (
-            f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
-        )
-        self.lease_s = settings.delivery_lease_s
+        # the chat locks it shares with other processes sending to the same chats
+        self.leases = ChatLeases(settings, self._db, clock)
+        self._hung: dict[tuple[int, ...], int] = {}  # rows whose last send hung -> probe_after
         self._last_admin_notice = 0.0
         self._wake = asyncio.Event()  # set: the worker's loop looks for due rows at once
         # one thread: the worker's writes never wait for each other on SQLite's lock (its busy
@@ -145,7 +142,7 @@ class Sender:
             # request is, and between the slot and the request there is only the claim.
             await self.limiter.reserve(tg_chat_id)
             known = max(self.limiter.last_message_id(tg_chat_id) or 0, stored_id)
-            got = await self._claim(chat_pk, message.delivery_ids, known)
+            got = await self.leases.claim(chat_pk, message.delivery_ids, known)
             claimed = got.delivery_ids
             if not claimed:
                 self.limiter.release(tg_chat_id)
@@ -158,40 +155,14 @@ class Sender:
                 return await self._send(tg_chat_id, chat_type, message, got.probe_after)
             finally:
                 self._held.difference_update(claimed)
-                await self._let_go(SEND, [chat_pk])
-
-    async def _claim(self, chat_pk: int, ids: Sequence[int], known: int) -> sending.Claimed:
-        """Claim the rows under the chat's locks (``db.chatlocks``), waiting while another
-        process's message is in flight in the chat (a reply takes a moment, a dead worker's
-        lock runs out within the lease)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.lease_s
-        while True:
-            got = await self._db(
-                partial(
-                    sending.claim_in_chat,
-                    delivery_ids=list(ids),
-                    chat_pk=chat_pk,
-                    holder=self.holder,
-                    lease_s=self.lease_s,
-                    probe_after=known,
-                    now=self._clock(),
-                )
-            )
-            if not got.busy or loop.time() >= deadline:
-                return got
-            await asyncio.sleep(SEND_LOCK_WAIT_S)
-
-    async def _let_go(self, kind: str, chat_pks: Sequence[int] | None = None) -> None:
-        """Release this worker's ``kind`` locks (of ``chat_pks``, or all)."""
-        await self._db(partial(chatlocks.release, kind=kind, holder=self.holder, chat_pks=chat_pks))
+                await self.leases.let_go(SEND, [chat_pk])
 
     async def _send(
         self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int
     ) -> bool:
         ids = list(message.delivery_ids)
         try:
-            sent = await self._request(tg_chat_id, message)
+            sent = await self._request(tg_chat_id, chat_type, message)
         except RetryAfter as error:
             await self._retry_after(ids, error)
             return False
@@ -210,11 +181,19 @@ class Sender:
         except (NetworkError, TelegramError) as error:
             return await self._uncertain(tg_chat_id, chat_type, message, probe_after, error)
         self.stats["sent"] += 1
-        await self._mark_sent(ids, tg_chat_id, sent.message_id)
+        await self._mark_sent(ids, tg_chat_id, sent)
         return True
 
-    async def _request(self, tg_chat_id: int, message: Message) -> SentMessage:
-        return await self.bot.send_message(
+    async def _request(self, tg_chat_id: int, chat_type: str, message: Message) -> int:
+        """Send the message; its id. If its last send hung, Telegram may have carried it out
+        after the probe looked (a late request): it is looked for once more first."""
+        earlier = self._hung.pop(message.delivery_ids, None)
+        if earlier is not None:
+            found = await self.probe(tg_chat_id, chat_type, earlier, message.keyboard)
+            if found is not None:
+                log.info("deliveries %s did reach chat %s late", message.delivery_ids, tg_chat_id)
+                return found
+        sent: SentMessage = await self.bot.send_message(
             chat_id=tg_chat_id,
             text=message.text,
             parse_mode=ParseMode.HTML,
@@ -222,17 +201,20 @@ class Sender:
             reply_markup=message.keyboard,
             rate_limit_args={"chat_locked": True},
         )
+        return sent.message_id
 
     async def _mark_sent(self, ids: Sequence[int], tg_chat_id: int, message_id: int) -> None:
-        await self._db(
-            partial(
-                sending.mark_sent,
-                delivery_ids=ids,
-                tg_chat_id=tg_chat_id,
-                message_id=message_id,
-                now=self._clock(),
-            )
+        """Record the message Telegram accepted. Only this process knows its id, so a database
+        outage is waited out, holding the chat's lock; a stop or crash meanwhile leaves the rows
+        ``sending``, and the next start finds the message by probing."""
+        mark = partial(
+            sending.mark_sent,
+            delivery_ids=ids,
+            tg_chat_id=tg_chat_id,
+            message_id=message_id,
+            now=self._clock(),
         )
+        await outlast(self.app.db_health, lambda: self._db(mark))
 
     # --- what Telegram's answer means ---------------------------------------------------------
 
@@ -308,10 +290,16 @@ class Sender:
         probe_after: int,
         error: TelegramError,
     ) -> bool:
-        """The send may or may not have happened: look for the message before sending again."""
+        """The send may or may not have happened: look for the message before sending again.
+
+        With no answer at all (a timeout, a dropped connection) Telegram may still carry the
+        request out after the probe looked: the rows wait at least ``HUNG_SETTLE_S`` and the
+        message is looked for once more before it is sent again (``_request``). What remains
+        is a request carried out later still."""
         self.stats["uncertain"] += 1
         ids = list(message.delivery_ids)
-        if isinstance(error.__cause__, _SURELY_NOT_SENT):
+        surely_not = isinstance(error.__cause__, _SURELY_NOT_SENT)
+        if surely_not:
             found = None
         else:
             try:
@@ -335,10 +323,15 @@ class Sender:
             )
             await self._mark_sent(ids, tg_chat_id, found)
             return True
-        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}")
+        # No answer at all (a timeout, a dropped connection): Telegram may carry it out late.
+        hung = not surely_not and isinstance(error.__cause__, httpx.HTTPError)
+        if hung:
+            self._hung[message.delivery_ids] = probe_after
+        settle = HUNG_SETTLE_S if hung else 0.0
+        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}", settle)
         return False
 
-    async def _retry_or_fail(self, ids: list[int], error: str) -> None:
+    async def _retry_or_fail(self, ids: list[int], error: str, at_least_s: float = 0.0) -> None:
         attempts = await self._db(partial(sending.attempts_of, delivery_ids=ids))
         if attempts >= self.max_attempts:
             self.stats["failed"] += 1
@@ -353,7 +346,7 @@ class Sender:
                 f"⚠️ Gave up on deliveries {ids} after {attempts} attempts: {esc(error)}"
             )
             return
-        delay = min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2)
+        delay = max(at_least_s, min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2))
         await self._db(
             partial(
                 sending.retry_later,
