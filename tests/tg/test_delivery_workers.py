@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from bot.matching.engine import Matcher
 from bot.tg.app import build_application
 from bot.tg.runner import run_telegram
 from db import chatlocks
 from db import chats as chats_db
-from db.models import utcnow
+from db.models import Delivery, utcnow
 from db.tables.delivery import SEND, SERVE
 from tests.pg import pg_server, pg_url  # noqa: F401
 from tests.tg.conftest import (
@@ -148,3 +149,34 @@ async def test_a_reply_waits_while_another_process_has_an_alert_in_flight(world:
         world.call(chatlocks.release, kind=SEND, holder="deliverer-elsewhere")
         await world.emu.wait_for_messages(ANN["id"], before + 1, timeout=10)
         await world.until(lambda: world.call(chatlocks.holders, kind=SEND, now=utcnow()) == {})
+
+
+async def test_a_row_in_flight_under_a_live_send_lock_is_not_reconciled(world: World) -> None:
+    """A starting worker resolves rows left "sending" only where no one holds the chat's send
+    lock: a live worker renews it while its request is out, and probing then (and sending
+    again) would duplicate the message it is about to create."""
+    subscribe_all(world, [ANN["id"]])
+    world.publish(KOMID)
+    [row] = world.deliveries(ANN["id"])
+    chat = world.chat(ANN["id"])
+    assert chat is not None and chat.id is not None
+    world.call(
+        lambda session: session.execute(
+            update(Delivery)
+            .where(Delivery.id == row.id)
+            .values(status="sending", claimed_at=utcnow(), probe_after=0, attempts=1)
+        )
+    )
+    world.call(
+        chatlocks.take, kind=SEND, holder="live", chat_pks=[chat.id], now=utcnow(), lease_s=30
+    )
+    async with deliverer(world):
+        await asyncio.sleep(1.5)
+    assert world.deliveries(ANN["id"])[0].status == "sending"
+    touched = [c for c in world.emu.calls() if str(c["params"].get("chat_id")) == str(ANN["id"])]
+    assert touched == []  # neither probed nor sent
+    world.call(chatlocks.release, kind=SEND, holder="live")  # the "live" worker died after all
+    async with deliverer(world):
+        [message] = await world.until(lambda: alert_messages(world.emu, ANN["id"]), 10)
+    assert world.deliveries(ANN["id"])[0].status == "sent"
+    assert alert_id_of(message) == row.alert_id
