@@ -36,7 +36,8 @@ Hierarchy::
     │   ├── FeedError           the bytes are not a readable feed
     │   └── ExtractError        no usable article text in a page
     ├── BotStopped              bot.tg.health: the Telegram bot cannot go on (``exit_code``)
-    │   └── TokenRejected       Telegram refused the bot token (``exit_code`` 4)
+    │   ├── TokenRejected       Telegram refused the bot token (``exit_code`` 4)
+    │   └── WebhookListenError  bot.tg.updates: the webhook server cannot listen where configured
     └── CommandError            bot.cli.common: a command refused its arguments (``exit_code``)
 
 ``UserInputError`` and ``DataError`` (and so every class under them) are also ``ValueError``s,

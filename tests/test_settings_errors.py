@@ -69,3 +69,18 @@ def test_a_webhook_url_that_cannot_be_served_is_refused(
     done = runner.invoke(app, ["run", "--once"])
     assert done.exit_code == 2
     assert done.stderr.startswith("error: invalid setting: TELEGRAM_WEBHOOK_URL: Value error, ")
+
+
+def test_run_webhook_url_is_checked_like_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.sqlite'}")
+    for name in ("TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    done = runner.invoke(app, ["run", "--webhook-url", "https://bot.example.org/hook"])
+    assert done.exit_code == 2
+    assert "TELEGRAM_WEBHOOK_SECRET: Value error, required when TELEGRAM_WEBHOOK_URL" in done.stderr
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "abc")
+    done = runner.invoke(app, ["run", "--webhook-url", "ftp://bot.example.org/hook"])
+    assert done.exit_code == 2 and "TELEGRAM_WEBHOOK_URL: Value error" in done.stderr
+    assert not (tmp_path / "bot.sqlite").exists()
