@@ -13,20 +13,24 @@ failure on; ``sanctions-bot feeds list`` shows the last success and the last err
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlmodel import col, func, select
 
 from bot.pipeline import Pipeline, PollResult
 from db.engine import session_scope
-from db.feeds import claim_feeds, release_claims
+from db.feeds import claim_feeds, release_claims, renew_claims
 from db.models import Feed, utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 15 * 60  # longer than any poll can take (fetch deadlines are a minute)
+LEASE_S = 120.0  # a claim runs out this long after its last renewal (a killed worker's feeds)
+RENEW_S = 30.0  # how often the leases of polls in flight are renewed
 IDLE_SLEEP_S = 5.0
 
 
@@ -69,7 +73,10 @@ class Scheduler:
             )
             if not feeds:
                 return report
-            for result in await self._poll_all(feeds):
+            batch = [f.id for f in feeds if f.id is not None]
+            async with self._renewing(partial(list, batch)):
+                results = await self._poll_all(feeds)
+            for result in results:
                 report.add(result)
 
     async def run(self, stop: asyncio.Event) -> CycleReport:
@@ -77,20 +84,47 @@ class Scheduler:
         report = CycleReport()
         running: dict[int, asyncio.Task[PollResult]] = {}
         try:
-            while not stop.is_set():
-                for feed_id in [i for i, task in running.items() if task.done()]:
-                    report.add(running.pop(feed_id).result())
-                free = self.concurrency - len(running)
-                if free > 0:
-                    for feed in self._claim(due_only=True, limit=free):
-                        assert feed.id is not None
-                        running[feed.id] = asyncio.create_task(
-                            self.pipeline.poll(feed), name=f"poll {feed.url}"
-                        )
-                await _wait(stop, running, self._sleep_for(running))
+            async with self._renewing(lambda: list(running)):
+                await self._loop(stop, running, report)
         finally:
             await self._shutdown(running, report)
         return report
+
+    async def _loop(
+        self, stop: asyncio.Event, running: dict[int, asyncio.Task[PollResult]], report: CycleReport
+    ) -> None:
+        """Claim due feeds as polls finish, until ``stop``."""
+        while not stop.is_set():
+            for feed_id in [i for i, task in running.items() if task.done()]:
+                report.add(running.pop(feed_id).result())
+            free = self.concurrency - len(running)
+            if free > 0:
+                for feed in self._claim(due_only=True, limit=free):
+                    assert feed.id is not None
+                    running[feed.id] = asyncio.create_task(
+                        self.pipeline.poll(feed), name=f"poll {feed.url}"
+                    )
+            await _wait(stop, running, self._sleep_for(running))
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, held: Callable[[], list[int]]) -> AsyncIterator[None]:
+        """Renew the leases of the polls in flight every ``RENEW_S`` while the block runs: a
+        long poll keeps its feed, and a killed worker's feeds come free within ``LEASE_S``."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(RENEW_S)
+                ids = held()
+                if ids:
+                    with session_scope(self.pipeline.app.engine) as session:
+                        renew_claims(session=session, feed_ids=ids, now=utcnow(), lease_s=LEASE_S)
+
+        task = asyncio.create_task(renew(), name="feed-leases")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def _claim(
         self,

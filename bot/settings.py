@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     telegram_group_per_min: int = 20
     delivery_poll_interval_s: float = 1.0
     delivery_max_attempts: int = 8
+    delivery_lease_s: float = Field(
+        default=30.0, ge=5.0
+    )  # chat locks shared by delivery workers (db.chatlocks)
+    worker_id: str = Field(default="", max_length=100)  # unique per process; see README
     watchlist_max_items: int = 50
     scan_rate_per_chat: int = 5
     scan_rate_window_s: int = 600

@@ -105,7 +105,8 @@ def claim_feeds(
 ) -> list[Feed]:
     """Claim up to ``limit`` feeds to poll: due ones (or all), none already claimed.
 
-    The conditional UPDATE is the lock: only one claimer sees its row count go to 1.
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` keeps concurrent claimers off each other's rows,
+    and the conditional UPDATE is the lock: only one claimer sees its row count go to 1.
     With ``due_only=False`` (``run --once``) every enabled feed is taken except those
     backing off after failures, whose next poll must still wait.
     """
@@ -121,7 +122,10 @@ def claim_feeds(
     excluded = list(exclude_ids)
     if excluded:
         query = query.where(col(Feed.id).not_in(excluded))
-    candidates = list(session.exec(query.order_by(col(Feed.next_due_at)).limit(limit)))
+    # PostgreSQL: rows another claimer is looking at are skipped, not waited for (SQLite's
+    # writers take turns anyway); the conditional UPDATE below still decides.
+    query = query.order_by(col(Feed.next_due_at)).limit(limit).with_for_update(skip_locked=True)
+    candidates = list(session.exec(query))
     claimed = []
     until = now + timedelta(seconds=lease_s)
     for feed in candidates:
@@ -190,6 +194,19 @@ def release_claims(*, session: Session, feed_ids: Iterable[int]) -> None:
     ids = list(feed_ids)
     if ids:
         session.exec(update(Feed).where(col(Feed.id).in_(ids)).values(claimed_until=None))
+
+
+def renew_claims(
+    *, session: Session, feed_ids: Iterable[int], now: datetime, lease_s: float
+) -> None:
+    """Push back the leases of feeds still being polled (the scheduler, every half minute)."""
+    ids = list(feed_ids)
+    if ids:
+        session.exec(
+            update(Feed)
+            .where(col(Feed.id).in_(ids), col(Feed.claimed_until).is_not(None))
+            .values(claimed_until=now + timedelta(seconds=lease_s))
+        )
 
 
 def seen_entries(*, session: Session, feed_id: int, entry_ids: Iterable[str]) -> set[str]:

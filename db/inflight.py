@@ -25,6 +25,7 @@ class InFlight:
 
     delivery_ids: tuple[int, ...]
     alert_ids: tuple[int, ...]
+    chat_pk: int
     tg_chat_id: int
     chat_type: str
     digest: bool
@@ -39,12 +40,19 @@ class _Row(NamedTuple):
     probe_after: int | None
     attempts: int
     digest: bool
+    chat_id: int
     tg_chat_id: int
     type: str
 
 
-def in_flight(*, session: Session, claimed_before: datetime | None = None) -> list[InFlight]:
-    """Messages whose rows are ``sending`` (claimed before ``claimed_before``, if given)."""
+def in_flight(
+    *,
+    session: Session,
+    claimed_before: datetime | None = None,
+    chat_pks: Sequence[int] | None = None,
+) -> list[InFlight]:
+    """Messages whose rows are ``sending`` (claimed before ``claimed_before``, in ``chat_pks``,
+    if given)."""
     query = (
         select_columns(
             Delivery.id,
@@ -53,6 +61,7 @@ def in_flight(*, session: Session, claimed_before: datetime | None = None) -> li
             Delivery.probe_after,
             Delivery.attempts,
             Delivery.digest,
+            Chat.id,
             Chat.tg_chat_id,
             Chat.type,
         )
@@ -61,6 +70,8 @@ def in_flight(*, session: Session, claimed_before: datetime | None = None) -> li
     )
     if claimed_before is not None:
         query = query.where(col(Delivery.claimed_at) < claimed_before)
+    if chat_pks is not None:
+        query = query.where(col(Delivery.chat_id).in_(list(chat_pks)))
     rows = [_Row(*row) for row in session.exec(query.order_by(col(Delivery.id)))]
     batches: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
@@ -69,6 +80,7 @@ def in_flight(*, session: Session, claimed_before: datetime | None = None) -> li
         InFlight(
             delivery_ids=tuple(r.id for r in group),
             alert_ids=tuple(r.alert_id for r in group),
+            chat_pk=group[0].chat_id,
             tg_chat_id=group[0].tg_chat_id,
             chat_type=group[0].type,
             digest=group[0].digest,

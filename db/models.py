@@ -24,6 +24,7 @@ from db.tables.chats import Subscription as Subscription
 from db.tables.chats import WatchItem as WatchItem
 from db.tables.columns import UTCDateTime as UTCDateTime
 from db.tables.columns import utcnow as utcnow
+from db.tables.delivery import ChatLock as ChatLock
 from db.tables.delivery import Delivery as Delivery
 from db.tables.feeds import Feed as Feed
 from db.tables.feeds import FeedEntry as FeedEntry

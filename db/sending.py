@@ -16,11 +16,12 @@ from typing import Any
 from sqlmodel import Session, col, func, select, update
 
 from bot.domain.watch import RULE_ID as WATCH_RULE
+from db import chatlocks
 from db.alerts import alert_dict, alert_sources
 from db.chatrecords import note_message_id
 from db.models import Alert, Article, Chat, Delivery, Subscription, utcnow
 from db.queries import select_columns
-from db.tables.delivery import FAILED, PENDING, SENDING, SENT
+from db.tables.delivery import FAILED, PENDING, SEND, SENDING, SENT, SERVE
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,46 @@ def claim(
         )
     )
     return sorted(row_id for row_id in claimed if row_id is not None)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What ``claim_in_chat`` got: the rows now in flight and where a probe would start, or
+    why none: ``busy`` (another process's message is in flight in the chat: try again in a
+    moment) or ``lost`` (the chat is served by another worker now: stop serving it)."""
+
+    delivery_ids: list[int]
+    probe_after: int
+    busy: bool = False
+    lost: bool = False
+
+
+def claim_in_chat(
+    *,
+    session: Session,
+    delivery_ids: Sequence[int],
+    chat_pk: int,
+    holder: str,
+    lease_s: float,
+    probe_after: int,
+    now: datetime,
+) -> Claimed:
+    """``claim`` for a worker that shares the outbox with others (see ``db.chatlocks``): in the
+    same transaction, the chat's serve lock is renewed (it must still be ``holder``'s) and its
+    send lock taken, and ``probe_after`` is raised to the highest id any process recorded."""
+    if chat_pk not in chatlocks.take(
+        session=session, kind=SERVE, holder=holder, chat_pks=[chat_pk], now=now, lease_s=lease_s
+    ):
+        return Claimed([], probe_after, lost=True)
+    if chat_pk not in chatlocks.take(
+        session=session, kind=SEND, holder=holder, chat_pks=[chat_pk], now=now, lease_s=lease_s
+    ):
+        return Claimed([], probe_after, busy=True)
+    recorded = session.exec(select(Chat.last_message_id).where(col(Chat.id) == chat_pk)).first()
+    known = max(probe_after, recorded or 0)
+    return Claimed(
+        claim(session=session, delivery_ids=delivery_ids, probe_after=known, now=now), known
+    )
 
 
 def _set(session: Session, delivery_ids: Sequence[int], **values: Any) -> None:

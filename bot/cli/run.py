@@ -9,7 +9,7 @@ import typer
 from bot.cli.common import application, settings
 from bot.feedconfig import parse_duration
 from bot.scheduler import CycleReport
-from bot.services.run import prepare_run, watch
+from bot.services.run import Role, check_role, prepare_run, watch
 from bot.settings import with_overrides
 
 
@@ -20,6 +20,14 @@ def run(
     duration: Annotated[
         str | None, typer.Option(help="Stop after this long (e.g. 30s, 10m).")
     ] = None,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="What this process does: all, or one part (ingest: poll feeds and store "
+            "alerts; deliver: send the outbox; bot: answer commands). Any number of each may "
+            "share one PostgreSQL."
+        ),
+    ] = Role.ALL,
     webhook_url: Annotated[
         str | None,
         typer.Option(
@@ -37,10 +45,11 @@ def run(
     loaded = settings()
     if webhook_url is not None:
         loaded = with_overrides(loaded, telegram_webhook_url=webhook_url)
+    check_role(loaded, role, once=once)
     app = application(loaded)
-    prepare_run(app, loaded)
+    prepare_run(app, loaded, role)
     seconds = parse_duration(duration) if duration else None
-    report = watch(app, loaded, once=once, seconds=seconds)
+    report = watch(app, loaded, once=once, seconds=seconds, role=role)
     typer.echo(_summary(report.cycle), err=True)
     if report.bot_failure is not None:  # e.g. the token was rejected: status 4
         raise report.bot_failure

@@ -15,10 +15,12 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from bot.app import App
 from bot.demo import SAMPLES_SITE, serve_directory
+from bot.errors import UserInputError
 from bot.ingest.extractor import Extractor
 from bot.ingest.http import Fetcher, FetchPolicy
 from bot.listsync import sync_periodically
@@ -33,7 +35,35 @@ from bot.tg.health import BotStopped
 
 log = logging.getLogger(__name__)
 
-BotRunner = Callable[[App, Settings, asyncio.Event], Coroutine[Any, Any, None]]
+BotRunner = Callable[..., Coroutine[Any, Any, None]]
+
+
+class Role(StrEnum):
+    """What one ``run`` process does. Any number of each may share one PostgreSQL: feeds are
+    claimed with expiring leases (``db.feeds``), chats with expiring locks (``db.chatlocks``)."""
+
+    ALL = "all"  # everything in one process (the default)
+    INGEST = "ingest"  # poll feeds, fetch, match, store alerts and their outbox rows; list sync
+    DELIVER = "deliver"  # send the outbox to Telegram
+    BOT = "bot"  # answer commands (polling or webhook)
+
+    @property
+    def ingests(self) -> bool:
+        return self in (Role.ALL, Role.INGEST)
+
+    @property
+    def receives(self) -> bool:
+        """Answers Telegram updates (commands)."""
+        return self in (Role.ALL, Role.BOT)
+
+    @property
+    def delivers(self) -> bool:
+        """Sends the outbox."""
+        return self in (Role.ALL, Role.DELIVER)
+
+
+class RoleError(UserInputError):
+    """A role that cannot run with these settings (a Telegram role without a token)."""
 
 
 @dataclass(frozen=True)
@@ -77,22 +107,66 @@ def _stop_event(seconds: int | None) -> asyncio.Event:
     return stop
 
 
-def prepare_run(app: App, settings: Settings) -> None:
-    """Before watching: the feeds file applied, the matcher built (broken rules fail here)."""
-    sync_feeds_file(app, settings)
-    app.matcher()
+def check_role(settings: Settings, role: Role, *, once: bool = False) -> None:
+    """Refuse a role that cannot run with these settings, before anything is opened."""
+    token = settings.telegram_bot_token
+    if not role.ingests and (token is None or not token.get_secret_value()):
+        raise RoleError(f"run --role {role.value} needs TELEGRAM_BOT_TOKEN")
+    if once and not role.ingests:
+        raise RoleError(f"run --once polls feeds; --role {role.value} does not")
 
 
-def watch(app: App, settings: Settings, *, once: bool, seconds: int | None) -> RunReport:
-    """Watch the feeds until stopped (``once``: one polling cycle, no bot, no list sync)."""
-    return asyncio.run(_watch(app, settings, once=once, seconds=seconds))
+def prepare_run(app: App, settings: Settings, role: Role = Role.ALL) -> None:
+    """Before watching: the feeds file applied, the matcher built (broken rules fail here);
+    a delivery worker needs neither."""
+    if role.ingests:
+        sync_feeds_file(app, settings)
+    if role is not Role.DELIVER:
+        app.matcher()
 
 
-async def _watch(app: App, settings: Settings, *, once: bool, seconds: int | None) -> RunReport:
+def watch(
+    app: App, settings: Settings, *, once: bool, seconds: int | None, role: Role = Role.ALL
+) -> RunReport:
+    """Watch the feeds until stopped (``once``: one polling cycle, no bot, no list sync);
+    ``role``: only that part of the work (see ``Role``)."""
+    check_role(settings, role, once=once)
+    telegram = TelegramParts.for_settings(settings)
+    if not role.ingests:
+        return asyncio.run(_telegram_only(app, settings, telegram, role, seconds))
+    return asyncio.run(_watch(app, settings, telegram, role, once=once, seconds=seconds))
+
+
+async def _telegram_only(
+    app: App, settings: Settings, telegram: TelegramParts, role: Role, seconds: int | None
+) -> RunReport:
+    """``--role deliver`` or ``--role bot``: the Telegram half alone, until stopped."""
+    stop = _stop_event(seconds)
+    served = _health_server(app, settings)
+    assert telegram.runner is not None
+    try:
+        outcomes = await asyncio.gather(
+            telegram.runner(app, settings, stop, receive=role.receives, deliver=role.delivers),
+            return_exceptions=True,
+        )
+    finally:
+        if served is not None:
+            served.close()
+    return RunReport(CycleReport(), _bot_failure(outcomes))
+
+
+async def _watch(
+    app: App,
+    settings: Settings,
+    telegram: TelegramParts,
+    role: Role,
+    *,
+    once: bool,
+    seconds: int | None,
+) -> RunReport:
     sinks: list[AlertSink] = [ConsoleSink()]
     if settings.alerts_jsonl:
         sinks.append(JsonlSink(settings.alerts_jsonl))
-    telegram = TelegramParts.for_settings(settings)
     stop = _stop_event(seconds)
     extractor = Extractor(workers=settings.extractor_workers, timeout_s=settings.extract_timeout_s)
     try:
@@ -108,21 +182,30 @@ async def _watch(app: App, settings: Settings, *, once: bool, seconds: int | Non
             scheduler = Scheduler(pipeline)
             if once:
                 return RunReport(await scheduler.run_once())
-            return await _until_stopped(app, settings, scheduler, telegram, stop)
+            return await _until_stopped(app, settings, scheduler, telegram, stop, role)
     finally:
         extractor.close()
 
 
+def _health_server(app: App, settings: Settings) -> HealthServer | None:
+    """``/healthz`` and ``/metrics`` when ``HEALTH_PORT`` is set; started first, so that a port
+    in use stops the run before anything else has started."""
+    if not settings.health_port:
+        return None
+    return HealthServer(app, settings.health_host, settings.health_port).start()
+
+
 async def _until_stopped(
-    app: App, settings: Settings, scheduler: Scheduler, telegram: TelegramParts, stop: asyncio.Event
+    app: App,
+    settings: Settings,
+    scheduler: Scheduler,
+    telegram: TelegramParts,
+    stop: asyncio.Event,
+    role: Role,
 ) -> RunReport:
-    """The scheduler, the bot beside it and the list sync, until ``stop`` is set."""
-    served = (  # first: a port in use stops the run before anything else has started
-        HealthServer(app, settings.health_host, settings.health_port).start()
-        if settings.health_port
-        else None
-    )
-    runner = telegram.runner
+    """The scheduler, the bot beside it (``Role.ALL``) and the list sync, until ``stop``."""
+    served = _health_server(app, settings)
+    runner = telegram.runner if role is Role.ALL else None
     tasks = [_bot_task(runner(app, settings, stop), stop)] if runner else []
     lists_task = asyncio.create_task(
         sync_periodically(app, settings, stop, telegram.hooks), name="list-sync"

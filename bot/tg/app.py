@@ -8,8 +8,10 @@ import dataclasses
 import html
 import logging
 import os
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from telegram import (
     BotCommand,
@@ -45,12 +47,15 @@ from bot.tg.health import TelegramHealth, server_of
 from bot.tg.heartbeat import HeartbeatRequest
 from bot.tg.ratelimit import SendLimiter
 from bot.tg.redact import protect_token, redact
-from db import chatrecords
+from db import chatlocks, chatrecords
 from db.engine import session_scope
+from db.models import utcnow
+from db.tables.delivery import SEND
 
 log = logging.getLogger(__name__)
 
 SCAN_MAX_BYTES = 2 * 1024 * 1024
+REPLY_LOCK_WAIT_S = 0.2  # between tries while an alert is in flight in the chat elsewhere
 
 
 def file_base_url(base_url: str) -> str:
@@ -97,6 +102,7 @@ def build_application(
         app=app, bot=application.bot, limiter=limiter, settings=settings, health=health
     )
     limiter.on_message = _recorder(app)
+    limiter.send_lock = _reply_lock(app, settings.delivery_lease_s)
     application.bot_data["deps"] = d
     _register(application)
     application.add_error_handler(on_error)
@@ -139,6 +145,42 @@ def _recorder(app: App) -> Callable[[int, int], Awaitable[None]]:
         await asyncio.to_thread(record, tg_chat_id, message_id)
 
     return on_message
+
+
+def _reply_lock(app: App, lease_s: float) -> Callable[[int], AbstractAsyncContextManager[None]]:
+    """A reply holds the chat's send lock (``db.chatlocks``) while it goes out, so that no
+    delivery worker of another process has an alert in flight there meanwhile (the probe
+    after a crash must find only the alert after ``probe_after``)."""
+    holder = f"reply:{socket.gethostname()[:64]}:{os.getpid()}"
+
+    def take(tg_chat_id: int) -> bool:
+        with session_scope(app.engine) as session:
+            return chatlocks.take_in_tg_chat(
+                session=session,
+                kind=SEND,
+                holder=holder,
+                tg_chat_id=tg_chat_id,
+                now=utcnow(),
+                lease_s=lease_s,
+            )
+
+    def release(tg_chat_id: int) -> None:
+        with session_scope(app.engine) as session:
+            chatlocks.release_in_tg_chat(
+                session=session, kind=SEND, holder=holder, tg_chat_id=tg_chat_id
+            )
+
+    @asynccontextmanager
+    async def held(tg_chat_id: int) -> AsyncIterator[None]:
+        deadline = time.monotonic() + lease_s  # a dead worker's lock has run out by then
+        while not await asyncio.to_thread(take, tg_chat_id) and time.monotonic() < deadline:
+            await asyncio.sleep(REPLY_LOCK_WAIT_S)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(release, tg_chat_id)
+
+    return held
 
 
 def _register(application: BotApplication) -> None:

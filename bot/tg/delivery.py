@@ -61,6 +61,7 @@ are read and written with ``db.sending`` and ``db.inflight``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -69,6 +70,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import ExtBot
 
 from bot.app import App
@@ -77,11 +79,11 @@ from bot.tg.alertmessages import digest_batches
 from bot.tg.health import TelegramHealth
 from bot.tg.ratelimit import SendLimiter
 from bot.tg.reconcile import Reconciler
-from db import sending
+from db import chatlocks, sending
 from db.deliverytimes import in_quiet_hours, quiet_ends
 from db.models import utcnow
 from db.sending import Due, Work
-from db.tables.delivery import DROPPED
+from db.tables.delivery import DROPPED, SEND, SERVE
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,8 @@ class DeliveryWorker(Reconciler):
                 if loop.time() - self._last_orphan_check >= ORPHAN_CHECK_S:
                     self._last_orphan_check = loop.time()
                     await self.reconcile(older_than=timedelta(seconds=ORPHAN_AGE_S))
+                if self._busy:
+                    await self._renew()
                 await self.dispatch()
             except asyncio.CancelledError:
                 raise
@@ -142,12 +146,19 @@ class DeliveryWorker(Reconciler):
         await self.stop()
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Start no new message; wait for the messages in hand to be sent and marked."""
+        """Start no new message; wait for the messages in hand to be sent and marked; let go
+        of every chat, so that other workers take them over at once."""
         self._stopping = True
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
                 task.cancel()
+        try:
+            await self._let_go(SERVE)
+        except SQLAlchemyError:  # the database is gone: the locks run out by themselves
+            log.warning(
+                "could not release this worker's chats; they are free in %.0f s", self.lease_s
+            )
 
     def abort(self) -> None:
         """Stop at once, like a crash: rows in flight stay ``sending`` for the next start."""
@@ -172,6 +183,7 @@ class DeliveryWorker(Reconciler):
         for row in due:
             if row.chat_pk not in self._busy:
                 by_chat[row.chat_pk].append(row)
+        by_chat = await self._ours(by_chat)
         if not by_chat:
             return 0
         work: Work = await self._db(
@@ -186,6 +198,43 @@ class DeliveryWorker(Reconciler):
             task.add_done_callback(self._tasks.discard)
         return len(by_chat)
 
+    async def _ours(self, by_chat: dict[int, list[Due]]) -> dict[int, list[Due]]:
+        """The chats this worker may serve now: those whose serve lock it takes (another
+        worker serves the rest). Messages a dead worker left in flight in them are resolved
+        first, so that the probe runs before anything new is sent there."""
+        if not by_chat:
+            return by_chat
+        taken = await self._db(
+            partial(
+                chatlocks.take,
+                kind=SERVE,
+                holder=self.holder,
+                chat_pks=list(by_chat),
+                now=self._clock(),
+                lease_s=self.lease_s,
+            )
+        )
+        if taken:
+            await self.resolve_in(taken)
+        return {pk: rows for pk, rows in by_chat.items() if pk in taken}
+
+    def serving(self) -> set[int]:
+        return set(self._busy)
+
+    async def _renew(self) -> None:
+        """Keep this worker's locks while it serves (a pass every poll interval): a message
+        waiting out a flood limit in flight keeps its send lock too."""
+        for kind in (SERVE, SEND):
+            await self._db(
+                partial(
+                    chatlocks.renew,
+                    kind=kind,
+                    holder=self.holder,
+                    now=self._clock(),
+                    lease_s=self.lease_s,
+                )
+            )
+
     # --- one chat -------------------------------------------------------------------------------
 
     async def _serve(self, chat_pk: int, rows: list[Due], work: Work) -> None:
@@ -196,6 +245,8 @@ class DeliveryWorker(Reconciler):
             log.exception("delivering to chat %s failed", chat_pk)
         finally:
             self._busy.discard(chat_pk)
+            with contextlib.suppress(Exception):  # a lock not released runs out by itself
+                await self._let_go(SERVE, [chat_pk])
 
     async def _serve_chat(self, chat_pk: int, rows: list[Due], work: Work) -> None:
         """The chat's due rows: alerts one by one, then digests; none during quiet hours."""

@@ -37,6 +37,7 @@ import time
 import warnings
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -106,6 +107,9 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
         self.max_retries = max_retries
         self.margin_s = margin_s
         self.on_message: OnMessage | None = None
+        # taken around a message no delivery worker sends (a reply): the chat's lock shared
+        # with the other processes sending to it (db.chatlocks, set by bot.tg.app)
+        self.send_lock: Callable[[int], AbstractAsyncContextManager[None]] | None = None
         self.stats: Counter[str] = Counter()
         self._clock = clock
         self._sleep = sleep
@@ -193,7 +197,15 @@ class SendLimiter(BaseRateLimiter[dict[str, Any]]):
             if creates and chat is not None and not options.get("chat_locked")
             else None
         )
-        async with lock if lock is not None else contextlib.nullcontext():
+        shared = (
+            self.send_lock(chat)
+            if lock is not None and chat is not None and self.send_lock is not None
+            else None
+        )
+        async with (
+            lock if lock is not None else contextlib.nullcontext(),
+            shared if shared is not None else contextlib.nullcontext(),
+        ):
             return await self._attempts(callback, args, kwargs, chat, creates, options)
 
     async def _attempts(

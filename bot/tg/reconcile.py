@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 
 from telegram.error import Forbidden, TelegramError
 
-from bot.tg.sender import Sender, compose
-from db import inflight, sending
+from bot.tg.alertmessages import compose
+from bot.tg.sender import Sender
+from db import chatlocks, inflight, sending
 from db.inflight import InFlight
-from db.tables.delivery import DROPPED
+from db.tables.delivery import DROPPED, SERVE
 
 log = logging.getLogger("bot.tg.delivery")  # the delivery worker logs under one name
 
@@ -27,10 +29,38 @@ class Reconciler(Sender):
 
     async def reconcile(self, older_than: timedelta | None = None) -> dict[str, int]:
         """Resolve rows left ``sending`` by a previous process (all of them: at start, before
-        polling) or by an unreachable Telegram (``older_than``: the periodic check)."""
-        report: Counter[str] = Counter()
+        polling) or by an unreachable Telegram (``older_than``: the periodic check), in the
+        chats no live worker serves: their serve locks are taken first, and let go after."""
         before = self._clock() - older_than if older_than is not None else None
         flights: list[InFlight] = await self._db(partial(inflight.in_flight, claimed_before=before))
+        chats = {flight.chat_pk for flight in flights} - self.serving()
+        taken = await self._db(
+            partial(
+                chatlocks.take,
+                kind=SERVE,
+                holder=self.holder,
+                chat_pks=chats,
+                now=self._clock(),
+                lease_s=self.lease_s,
+            )
+        )
+        try:
+            return await self._resolve_all([f for f in flights if f.chat_pk in taken])
+        finally:
+            await self._let_go(SERVE, sorted(taken))
+
+    def serving(self) -> set[int]:
+        """Chats this process is serving now (their locks are held and stay held)."""
+        return set()
+
+    async def resolve_in(self, chat_pks: Iterable[int]) -> dict[str, int]:
+        """Resolve the rows left ``sending`` in chats whose serve lock this worker has just
+        taken (a worker killed mid-send served them before)."""
+        flights = await self._db(partial(inflight.in_flight, chat_pks=sorted(chat_pks)))
+        return await self._resolve_all(flights)
+
+    async def _resolve_all(self, flights: list[InFlight]) -> dict[str, int]:
+        report: Counter[str] = Counter()
         for flight in flights:
             if set(flight.delivery_ids) & self._held:
                 continue

@@ -18,8 +18,10 @@ help, and the caller must stop and say so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -36,18 +38,32 @@ from bot.tg.updates import start_receiving, stop_receiving
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_S = 5.0  # getMe pace of a process that delivers without receiving updates
+
+
+@dataclass(frozen=True)
+class Halves:
+    """Which halves of the bot a process runs: receiving updates, delivering the outbox."""
+
+    receive: bool = True
+    deliver: bool = True
+
 
 async def run_telegram(
     app: App,
     settings: Settings,
     stop: asyncio.Event,
     *,
+    receive: bool = True,
+    deliver: bool = True,
     application: BotApplication | None = None,
     health: TelegramHealth | None = None,
     backoff: Backoff | None = None,
 ) -> None:
     """Poll Telegram and deliver alerts until ``stop`` is set (see the module docstring).
 
+    ``receive`` and ``deliver`` say which halves run here: receiving updates (commands) and delivering the
+    outbox; ``run --role bot`` and ``--role deliver`` run one each, in separate processes.
     ``application`` may be one built by ``build_application`` (tests reach into it); by default
     it is built here from ``settings`` (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``) and
     reports to ``health``. ``backoff`` paces start-up retries (tests shorten it).
@@ -59,7 +75,7 @@ async def run_telegram(
     try:
         while not stop.is_set():
             try:
-                await _session(application, settings, stop, d)
+                await _session(application, settings, stop, d, Halves(receive, deliver))
                 return
             except InvalidToken as error:
                 raise d.health.reject(_token_reason(error)) from None
@@ -90,22 +106,28 @@ def _after_failure(
 
 
 async def _session(
-    application: BotApplication, settings: Settings, stop: asyncio.Event, d: Deps
+    application: BotApplication, settings: Settings, stop: asyncio.Event, d: Deps, roles: Halves
 ) -> None:
     """One connection: start, deliver until ``stop`` (or a rejected token), stop. Raises what
     start-up raised, after undoing what had started (so that it can be tried again)."""
     try:
         if not await _unless_stopped(stop, application.initialize()):
             return
-        await _start(application, settings, d)
+        await _start(application, settings, d, roles)
         halt = asyncio.Event()
         relay = asyncio.create_task(
             _relay(halt, stop, d.health.rejected_event), name="telegram-halt"
         )
+        beat = None if roles.receive else asyncio.create_task(_heartbeat(application, halt))
         try:
-            await _deliver_until(halt, d)
+            if roles.deliver:
+                await _deliver_until(halt, d)
+            else:
+                await halt.wait()
         finally:
             relay.cancel()
+            if beat is not None:
+                beat.cancel()
         if d.health.state is TelegramState.REJECTED:
             raise d.health.rejection()
     finally:
@@ -116,15 +138,33 @@ async def _session(
             await application.bot.shutdown()  # when initialize was cut short: its HTTP clients
 
 
-async def _start(application: BotApplication, settings: Settings, d: Deps) -> None:
-    """Command menu, reconcile rows left in flight, then take updates (polling or webhook)."""
+async def _heartbeat(application: BotApplication, halt: asyncio.Event) -> None:
+    """A delivery worker that receives no updates asks ``getMe`` every few seconds instead:
+    ``TelegramHealth`` learns of an outage from it (a failed send alone says nothing) and the
+    worker pauses rather than spend its rows' attempts on it."""
+    while not await sleep_unless(halt, HEARTBEAT_S):
+        with contextlib.suppress(TelegramError):  # the transport has reported it
+            await application.bot.get_me()
+
+
+async def _start(application: BotApplication, settings: Settings, d: Deps, roles: Halves) -> None:
+    """Command menu, reconcile rows left in flight, then take updates (polling or webhook: as
+    the roles ask)."""
+    if roles.deliver:
+        assert d.worker is not None
+        await d.worker.reconcile()
+    if not roles.receive:
+        log.info("telegram delivery worker running as @%s", application.bot.username)
+        return
     if application.post_init is not None:
         await application.post_init(application)
-    assert d.worker is not None
-    await d.worker.reconcile()
     await application.start()
     await start_receiving(application, settings)
-    log.info("telegram bot @%s running; delivery worker running", application.bot.username)
+    log.info(
+        "telegram bot @%s running%s",
+        application.bot.username,
+        "; delivery worker running" if roles.deliver else "",
+    )
 
 
 async def _stop(application: BotApplication) -> None:

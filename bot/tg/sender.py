@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import secrets
+import socket
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -37,50 +39,24 @@ from telegram.ext import ExtBot
 
 from bot.app import App
 from bot.settings import Settings
-from bot.tg.alertmessages import render_alert, render_digest
+from bot.tg.alertmessages import Message, compose
 from bot.tg.deps import SessionWork
-from bot.tg.keyboards import alert_keyboard, digest_keyboard
 from bot.tg.markup import esc
 from bot.tg.probe import PROBE_SPAN, find_message
 from bot.tg.ratelimit import SendLimiter, retry_seconds
-from db import chatrecords, inflight, sending
+from db import chatlocks, chatrecords, inflight, sending
 from db.engine import session_scope
 from db.models import utcnow
 from db.sending import Due
+from db.tables.delivery import SEND
 
 log = logging.getLogger("bot.tg.delivery")  # the delivery worker logs under one name
 
 T = TypeVar("T")
 
 BACKOFF_CAP_S = 600.0
+SEND_LOCK_WAIT_S = 0.2  # between tries while another process's message is in flight in a chat
 _SURELY_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message to send: its rows, its alerts, its HTML and its keyboard."""
-
-    delivery_ids: tuple[int, ...]
-    alert_ids: tuple[int, ...]
-    text: str
-    keyboard: InlineKeyboardMarkup
-
-
-def compose(
-    alerts: Sequence[dict[str, Any]],
-    delivery_ids: Sequence[int],
-    digest: bool,
-    total: int | None = None,
-) -> Message:
-    """The message for some rows: an alert, or a digest of several (pure, so a probe rebuilds
-    exactly the keyboard that was sent)."""
-    if not digest and len(alerts) == 1:
-        alert = alerts[0]
-        return Message(
-            tuple(delivery_ids), (alert["id"],), render_alert(alert), alert_keyboard(alert)
-        )
-    ids = tuple(a["id"] for a in alerts)
-    return Message(tuple(delivery_ids), ids, render_digest(alerts, total), digest_keyboard(ids))
 
 
 class Sender:
@@ -106,6 +82,11 @@ class Sender:
         self._clock = clock
         self._rng = rng
         self._held: set[int] = set()  # delivery ids this process has in flight
+        # who this worker is in the chat locks it shares with other processes (db.chatlocks)
+        self.holder = settings.worker_id or (
+            f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
+        )
+        self.lease_s = settings.delivery_lease_s
         self._last_admin_notice = 0.0
         self._wake = asyncio.Event()  # set: the worker's loop looks for due rows at once
         # one thread: the worker's writes never wait for each other on SQLite's lock (its busy
@@ -158,30 +139,52 @@ class Sender:
                 )
             )
             return True
+        chat_pk = rows[0].chat_pk
         async with self.limiter.chat_lock(tg_chat_id):
             # Queue for the rate limits *before* claiming: a row is in flight only while its
             # request is, and between the slot and the request there is only the claim.
             await self.limiter.reserve(tg_chat_id)
             known = max(self.limiter.last_message_id(tg_chat_id) or 0, stored_id)
-            claimed = await self._db(
-                partial(
-                    sending.claim,
-                    delivery_ids=list(message.delivery_ids),
-                    probe_after=known,
-                    now=self._clock(),
-                )
-            )
+            got = await self._claim(chat_pk, message.delivery_ids, known)
+            claimed = got.delivery_ids
             if not claimed:
                 self.limiter.release(tg_chat_id)
-                return True
+                return not got.lost and not got.busy
             if tuple(claimed) != message.delivery_ids:  # some were dropped meanwhile
                 keep = [a for a in alerts if by_alert[a["id"]].delivery_id in claimed]
                 message = compose(keep, claimed, digest, total)
             self._held.update(claimed)
             try:
-                return await self._send(tg_chat_id, chat_type, message, known)
+                return await self._send(tg_chat_id, chat_type, message, got.probe_after)
             finally:
                 self._held.difference_update(claimed)
+                await self._let_go(SEND, [chat_pk])
+
+    async def _claim(self, chat_pk: int, ids: Sequence[int], known: int) -> sending.Claimed:
+        """Claim the rows under the chat's locks (``db.chatlocks``), waiting while another
+        process's message is in flight in the chat (a reply takes a moment, a dead worker's
+        lock runs out within the lease)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease_s
+        while True:
+            got = await self._db(
+                partial(
+                    sending.claim_in_chat,
+                    delivery_ids=list(ids),
+                    chat_pk=chat_pk,
+                    holder=self.holder,
+                    lease_s=self.lease_s,
+                    probe_after=known,
+                    now=self._clock(),
+                )
+            )
+            if not got.busy or loop.time() >= deadline:
+                return got
+            await asyncio.sleep(SEND_LOCK_WAIT_S)
+
+    async def _let_go(self, kind: str, chat_pks: Sequence[int] | None = None) -> None:
+        """Release this worker's ``kind`` locks (of ``chat_pks``, or all)."""
+        await self._db(partial(chatlocks.release, kind=kind, holder=self.holder, chat_pks=chat_pks))
 
     async def _send(
         self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int

@@ -59,3 +59,30 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_error: str = Field(default="", max_length=1000)
     created_at: datetime = timestamp()
+
+
+# The kinds of ``ChatLock`` (see its docstring).
+SERVE, SEND = "serve", "send"
+
+
+class ChatLock(SQLModel, table=True):
+    """Expiring locks on a chat, shared by every process that sends to it (``db.chatlocks``).
+
+    ``serve``: one delivery worker serves the chat's queue, in order, until it lets go or its
+    lease runs out (a killed worker's chats are taken over then). ``send``: one message is in
+    flight in the chat, an alert (from claim to mark) or a command's reply from another
+    process; the exactly-once probe relies on no other bot message following a claimed row.
+    """
+
+    __tablename__ = "chat_lock"
+
+    chat_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("chat.id", ondelete="CASCADE", name="fk_chat_lock_chat_id"),
+            primary_key=True,
+        )
+    )
+    kind: str = Field(primary_key=True, max_length=8)
+    holder: str = Field(max_length=128)
+    until: datetime = timestamp()

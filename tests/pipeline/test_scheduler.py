@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from itertools import pairwise
 
 from sqlalchemy import update
 
+from bot import scheduler
 from bot.pipeline import Pipeline
 from bot.scheduler import Scheduler
 from db.engine import session_scope
@@ -89,3 +91,36 @@ async def test_stop_cancels_polls_in_flight_and_releases_their_leases(
     with session_scope(app.engine) as session:
         (feed,) = list_feeds(session=session)
     assert feed.claimed_until is None and feed.last_polled_at is None  # nothing half-recorded
+
+
+async def test_a_long_poll_keeps_its_lease_and_a_dead_workers_lease_runs_out(
+    app, pipeline: Pipeline, monkeypatch
+) -> None:
+    """Leases are short and renewed while a poll runs: a slow feed is not taken by another
+    worker meanwhile, and a feed claimed by a worker that died comes free after ``LEASE_S``."""
+    monkeypatch.setattr(scheduler, "LEASE_S", 1.0)
+    monkeypatch.setattr(scheduler, "RENEW_S", 0.2)
+    with serve() as server:
+        server.route("/slow.xml", slow(rss(server, []), 1.6))  # under the read timeout
+        server.route("/orphan.xml", static(rss(server, [])))
+        with session_scope(app.engine) as session:
+            add_feed(session=session, url=server.url("/slow.xml", host="localhost"), interval_s=600)
+            orphan = add_feed(
+                session=session, url=server.url("/orphan.xml", host="localhost"), interval_s=600
+            )
+            # claimed by a worker that was killed: its lease is never renewed
+            orphan.claimed_until = utcnow() + timedelta(seconds=1)
+        first, second = await asyncio.gather(
+            Scheduler(pipeline).run_once(),
+            _later(1.2, Scheduler(pipeline).run_once()),  # the slow poll's first lease is over
+        )
+        slow_polls = [r.started for r in server.requests_to("/slow.xml")]
+        assert len(server.requests_to("/orphan.xml")) == 1  # taken over once it ran out
+    # renewed: the second worker never polled it while the first did (it may poll it after)
+    assert all(b - a >= 1.5 for a, b in pairwise(slow_polls))
+    assert first.polled >= 1 and second.polled >= 1
+
+
+async def _later(seconds: float, step):
+    await asyncio.sleep(seconds)
+    return await step
