@@ -16,6 +16,7 @@ Hierarchy::
     │   ├── FeedAddressRefused  bot.services.feeds: a feed URL whose address the guard refuses
     │   ├── InputError          bot.inputs: a file or URL given to ``scan``
     │   ├── ReviewError         db.review: a review mark or tuning change
+    │   ├── RoleError           bot.services.run: a `run --role` these settings cannot run
     │   ├── SettingsError       bot.settings: a malformed value in the environment or .env
     │   └── UnreadableFile      bot.services.common: a file we were given cannot be read
     ├── DataError               data we were asked to load is refused whole
