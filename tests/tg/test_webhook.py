@@ -231,7 +231,7 @@ async def test_a_token_revoked_mid_run_ends_the_bot_in_webhook_mode(world: World
 def test_run_with_webhook_url_takes_commands_by_webhook_and_stops_cleanly(
     tmp_path: Path, tg_emulator: Emulator
 ) -> None:
-    """The whole command, as a process: ``sanctions-bot run --webhook-url URL``, then SIGTERM."""
+    """The whole command as compose runs it: ``run --role bot --webhook-url URL``, then SIGTERM."""
     port = closed_port()
     url = f"http://127.0.0.1:{port}{PATH}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FEEDS_"))}
@@ -248,7 +248,18 @@ def test_run_with_webhook_url_takes_commands_by_webhook_and_stops_cleanly(
     )
     tg_emulator.add_chat(ANN["id"])
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--webhook-url", url, "--duration", "60s"],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--role",
+            "bot",
+            "--webhook-url",
+            url,
+            "--duration",
+            "60s",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
