@@ -16,6 +16,7 @@ Hierarchy::
     │   ├── FeedAddressRefused  bot.services.feeds: a feed URL whose address the guard refuses
     │   ├── InputError          bot.inputs: a file or URL given to ``scan``
     │   ├── ReviewError         db.review: a review mark or tuning change
+    │   ├── RoleError           bot.services.run: a `run --role` these settings cannot run
     │   ├── SettingsError       bot.settings: a malformed value in the environment or .env
     │   └── UnreadableFile      bot.services.common: a file we were given cannot be read
     ├── DataError               data we were asked to load is refused whole
@@ -36,7 +37,8 @@ Hierarchy::
     │   ├── FeedError           the bytes are not a readable feed
     │   └── ExtractError        no usable article text in a page
     ├── BotStopped              bot.tg.health: the Telegram bot cannot go on (``exit_code``)
-    │   └── TokenRejected       Telegram refused the bot token (``exit_code`` 4)
+    │   ├── TokenRejected       Telegram refused the bot token (``exit_code`` 4)
+    │   └── WebhookListenError  bot.tg.updates: the webhook server cannot listen where configured
     └── CommandError            bot.cli.common: a command refused its arguments (``exit_code``)
 
 ``UserInputError`` and ``DataError`` (and so every class under them) are also ``ValueError``s,

@@ -7,15 +7,19 @@ and hands it to the code under test. Every field is documented in ``.env.example
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import UserInputError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_WEBHOOK_PATH = re.compile(r"[A-Za-z0-9_./-]*")
 
 
 class Settings(BaseSettings):
@@ -88,6 +92,13 @@ class Settings(BaseSettings):
     scan_rate_window_s: int = 600
     scan_max_chars: int = 50_000
 
+    # Telegram updates by webhook behind a reverse proxy (bot.tg.updates); no URL: polling
+    telegram_webhook_url: str = ""  # public URL Telegram posts updates to; its path is served
+    telegram_webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    telegram_webhook_listen: str = "127.0.0.1"  # where the reverse proxy reaches the bot
+    telegram_webhook_port: int = Field(default=8080, ge=1, le=65535)
+    telegram_webhook_check_s: float = Field(default=60.0, gt=0)  # getWebhookInfo, the heartbeat
+
     log_level: str = "INFO"
 
     @field_validator("feeds_file", "list_sources_file", "alerts_jsonl", mode="before")
@@ -112,6 +123,54 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("telegram_webhook_url", mode="after")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        """An absolute http(s) URL whose path the webhook server can route as written: PTB puts
+        the path into a regular expression unescaped, and a query or fragment would be dropped
+        from the route without a word."""
+        value = value.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(
+                "must be an absolute https:// URL (http:// only for a local Bot API server)"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must have no query, fragment or user name")
+        if not _WEBHOOK_PATH.fullmatch(parts.path):
+            raise ValueError("its path may hold only letters, digits and - _ . /")
+        return value
+
+    @field_validator("telegram_webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        """``TELEGRAM_WEBHOOK_SECRET=`` as .env.example writes it means no secret."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_webhook_secret", mode="after")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Required in webhook mode: without it anyone who learns the URL can post updates as
+        any user. Telegram accepts 1-256 of ``A-Za-z0-9_-`` and refuses ``setWebhook`` otherwise;
+        said here, before anything starts."""
+        if value is None:
+            if info.data.get("telegram_webhook_url"):
+                raise ValueError(
+                    "required when TELEGRAM_WEBHOOK_URL is set: the webhook server refuses"
+                    " requests that do not carry it (e.g. `openssl rand -hex 32`)"
+                )
+            return None
+        if not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of ``TELEGRAM_WEBHOOK_URL``, where the webhook server takes updates."""
+        return urlsplit(self.telegram_webhook_url).path or "/"
+
     @property
     def extractor_workers(self) -> int:
         return (os.cpu_count() or 1) if self.extract_workers < 0 else self.extract_workers
@@ -134,9 +193,30 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']},"
-            f" got {problem['input']!r}"
-            for problem in error.errors()
-        )
-        raise SettingsError(f"invalid setting: {problems}") from None
+        raise _settings_error(error) from None
+
+
+def with_overrides(settings: Settings, **values: Any) -> Settings:
+    """``settings`` with ``values`` replaced (a command-line option over its variable), checked
+    as the environment's values are: ``run --webhook-url`` without a secret is the same error."""
+    try:
+        return Settings.model_validate({**settings.model_dump(), **values})
+    except ValidationError as error:
+        raise _settings_error(error) from None
+
+
+def _settings_error(error: ValidationError) -> SettingsError:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']},"
+        f" got {_shown(problem['loc'], problem['input'])}"
+        for problem in error.errors()
+    )
+    return SettingsError(f"invalid setting: {problems}")
+
+
+def _shown(loc: tuple[int | str, ...], value: object) -> str:
+    """The value as given, except a secret's: an error line ends up in logs and terminals."""
+    field = Settings.model_fields.get(str(loc[0])) if loc else None
+    if field is not None and "SecretStr" in str(field.annotation) and value is not None:
+        return "(hidden)"
+    return repr(value)

@@ -10,6 +10,7 @@ from bot.cli.common import application, settings
 from bot.feedconfig import parse_duration
 from bot.scheduler import CycleReport
 from bot.services.run import Role, check_role, prepare_run, watch
+from bot.settings import with_overrides
 
 
 def run(
@@ -27,6 +28,14 @@ def run(
             "share one PostgreSQL."
         ),
     ] = Role.ALL,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-url",
+            help="Take Telegram updates by webhook at this public URL (overrides"
+            " TELEGRAM_WEBHOOK_URL; needs TELEGRAM_WEBHOOK_SECRET).",
+        ),
+    ] = None,
 ) -> None:
     """Watch the feeds: poll, fetch pages, match, store, announce. Ctrl-C stops cleanly.
 
@@ -34,6 +43,8 @@ def run(
     are synced every LIST_SYNC_INTERVAL_H hours (not with --once).
     """
     loaded = settings()
+    if webhook_url is not None:
+        loaded = with_overrides(loaded, telegram_webhook_url=webhook_url)
     check_role(loaded, role, once=once)
     app = application(loaded)
     prepare_run(app, loaded, role)

@@ -6,10 +6,11 @@ States (``TelegramHealth.state``)::
         |                            |                             ^
         |                            +--refused, timeout, 5xx------+
         +--refused, timeout, 5xx--> retrying
-    any --401/404 on getMe or getUpdates--> rejected (final: ``run`` stops, status 4)
+    any --401/404 on a heartbeat call--> rejected (final: ``run`` stops, status 4)
 
-Only the heartbeat calls (``getMe`` at start-up, ``getUpdates`` while polling) move the state:
-a single send that fails says something about that message, not about Telegram. While the
+Only the heartbeat calls (``getMe`` at start-up, ``getUpdates`` while polling, ``getWebhookInfo``
+in webhook mode: ``bot.tg.updates``) move the state: a single send that fails says something
+about that message, not about Telegram. While the
 state is ``retrying``, start-up and polling try again with exponential backoff, feed ingestion
 goes on and alerts wait in the outbox (the delivery worker pauses rather than spend their
 attempts). Every transition is logged once: ERROR when Telegram is lost or the token rejected,

@@ -1,4 +1,5 @@
-"""PTB's HTTP transport, telling ``TelegramHealth`` how each getMe / getUpdates call went.
+"""PTB's HTTP transport, telling ``TelegramHealth`` how each getMe / getUpdates call went (and
+getWebhookInfo, the heartbeat of webhook mode: ``bot.tg.updates``).
 
 Why at the transport: python-telegram-bot has no hook for a poll that succeeded (so nothing
 could say "reachable again"), it hands polling errors to a callback except timeouts and a
@@ -18,7 +19,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot.tg.health import TelegramHealth
 from bot.tg.redact import redact
 
-HEARTBEAT_METHODS = frozenset({"getme", "getupdates"})
+HEARTBEAT_METHODS = frozenset({"getme", "getupdates", "getwebhookinfo"})
 TOKEN_REFUSED = (401, 404)  # Telegram: 401 a revoked token, 404 a malformed one
 
 

@@ -24,7 +24,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.app import App
@@ -35,6 +34,7 @@ from bot.tg.health import Backoff, TelegramHealth, TelegramState, sleep_unless
 from bot.tg.heartbeat import network_reason
 from bot.tg.ratelimit import retry_seconds
 from bot.tg.redact import redact
+from bot.tg.updates import start_receiving, stop_receiving
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ async def _heartbeat(application: BotApplication, halt: asyncio.Event) -> None:
 
 
 async def _start(application: BotApplication, settings: Settings, d: Deps, roles: Halves) -> None:
-    """Command menu, reconcile rows left in flight, then poll (as the roles ask)."""
+    """Command menu, reconcile rows left in flight, then take updates (polling or webhook: as
+    the roles ask)."""
     if roles.deliver:
         assert d.worker is not None
         await d.worker.reconcile()
@@ -158,38 +159,21 @@ async def _start(application: BotApplication, settings: Settings, d: Deps, roles
     if application.post_init is not None:
         await application.post_init(application)
     await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=0.0,
-        timeout=settings.telegram_poll_timeout_s,
-        allowed_updates=Update.ALL_TYPES,
-        drop_pending_updates=False,
-        error_callback=_polling_error,
+    await start_receiving(application, settings)
+    log.info(
+        "telegram bot @%s running%s",
+        application.bot.username,
+        "; delivery worker running" if roles.deliver else "",
     )
-    log.info("telegram bot @%s polling; delivery worker running", application.bot.username)
 
 
 async def _stop(application: BotApplication) -> None:
-    """Stop polling, then the application. A rejected token ends PTB's polling task with
-    ``InvalidToken``, which ``updater.stop()`` raises again: already reported, not a reason to
-    leave the rest running."""
-    if application.updater is not None and application.updater.running:
-        try:
-            await application.updater.stop()
-        except TelegramError as error:
-            log.debug("polling had ended with %s", type(error).__name__)
+    """Stop taking updates, then the application."""
+    await stop_receiving(application)
     if application.running:
         await application.stop()
         if application.post_stop is not None:
             await application.post_stop(application)
-
-
-def _polling_error(error: TelegramError) -> None:
-    """PTB's polling loop retries every error after this; must not raise. Network failures are
-    already in ``TelegramHealth`` (logged once per outage), so only the others are logged here
-    (e.g. ``Conflict``: another process polls with the same token)."""
-    if not isinstance(error, NetworkError):
-        log.error("Telegram polling failed: %s: %s", type(error).__name__, redact(str(error)))
 
 
 async def _unless_stopped(stop: asyncio.Event, step: Awaitable[Any]) -> bool:

@@ -1,5 +1,6 @@
-"""The Telegram bot, end to end: the real PTB Application (polling) against the Bot API emulator
-on loopback, a real SQLite database per test and the real engine with the bundled rules.
+"""The Telegram bot, end to end: the real PTB Application (polling; by webhook in
+``test_webhook.py``) against the Bot API emulator on loopback, a real SQLite database per test
+and the real engine with the bundled rules.
 
 ``world`` gives a test its database, settings and helpers: ``world.bot()`` runs the bot exactly as
 ``sanctions-bot run`` does (``run_telegram``); ``world.publish(text)`` is "an article arrives
@@ -117,13 +118,14 @@ class World:
             await asyncio.wait_for(task, 40)
 
     @contextlib.asynccontextmanager
-    async def crashable_bot(self) -> AsyncIterator[tuple[Any, asyncio.Task[None]]]:
+    async def crashable_bot(
+        self, settings: Settings | None = None
+    ) -> AsyncIterator[tuple[Any, asyncio.Task[None]]]:
         """Like ``bot`` but yields the task too: cancelling it is a crash (no graceful stop)."""
-        application = build_application(self.app, self.settings)
+        settings = settings or self.settings
+        application = build_application(self.app, settings)
         stop = asyncio.Event()
-        task = asyncio.create_task(
-            run_telegram(self.app, self.settings, stop, application=application)
-        )
+        task = asyncio.create_task(run_telegram(self.app, settings, stop, application=application))
         await self.until(
             lambda: (
                 task.done() or (application.updater is not None and application.updater.running)
