@@ -290,6 +290,23 @@ class Database:
             **{str(k): int(v) for k, v in by_status.items()},
         }
 
+    def rows(self, pairs: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """The outbox rows of some (tg chat, alert) pairs, to say what happened to them."""
+        from db.models import Chat, Delivery
+
+        found = []
+        with self.engine.connect() as connection:
+            for chat, alert in pairs:
+                row = connection.execute(
+                    select(Delivery)
+                    .join(Chat, Chat.id == Delivery.chat_id)
+                    .where(Chat.tg_chat_id == chat, Delivery.alert_id == alert)
+                ).first()
+                if row is not None:
+                    data = row._asdict()
+                    found.append({k: str(v) for k, v in data.items()} | {"tg_chat_id": chat})
+        return found
+
     def pairs_and_latency(self, site: Site) -> tuple[set[tuple[int, int]], list[float]]:
         """(tg chat, alert) of every outbox row; seconds from each item's appearance to the
         sending of each of its rows."""
@@ -336,7 +353,7 @@ def worker_env(url: str, base_url: str, data: Path, **extra: str) -> dict[str, s
         MAX_CONNECTIONS_PER_HOST="16",  # every feed is on one host here
         EXTRACT_WORKERS="1",  # two ingest processes on two cores
         LIST_SYNC_INTERVAL_H="0",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=os.environ.get("SOAK_LOG_LEVEL", "WARNING"),
         **extra,
     )
     return env
@@ -389,6 +406,16 @@ def received(emu: Any, chats: list[int]) -> Counter[tuple[int, int]]:
             if data.startswith("rv:"):
                 seen[(chat, int(data.rsplit(":", 1)[1]))] += 1
     return seen
+
+
+def best_window(times: list[float], seconds: float) -> float:
+    """The highest send rate over any ``seconds`` (the pace while a backlog was waiting)."""
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] > seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return round(best / seconds, 2)
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -492,6 +519,7 @@ def run(
         c["time"] for c in emu.calls("sendMessage") if c["status"] == 200 and c["time"] > 0
     )
     lost = len(expected - set(got))
+    twice = [pair for pair, n in got.items() if n > 1]
     duplicates = sum(n - 1 for n in got.values() if n > 1)
     every_chat = counts["alerts"] * len(chats) == len(expected)
     result = {
@@ -513,6 +541,7 @@ def run(
         "messages_per_s": round((len(sends) - 1) / (sends[-1] - sends[0]), 2)
         if len(sends) > 1
         else 0.0,
+        "messages_per_s_best_10s": best_window(sends, 10.0),
         "latency_s": {"p50": percentile(latency, 0.5), "p95": percentile(latency, 0.95)},
         "latency_mean_s": round(statistics.fmean(latency), 1) if latency else None,
         "flood_refusals": emu.counters()["flood_rejections"],
@@ -521,6 +550,7 @@ def run(
         "elapsed_s": round(elapsed, 1),
         "finished_before_deadline": finished,
         "outbox": {k: v for k, v in counts.items() if k not in ("articles", "alerts")},
+        "duplicated_rows": db.rows(twice[:10]),
     }
     result["ok"] = (
         finished
