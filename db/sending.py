@@ -34,6 +34,7 @@ class Due:
     tg_chat_id: int
     chat_type: str
     digest: bool
+    hung_after: int | None = None  # its last send got no answer: look after this id first
 
 
 def due_deliveries(
@@ -42,7 +43,13 @@ def due_deliveries(
     """Pending rows whose time has come, oldest first, of active chats not being served."""
     query = (
         select_columns(
-            Delivery.id, Delivery.alert_id, Chat.id, Chat.tg_chat_id, Chat.type, Delivery.digest
+            Delivery.id,
+            Delivery.alert_id,
+            Chat.id,
+            Chat.tg_chat_id,
+            Chat.type,
+            Delivery.digest,
+            Delivery.probe_after,
         )
         .join(Chat, col(Chat.id) == Delivery.chat_id)
         .where(Delivery.status == PENDING, col(Delivery.due_at) <= now, col(Chat.active).is_(True))
@@ -176,10 +183,18 @@ def mark_sent(
 
 
 def retry_later(
-    *, session: Session, delivery_ids: Sequence[int], due_at: datetime, error: str = ""
+    *,
+    session: Session,
+    delivery_ids: Sequence[int],
+    due_at: datetime,
+    error: str = "",
+    hung: bool = False,
 ) -> None:
-    """Back to pending (the send surely did not happen), to be tried at ``due_at``."""
-    _set(session, delivery_ids, status=PENDING, due_at=due_at, last_error=error[:1000])
+    """Back to pending, to be tried at ``due_at``: the send did not happen, or (``hung``) it
+    got no answer and was not found, and Telegram may still carry it out late. Such a row
+    keeps its ``probe_after``, so whichever worker sends it next looks for it there first."""
+    probe = {} if hung else {"probe_after": None}
+    _set(session, delivery_ids, status=PENDING, due_at=due_at, last_error=error[:1000], **probe)
 
 
 def mark_failed(

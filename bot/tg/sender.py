@@ -83,7 +83,6 @@ class Sender:
         self._held: set[int] = set()  # delivery ids this process has in flight
         # the chat locks it shares with other processes sending to the same chats
         self.leases = ChatLeases(settings, self._db, clock)
-        self._hung: dict[tuple[int, ...], int] = {}  # rows whose last send hung -> probe_after
         self._last_admin_notice = 0.0
         self._wake = asyncio.Event()  # set: the worker's loop looks for due rows at once
         # one thread: the worker's writes never wait for each other on SQLite's lock (its busy
@@ -152,17 +151,24 @@ class Sender:
                 message = compose(keep, claimed, digest, total)
             self._held.update(claimed)
             try:
-                return await self._send(tg_chat_id, chat_type, message, got.probe_after)
+                hung = [r.hung_after for r in rows if r.hung_after is not None]
+                earlier = min(hung) if hung else None
+                return await self._send(tg_chat_id, chat_type, message, got.probe_after, earlier)
             finally:
                 self._held.difference_update(claimed)
                 await self.leases.let_go(SEND, [chat_pk])
 
     async def _send(
-        self, tg_chat_id: int, chat_type: str, message: Message, probe_after: int
+        self,
+        tg_chat_id: int,
+        chat_type: str,
+        message: Message,
+        probe_after: int,
+        earlier: int | None = None,
     ) -> bool:
         ids = list(message.delivery_ids)
         try:
-            sent = await self._request(tg_chat_id, chat_type, message)
+            sent = await self._request(tg_chat_id, chat_type, message, earlier)
         except RetryAfter as error:
             await self._retry_after(ids, error)
             return False
@@ -184,10 +190,12 @@ class Sender:
         await self._mark_sent(ids, tg_chat_id, sent)
         return True
 
-    async def _request(self, tg_chat_id: int, chat_type: str, message: Message) -> int:
-        """Send the message; its id. If its last send hung, Telegram may have carried it out
-        after the probe looked (a late request): it is looked for once more first."""
-        earlier = self._hung.pop(message.delivery_ids, None)
+    async def _request(
+        self, tg_chat_id: int, chat_type: str, message: Message, earlier: int | None
+    ) -> int:
+        """Send the message; its id. If its last send hung (``earlier``: where that probe
+        started), Telegram may have carried it out after the probe looked (a late request):
+        it is looked for once more first, by whichever worker sends it now."""
         if earlier is not None:
             found = await self.probe(tg_chat_id, chat_type, earlier, message.keyboard)
             if found is not None:
@@ -325,13 +333,11 @@ class Sender:
             return True
         # No answer at all (a timeout, a dropped connection): Telegram may carry it out late.
         hung = not surely_not and isinstance(error.__cause__, httpx.HTTPError)
-        if hung:
-            self._hung[message.delivery_ids] = probe_after
-        settle = HUNG_SETTLE_S if hung else 0.0
-        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}", settle)
+        await self._retry_or_fail(ids, f"{type(error).__name__}: {error}", hung=hung)
         return False
 
-    async def _retry_or_fail(self, ids: list[int], error: str, at_least_s: float = 0.0) -> None:
+    async def _retry_or_fail(self, ids: list[int], error: str, *, hung: bool = False) -> None:
+        """Again later (a hung send no sooner than ``HUNG_SETTLE_S``), or give up."""
         attempts = await self._db(partial(sending.attempts_of, delivery_ids=ids))
         if attempts >= self.max_attempts:
             self.stats["failed"] += 1
@@ -346,13 +352,15 @@ class Sender:
                 f"⚠️ Gave up on deliveries {ids} after {attempts} attempts: {esc(error)}"
             )
             return
-        delay = max(at_least_s, min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2))
+        delay = min(BACKOFF_CAP_S, 2.0**attempts) * (0.5 + self._rng() / 2)
+        delay = max(delay, HUNG_SETTLE_S) if hung else delay
         await self._db(
             partial(
                 sending.retry_later,
                 delivery_ids=ids,
                 due_at=self._clock() + timedelta(seconds=delay),
                 error=error,
+                hung=hung,
             )
         )
 

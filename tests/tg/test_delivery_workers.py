@@ -180,3 +180,26 @@ async def test_a_row_in_flight_under_a_live_send_lock_is_not_reconciled(world: W
         [message] = await world.until(lambda: alert_messages(world.emu, ANN["id"]), 10)
     assert world.deliveries(ANN["id"])[0].status == "sent"
     assert alert_id_of(message) == row.alert_id
+
+
+async def test_a_hung_send_is_looked_for_by_whichever_worker_sends_it_next(world: World) -> None:
+    """A send that got no answer and was not found goes back to pending with its
+    ``probe_after`` kept: the next worker to send it (another process, which never saw the
+    hang) looks for it first, and finds it if Telegram carried the request out late."""
+    subscribe_all(world, [ANN["id"]])
+    async with deliverer(world):
+        world.publish(KOMID)
+        [message] = await world.until(lambda: alert_messages(world.emu, ANN["id"]), 10)
+    [row] = world.deliveries(ANN["id"])
+    # as the hung worker left it: the request was carried out, but too late for its probe
+    world.call(
+        lambda session: session.execute(
+            update(Delivery)
+            .where(Delivery.id == row.id)
+            .values(status="pending", message_id=None, probe_after=message["message_id"] - 1)
+        )
+    )
+    async with deliverer(world):
+        await world.until(lambda: world.deliveries(ANN["id"])[0].status == "sent", 10)
+    assert world.deliveries(ANN["id"])[0].message_id == message["message_id"]
+    assert len(alert_messages(world.emu, ANN["id"])) == 1
