@@ -29,6 +29,7 @@ from sqlalchemy import Table, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapper
 from sqlmodel import Session, col, delete, or_, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from db.tables.chats import Chat
 from db.tables.delivery import ChatLock
@@ -85,23 +86,44 @@ def take_in_tg_chat(
 
 def renew(*, session: Session, kind: str, holder: str, now: datetime, lease_s: float) -> int:
     """Push back every ``kind`` lock the caller holds that has not run out; how many."""
+    mine = _locked_in_order(
+        select(ChatLock.chat_id).where(
+            col(ChatLock.kind) == kind, col(ChatLock.holder) == holder, col(ChatLock.until) >= now
+        )
+    )
     result = session.exec(
         update(ChatLock)
         .where(col(ChatLock.kind) == kind, col(ChatLock.holder) == holder)
-        .where(col(ChatLock.until) >= now)
+        .where(col(ChatLock.chat_id).in_(mine))
         .values(until=now + timedelta(seconds=lease_s))
     )
     return int(result.rowcount)
+
+
+def _locked_in_order(query: SelectOfScalar[int]) -> Any:
+    """``query``'s rows locked in chat order (PostgreSQL: ``FOR UPDATE``) before a statement
+    changes several of them. Takers lock rows in chat order (``take`` sorts), and a renewal or
+    release that locked them in the table's order could wait for a taker that waits for it:
+    PostgreSQL would end one of the two with "deadlock detected"."""
+    return query.order_by(col(ChatLock.chat_id)).with_for_update().scalar_subquery()
 
 
 def release(
     *, session: Session, kind: str, holder: str, chat_pks: Iterable[int] | None = None
 ) -> None:
     """Let go of the caller's ``kind`` locks (of ``chat_pks``, or all of them)."""
-    statement = delete(ChatLock).where(col(ChatLock.kind) == kind, col(ChatLock.holder) == holder)
+    mine = select(ChatLock.chat_id).where(
+        col(ChatLock.kind) == kind, col(ChatLock.holder) == holder
+    )
     if chat_pks is not None:
-        statement = statement.where(col(ChatLock.chat_id).in_(sorted(set(chat_pks))))
-    session.exec(statement)
+        mine = mine.where(col(ChatLock.chat_id).in_(sorted(set(chat_pks))))
+    session.exec(
+        delete(ChatLock).where(
+            col(ChatLock.kind) == kind,
+            col(ChatLock.holder) == holder,
+            col(ChatLock.chat_id).in_(_locked_in_order(mine)),
+        )
+    )
 
 
 def release_in_tg_chat(*, session: Session, kind: str, holder: str, tg_chat_id: int) -> None:

@@ -95,3 +95,30 @@ def test_racing_takers_never_share_a_chat(engine: Engine) -> None:
         thread.join()
     owners = [pk for chats in won.values() for pk in chats]
     assert sorted(owners) == [1, 2, 3, 4, 5]
+
+
+def test_renewals_and_releases_racing_takers_never_deadlock(engine: Engine) -> None:
+    """A renewal and a release change many rows at once while takers lock rows in chat order;
+    they lock in chat order too, or PostgreSQL ends one with "deadlock detected"."""
+    errors: list[BaseException] = []
+    pks = [1, 2, 3, 4, 5]
+
+    def keep(holder: str) -> None:
+        try:
+            for n in range(60):
+                take(engine, holder, pks if n % 2 else list(reversed(pks)))
+                with session_scope(engine) as session:
+                    chatlocks.renew(
+                        session=session, kind=SERVE, holder=holder, now=utcnow(), lease_s=30
+                    )
+                    if n % 7 == 0:
+                        chatlocks.release(session=session, kind=SERVE, holder=holder)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=keep, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
