@@ -93,4 +93,7 @@ def test_postgres_restarted_mid_run_loses_and_repeats_nothing(
     for chat in CHATS:
         assert sorted(delivered(tg_emulator, chat)) == ids, chat  # each once, none missing
     assert [(status, attempts) for *_, status, attempts in rows] == [("sent", 1)] * 8, rows
-    assert_reported_clearly(log.read_text(errors="replace"), "port")
+    # refused at the port, or the connection in use cut by the server's fast shutdown
+    assert_reported_clearly(
+        log.read_text(errors="replace"), "port", "terminating connection due to administrator"
+    )
