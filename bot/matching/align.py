@@ -16,14 +16,13 @@ from functools import lru_cache
 from rapidfuzz.distance import OSA
 
 from .joined import JoinedWords
-from .names import IndexedName, NameToken, rare_enough_to_pin
+from .names import SLOT_MIN_LEN, IndexedName, NameToken, rare_enough_to_pin
 from .normalize import Token
 from .refdata import STOPWORDS, rarer_than, word_set
 from .vocabulary import EXACT, FUZZY_TWO_EDITS_LEN, VARIANT, Matches, listed_as_written
 
 ALIGN_FUZZY_MIN_LEN = 4  # inside an alignment, words from this length may carry one typo
 ALIGN_FUZZY_MAX_ZIPF = 3.0  # ... if the word as written is no everyday English word
-SLOT_MIN_LEN = 4  # a word beside the rest of its name may carry one typo from this many letters
 NAME_PARTICLES = word_set("al el bin ibn bint abu de da di del della der van von du la le ter")
 
 # Abbreviations of company words that mean the same in a name.

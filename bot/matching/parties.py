@@ -12,22 +12,22 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
-from .align import ALIGN_FUZZY_MIN_LEN, SLOT_MIN_LEN, align, odd_words
+from .align import align, odd_words
 from .coreference import coreferences, namesake
 from .groups import EntityGroup
 from .identifier_mentions import identifier_mentions
 from .index import NameIndex
-from .joined import JOINED_MIN_LEN
 from .mentions import Candidate, PartyMention
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
 from .names import IndexedName
 from .normalize import Token
 from .score import MIN_SCORE, judge
+from .shapes import Shapes, WordShape
 from .vocabulary import Matches
 
 # What the rest of the bot imports from here (``PartyMention`` lives in ``mentions``).
@@ -73,17 +73,17 @@ class _Article:
     sentence_bounds: Sequence[tuple[int, int]]
     named_countries: frozenset[str]
     odd: dict[int, list[int]]  # sentence -> its odd words (``odd_words``)
-    shapes: dict[int, _Shapes]  # sentence -> its odd words' shapes, made on first need
+    shapes: dict[int, Shapes]  # sentence -> its odd words' shapes, made on first need
 
-    def may_hide_all(self, sentence: int, absent: Sequence[str]) -> bool:
+    def may_hide_all(self, sentence: int, absent: Sequence[WordShape]) -> bool:
         """Every absent name word may hide, misspelt, among the sentence's odd words."""
         positions = self.odd.get(sentence)
         if not positions:
             return False
         shapes = self.shapes.get(sentence)
         if shapes is None:
-            shapes = self.shapes[sentence] = _Shapes.of(self.tokens[p].norm for p in positions)
-        return all(shapes.may_hide(word) for word in absent)
+            shapes = self.shapes[sentence] = Shapes.of(self.tokens[p].norm for p in positions)
+        return all(shapes.may_hide(shape) for shape in absent)
 
 
 def _align_all(
@@ -104,10 +104,11 @@ def _align_all(
     article = _Article(
         tokens, token_matches, sentence_of_token, sentence_bounds, named_countries, odd, {}
     )
-    everywhere = _Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
+    everywhere = Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
     hideable: dict[int, bool] = {}  # absent word -> may hide in the article (names share words)
-    names, words = index.names, index.words
-    for nid, anchors in index.candidates(token_matches, tokens).items():
+    names, shapes = index.names, index.word_shapes
+    anchors = index.candidates(token_matches, tokens)
+    for nid in anchors.order:
         name = names[nid]
         missing = name.required_vids - present  # one C-level set operation for the common case
         slot = False
@@ -118,18 +119,17 @@ def _align_all(
             for vid in missing:  # most names stop here; each word is tested once per article
                 hides = hideable.get(vid)
                 if hides is None:
-                    hides = hideable[vid] = everywhere.may_hide(words[vid])
+                    hides = hideable[vid] = everywhere.may_hide(shapes[vid])
                 if not hides:
                     hidden = False
                     break
             if not hidden:
                 # a word the name cannot do without appears nowhere in the article, unless it
                 # is a misspelt word pinned by the others
-                slot = len(missing) == 1 and _slot_possible(name, missing, words)
-                if not slot:
+                if len(missing) > 1 or not missing <= name.slot_vids:
                     continue
-        absent = [words[vid] for vid in missing]
-        _align_name(index, article, name, anchors, absent, slot, found)
+                slot = True
+        _align_name(index, article, name, anchors.of(nid), tuple(missing), slot, found)
     return list(found.values())
 
 
@@ -138,18 +138,24 @@ def _align_name(
     article: _Article,
     name: IndexedName,
     anchors: Sequence[int],
-    absent: Sequence[str],
+    missing: Sequence[int],
     slot: bool,
     found: dict[tuple[int, int, int], Candidate],
 ) -> None:
-    """Align one name around each of its anchors; keep each distinct span's first alignment."""
+    """Align one name around each of its anchors; keep each distinct span's first alignment.
+
+    ``missing``: the vids of the required words absent from the article; ``slot``: the one
+    missing word may be a misspelt word beside the others (``align``).
+    """
     tokens, sentence_of_token = article.tokens, article.sentence_of_token
     group = index.groups[name.group]
     checked: dict[int, bool] = {}
+    absent = [index.word_shapes[vid] for vid in missing]
+    slot_word = index.words[missing[0]] if slot else ""
     for anchor in anchors:
         sentence = sentence_of_token[anchor]
         if slot:
-            if not _misspelt_beside(absent[0], anchor, tokens):
+            if not _misspelt_beside(slot_word, anchor, tokens):
                 continue
         elif absent:
             if sentence not in checked:
@@ -180,23 +186,6 @@ def _align_name(
             found[key] = Candidate(alignment, judgement, sentence)
 
 
-def _slot_possible(
-    name: IndexedName, missing: frozenset[int] | set[int], words: Sequence[str]
-) -> bool:
-    """One required word missing from a name whose other words are present, one of them no
-    everyday word: worth aligning where a misspelt word stands beside them (``align._slot_token``)."""
-    if (
-        len(missing) != 1
-        or len(name.required_vids) < 2
-        or name.acronym
-        or not name.rare_vids - missing
-    ):
-        return False
-    (vid,) = missing
-    word = words[vid]
-    return len(word) >= SLOT_MIN_LEN and word.isalpha()
-
-
 def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
     """A capitalised word next to the anchor is ``word`` with one typo: the only place the slot
     test of the alignment will look, checked before paying for an alignment."""
@@ -211,43 +200,6 @@ def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
             ):
                 return True
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Shapes:
-    """The odd words of a sentence (or article), by first letter and length and by their first
-    and last three letters, for a quick "could the absent name word hide in one of them?" test
-    before any letter-by-letter comparison. Every look-up is one dictionary get."""
-
-    lengths: dict[str, frozenset[int]]  # first two letters, or first and last letter -> lengths
-    starts: dict[str, int]  # first three letters of a long word -> its greatest length
-    ends: dict[str, int]  # last three letters of a long word -> its greatest length
-
-    @classmethod
-    def of(cls, words: Iterable[str]) -> _Shapes:
-        lengths: dict[str, set[int]] = defaultdict(set)
-        starts: dict[str, int] = {}
-        ends: dict[str, int] = {}
-        for word in words:
-            # one typing mistake (never on the first letter) keeps the first two letters or
-            # the first and last letter: either key finds the misspelt word
-            lengths[word[:2]].add(len(word))
-            lengths[word[0] + "$" + word[-1]].add(len(word))
-            if len(word) >= JOINED_MIN_LEN:
-                starts[word[:3]] = max(starts.get(word[:3], 0), len(word))
-                ends[word[-3:]] = max(ends.get(word[-3:], 0), len(word))
-        return cls({k: frozenset(v) for k, v in lengths.items()}, starts, ends)
-
-    def may_hide(self, word: str) -> bool:
-        """Misspelt (same first letter, about as long) or run together with a neighbour (a
-        longer word sharing its start or end)."""
-        size = len(word)
-        if size >= ALIGN_FUZZY_MIN_LEN:
-            for key in (word[:2], word[0] + "$" + word[-1]):
-                for n in self.lengths.get(key, ()):
-                    if -2 <= n - size <= 2:
-                        return True
-        return self.starts.get(word[:3], 0) >= size + 2 or self.ends.get(word[-3:], 0) >= size + 2
 
 
 def _start(token: Token) -> int:
