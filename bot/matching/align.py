@@ -184,18 +184,21 @@ def _best_token(
     return best
 
 
-def odd_words(tokens: Sequence[Token], token_matches: Sequence[Matches | None]) -> list[int]:
+def odd_words(
+    tokens: Sequence[Token], token_matches: Sequence[Matches | None], capitals: Sequence[int]
+) -> list[int]:
     """Capitalised words that are no listed word as written and no everyday English word.
 
     A misspelt or run-together name can only hide in such a word ("Commdoities", "Cholsu");
-    an article has a handful, so letter-by-letter comparisons stay cheap.
+    an article has a handful, so letter-by-letter comparisons stay cheap. ``capitals``: the
+    positions of the capitalised words, the only ones looked at.
     """
     rare = _rare_for_typos()
+    # (a transliterated word of a script without capitals is no sign of a name)
     return [
         position
-        for position, token in enumerate(tokens)
-        if token.cap
-        and not token.caseless  # a transliterated word of a script without capitals is no sign of a name
+        for position in capitals
+        if not (token := tokens[position]).caseless
         and len(token.norm) >= ALIGN_FUZZY_MIN_LEN - 1
         and token.norm.isalpha()
         and not listed_as_written(token_matches[position])

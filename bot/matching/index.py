@@ -117,7 +117,10 @@ class NameIndex:
         return self.vocabulary.words
 
     def candidates(
-        self, token_matches: Sequence[Matches | None], tokens: Sequence[Token] = ()
+        self,
+        token_matches: Sequence[Matches | None],
+        tokens: Sequence[Token] = (),
+        capitals: Sequence[int] | None = None,
     ) -> Anchors:
         """Names worth aligning, each with the article tokens that point at it.
 
@@ -134,12 +137,14 @@ class NameIndex:
         joined_at: dict[int, list[int]] = defaultdict(list)  # name -> words writing two as one
         pointed: list[list[int]] = []  # names pointed at, in the order the words point at them
         # Only capitalised words are looked up (``find_parties``) or may be two name words run
-        # together, and most words of an article are lower-case: one C-level pass picks them.
-        positions = (
-            [i for i, token in enumerate(tokens) if token.cap]
-            if tokens
-            else [i for i, matches in enumerate(token_matches) if matches]
-        )
+        # together, and most words of an article are lower-case: ``capitals`` are their
+        # positions when the caller has them, else one C-level pass picks them.
+        if capitals is not None:
+            positions = capitals
+        elif tokens:
+            positions = [i for i, token in enumerate(tokens) if token.cap]
+        else:
+            positions = [i for i, matches in enumerate(token_matches) if matches]
         for position in positions:
             matches = token_matches[position]
             if matches:

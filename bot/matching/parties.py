@@ -14,6 +14,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import attrgetter
 
 from rapidfuzz.distance import OSA
 
@@ -46,13 +48,25 @@ def find_parties(
     countries: Sequence[CountryMention],
 ) -> list[PartyMention]:
     """All trustworthy mentions of listed parties, in text order."""
+    # Only capitalised words are looked up: names are capitalised in running text (a word in
+    # capitals is capitalised too). A quarter of an article's words or less.
+    capitals = [i for i, token in enumerate(tokens) if token.cap]
+    token_matches: list[Matches | None] = [None] * len(tokens)
     lookup = index.vocabulary.lookup
-    token_matches = [lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
+    for i in capitals:
+        token_matches[i] = lookup(tokens[i].norm)
     places = _country_tokens(tokens, countries)
     named_countries = frozenset(c.code for c in countries)
-    candidates = _align_all(
-        index, tokens, token_matches, sentence_of_token, sentence_bounds, named_countries
+    article = _Article(
+        tokens,
+        token_matches,
+        sentence_of_token,
+        sentence_bounds,
+        named_countries,
+        defaultdict(list),
+        {},
     )
+    candidates = _align_all(index, article, capitals)
     accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
     mentions = [_mention(index, text, tokens, c) for c in accepted]
     mentions += coreferences(
@@ -72,7 +86,7 @@ class _Article:
     sentence_of_token: Sequence[int]
     sentence_bounds: Sequence[tuple[int, int]]
     named_countries: frozenset[str]
-    odd: dict[int, list[int]]  # sentence -> its odd words (``odd_words``)
+    odd: defaultdict[int, list[int]]  # sentence -> its odd words (``odd_words``)
     shapes: dict[int, Shapes]  # sentence -> its odd words' shapes, made on first need
 
     def may_hide_all(self, sentence: int, absent: Sequence[WordShape]) -> bool:
@@ -86,51 +100,53 @@ class _Article:
         return all(shapes.may_hide(shape) for shape in absent)
 
 
-def _align_all(
-    index: NameIndex,
-    tokens: Sequence[Token],
-    token_matches: Sequence[Matches | None],
-    sentence_of_token: Sequence[int],
-    sentence_bounds: Sequence[tuple[int, int]],
-    named_countries: frozenset[str],
-) -> list[Candidate]:
-    """Align every name the article's words point at; hundreds per article, so the names
-    whose indispensable words are absent are dropped with set and dictionary look-ups."""
+def _align_all(index: NameIndex, article: _Article, capitals: Sequence[int]) -> list[Candidate]:
+    """Align every name the article's words point at that may be found here."""
+    tokens, token_matches = article.tokens, article.token_matches
+    for position in odd_words(tokens, token_matches, capitals):
+        article.odd[article.sentence_of_token[position]].append(position)
+    anchors = index.candidates(token_matches, tokens, capitals)
     found: dict[tuple[int, int, int], Candidate] = {}
-    present = {vid for matches in token_matches if matches for vid, _ in matches}
-    odd: dict[int, list[int]] = defaultdict(list)
-    for position in odd_words(tokens, token_matches):
-        odd[sentence_of_token[position]].append(position)
-    article = _Article(
-        tokens, token_matches, sentence_of_token, sentence_bounds, named_countries, odd, {}
-    )
-    everywhere = Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
-    hideable: dict[int, bool] = {}  # absent word -> may hide in the article (names share words)
-    names, shapes = index.names, index.word_shapes
-    anchors = index.candidates(token_matches, tokens)
-    for nid in anchors.order:
-        name = names[nid]
-        missing = name.required_vids - present  # one C-level set operation for the common case
-        slot = False
-        if missing:
-            if len(missing) > 2:
-                continue
-            hidden = True
-            for vid in missing:  # most names stop here; each word is tested once per article
-                hides = hideable.get(vid)
-                if hides is None:
-                    hides = hideable[vid] = everywhere.may_hide(shapes[vid])
-                if not hides:
-                    hidden = False
-                    break
-            if not hidden:
-                # a word the name cannot do without appears nowhere in the article, unless it
-                # is a misspelt word pinned by the others
-                if len(missing) > 1 or not missing <= name.slot_vids:
-                    continue
-                slot = True
-        _align_name(index, article, name, anchors.of(nid), tuple(missing), slot, found)
+    names = index.names
+    for nid, missing, slot in _worth_aligning(index, article, capitals, anchors.order):
+        _align_name(index, article, names[nid], anchors.of(nid), missing, slot, found)
     return list(found.values())
+
+
+def _worth_aligning(
+    index: NameIndex, article: _Article, capitals: Sequence[int], order: Sequence[int]
+) -> list[tuple[int, tuple[int, ...], bool]]:
+    """The names worth aligning, in ``order``, each with its required words absent from the
+    article and whether the one absent word may be a misspelt word beside the others (the
+    slot test of ``align``).
+
+    An article points at hundreds of names and most are dropped here: a name misses more than
+    two of the words it cannot do without, or a missing word could hide nowhere in the article
+    (as a typo in, or run together with, one of its odd words), unless it is pinned by the
+    others. So every step runs over all the names at once, in C, and only the absent words
+    (each once) and the few names kept are visited in Python.
+    """
+    token_matches = article.token_matches
+    present = {vid for i in capitals for vid, _ in token_matches[i] or ()}
+    names = list(map(index.names.__getitem__, order))
+    missing = list(map(frozenset.difference, map(_REQUIRED, names), repeat(present)))
+    sizes = list(map(len, missing))
+    absent: set[int] = set().union(*compress(missing, map(_AT_MOST_TWO, sizes)))
+    tokens = article.tokens
+    everywhere = Shapes.of(tokens[p].norm for positions in article.odd.values() for p in positions)
+    shapes = index.word_shapes
+    hideable = {vid for vid in absent if everywhere.may_hide(shapes[vid])}
+    return [
+        (name.nid, tuple(absent_words), not hidden)
+        for name, absent_words, size, hidden in zip(
+            names, missing, sizes, map(hideable.issuperset, missing), strict=True
+        )
+        if size <= 2 and (hidden or (size == 1 and absent_words <= name.slot_vids))
+    ]
+
+
+_REQUIRED = attrgetter("required_vids")
+_AT_MOST_TWO = (3).__gt__
 
 
 def _align_name(
