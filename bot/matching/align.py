@@ -16,14 +16,13 @@ from functools import lru_cache
 from rapidfuzz.distance import OSA
 
 from .joined import JoinedWords
-from .names import IndexedName, NameToken, rare_enough_to_pin
+from .names import SLOT_MIN_LEN, IndexedName, NameToken, rare_enough_to_pin
 from .normalize import Token
 from .refdata import STOPWORDS, rarer_than, word_set
 from .vocabulary import EXACT, FUZZY_TWO_EDITS_LEN, VARIANT, Matches, listed_as_written
 
 ALIGN_FUZZY_MIN_LEN = 4  # inside an alignment, words from this length may carry one typo
 ALIGN_FUZZY_MAX_ZIPF = 3.0  # ... if the word as written is no everyday English word
-SLOT_MIN_LEN = 4  # a word beside the rest of its name may carry one typo from this many letters
 NAME_PARTICLES = word_set("al el bin ibn bint abu de da di del della der van von du la le ter")
 
 # Abbreviations of company words that mean the same in a name.
@@ -185,18 +184,21 @@ def _best_token(
     return best
 
 
-def odd_words(tokens: Sequence[Token], token_matches: Sequence[Matches | None]) -> list[int]:
+def odd_words(
+    tokens: Sequence[Token], token_matches: Sequence[Matches | None], capitals: Sequence[int]
+) -> list[int]:
     """Capitalised words that are no listed word as written and no everyday English word.
 
     A misspelt or run-together name can only hide in such a word ("Commdoities", "Cholsu");
-    an article has a handful, so letter-by-letter comparisons stay cheap.
+    an article has a handful, so letter-by-letter comparisons stay cheap. ``capitals``: the
+    positions of the capitalised words, the only ones looked at.
     """
     rare = _rare_for_typos()
+    # (a transliterated word of a script without capitals is no sign of a name)
     return [
         position
-        for position, token in enumerate(tokens)
-        if token.cap
-        and not token.caseless  # a transliterated word of a script without capitals is no sign of a name
+        for position in capitals
+        if not (token := tokens[position]).caseless
         and len(token.norm) >= ALIGN_FUZZY_MIN_LEN - 1
         and token.norm.isalpha()
         and not listed_as_written(token_matches[position])

@@ -131,11 +131,11 @@ class CountryFinder:
         self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]
     ) -> list[CountryMention]:
         mentions: list[CountryMention] = []
-        i = 0
         count = len(tokens)
-        while i < count:
-            if not tokens[i].cap:  # every country form starts with a capital (or is a code)
-                i += 1
+        free = 0  # the first token not inside a form already read
+        # every country form starts with a capital (or is a code): one C-level pass picks them
+        for i in [i for i, token in enumerate(tokens) if token.cap]:
+            if i < free:
                 continue
             longest = self._max_len.get(tokens[i].norm, 0)
             matched = 0
@@ -165,7 +165,7 @@ class CountryFinder:
                         )
                     )
                 break
-            i += matched or 1
+            free = i + (matched or 1)
         return mentions
 
 

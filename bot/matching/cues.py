@@ -20,6 +20,8 @@ Words are matched on normalised tokens, by exact form or by stem (``stem*``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
+from operator import attrgetter
 
 from .normalize import Token
 
@@ -168,6 +170,7 @@ _COMPILED = {cls: _compile(words) for cls, words in CUE_WORDS.items()}
 
 
 _WORD_CUES: dict[str, frozenset[str]] = {}  # news repeats its words: each is classed once
+_WORD_CUES_SIZE = 200_000  # words remembered; the cache starts afresh beyond this
 _NONE: frozenset[str] = frozenset()
 
 
@@ -175,17 +178,21 @@ def word_cues(norm: str) -> frozenset[str]:
     """The cue classes one normalised word belongs to."""
     found = _WORD_CUES.get(norm)
     if found is None:
-        if len(_WORD_CUES) > 200_000:
+        if len(_WORD_CUES) > _WORD_CUES_SIZE:
             _WORD_CUES.clear()
-        found = _WORD_CUES[norm] = (
-            frozenset(
-                cls
-                for cls, (exact, stems) in _COMPILED.items()
-                if norm in exact or any(norm.startswith(stem) for stem in stems)
-            )
-            or _NONE
-        )
+        found = _WORD_CUES[norm] = _classes(norm)
     return found
+
+
+def _classes(norm: str) -> frozenset[str]:
+    return (
+        frozenset(
+            cls
+            for cls, (exact, stems) in _COMPILED.items()
+            if norm in exact or any(norm.startswith(stem) for stem in stems)
+        )
+        or _NONE
+    )
 
 
 # A legal instrument cited as the law broken is not the law being made: "in violation of UN
@@ -199,22 +206,31 @@ CITING_WORDS = frozenset(
 )
 CITING_REACH = 5  # "banned by UN Security Council resolutions": four words between
 _POLICY = frozenset({"policy"})
+_NORM = attrgetter("norm")
 
 
 def sentence_cues(
     tokens: Sequence[Token], sentence_of_token: Sequence[int], sentences: int
 ) -> list[frozenset[str]]:
-    """The cue classes of every sentence, in one pass over the tokens."""
+    """The cue classes of every sentence.
+
+    Most words are no cue, so the words are not visited one by one: the ones never seen
+    before are classed first, then each word's classes are read and the cue words picked out
+    with whole-list steps in C, and only those few are visited.
+    """
     cues: list[set[str]] = [set() for _ in range(sentences)]
-    known = _WORD_CUES.get
-    for i, (token, sentence) in enumerate(zip(tokens, sentence_of_token, strict=False)):
-        found = known(token.norm)
-        if found is None:
-            found = word_cues(token.norm)
-        if found:
-            if token.norm in INSTRUMENTS and _cited(tokens, i, sentence_of_token):
-                found = found - _POLICY
-            cues[sentence] |= found
+    count = min(len(tokens), len(sentence_of_token))
+    norms = list(map(_NORM, tokens[:count]))
+    if len(_WORD_CUES) > _WORD_CUES_SIZE:
+        _WORD_CUES.clear()
+    for norm in set(norms).difference(_WORD_CUES):
+        _WORD_CUES[norm] = _classes(norm)
+    classes = list(map(_WORD_CUES.__getitem__, norms))
+    for i in compress(range(count), classes):  # the words with a class (a non-empty set)
+        found = classes[i]
+        if norms[i] in INSTRUMENTS and _cited(tokens, i, sentence_of_token):
+            found = found - _POLICY
+        cues[sentence_of_token[i]] |= found
     return [frozenset(c) for c in cues]
 
 

@@ -23,6 +23,7 @@ party once.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -39,6 +40,7 @@ from .names import (
     rarity,
 )
 from .normalize import Token
+from .shapes import word_shape
 from .vocabulary import Matches, Vocabulary
 
 # What the rest of the bot imports from here (``english_rarity`` lives in ``names``).
@@ -54,9 +56,12 @@ class NameIndex:
         self.vocabulary = Vocabulary()
         self.joined_words = JoinedWords()
         self._postings: dict[int, list[int]] = defaultdict(list)  # key vid -> names
+        self._keys: list[tuple[int, ...]] = []  # name -> its key vids (those it is posted under)
         self._identifiers: dict[tuple[str, str], int] = {}
         self.word_rarity: dict[str, float] = {}  # listed words: how much each identifies a name
         self._build(list(entities))
+        # by vid: each listed word's keys into an article's odd words (``shapes``)
+        self.word_shapes = [word_shape(word) for word in self.vocabulary.words]
 
     # --- building -----------------------------------------------------------------------------
 
@@ -94,8 +99,10 @@ class NameIndex:
             len(self.names), gid, name, words, family, etype, name_count, self.vocabulary.vid
         )
         self.names.append(indexed)
-        for position in key_positions(indexed, name_count):
-            self._postings[indexed.tokens[position].vid].append(indexed.nid)
+        keys = [indexed.tokens[position].vid for position in key_positions(indexed, name_count)]
+        for vid in keys:
+            self._postings[vid].append(indexed.nid)
+        self._keys.append(tuple(dict.fromkeys(keys)))
         self.joined_words.add(indexed, etype)
 
     # --- looking up ---------------------------------------------------------------------------
@@ -110,34 +117,61 @@ class NameIndex:
         return self.vocabulary.words
 
     def candidates(
-        self, token_matches: Sequence[Matches | None], tokens: Sequence[Token] = ()
-    ) -> dict[int, list[int]]:
+        self,
+        token_matches: Sequence[Matches | None],
+        tokens: Sequence[Token] = (),
+        capitals: Sequence[int] | None = None,
+    ) -> Anchors:
         """Names worth aligning, each with the article tokens that point at it.
 
         A capitalised word that is two words of a name run together ("Cholsu", "Jongun")
         points at that name too, so a lost space cannot hide a two-word name.
+
+        Gathered word by word, not name by name: an article points at hundreds of names, most
+        of which the caller drops at once (a word they cannot do without is absent), and it
+        repeats its words. So each word's names are read once, in C, and a name's anchors are
+        put together only when the caller asks for them (``Anchors.of``).
         """
-        anchors: dict[int, list[int]] = defaultdict(list)
         postings = self._postings
+        positions_of: dict[int, list[int]] = {}  # vid -> the article words that may be it
+        joined_at: dict[int, list[int]] = defaultdict(list)  # name -> words writing two as one
+        pointed: list[list[int]] = []  # names pointed at, in the order the words point at them
         # Only capitalised words are looked up (``find_parties``) or may be two name words run
-        # together, and most words of an article are lower-case: one C-level pass picks them.
-        positions = (
-            [i for i, token in enumerate(tokens) if token.cap]
-            if tokens
-            else [i for i, matches in enumerate(token_matches) if matches]
-        )
+        # together, and most words of an article are lower-case: ``capitals`` are their
+        # positions when the caller has them, else one C-level pass picks them.
+        if capitals is not None:
+            positions = capitals
+        elif tokens:
+            positions = [i for i, token in enumerate(tokens) if token.cap]
+        else:
+            positions = [i for i, matches in enumerate(token_matches) if matches]
         for position in positions:
             matches = token_matches[position]
             if matches:
                 for vid, _similarity in matches:
-                    for nid in postings.get(vid, ()):
-                        anchors[nid].append(position)
+                    at = positions_of.get(vid)
+                    if at is None:
+                        positions_of[vid] = [position]
+                        names = postings.get(vid)
+                        if names:
+                            pointed.append(names)
+                    else:
+                        at.append(position)
             if tokens:
                 token = tokens[position]
                 if len(token.norm) >= JOINED_MIN_LEN and may_be_joined(token, matches):
-                    for nid, _a, _b in self.joined_words.find(token.norm):
-                        anchors[nid].append(position)
-        return anchors
+                    joined = [nid for nid, _a, _b in self.joined_words.find(token.norm)]
+                    pointed.append(joined)
+                    for nid in joined:
+                        at = joined_at[nid]
+                        if not at or at[-1] != position:  # two word pairs of one name
+                            at.append(position)
+        return Anchors(
+            list(dict.fromkeys(itertools.chain.from_iterable(pointed))),
+            self._keys,
+            positions_of,
+            joined_at,
+        )
 
     def by_identifier(self, scheme: str, value: str) -> EntityGroup | None:
         gid = self._identifiers.get((scheme.lower(), value.upper()))
@@ -158,3 +192,35 @@ class NameIndex:
                 continue  # "Islamic" alone does not mean the Islamic Revolutionary Guard Corps
             forms.add(token.vid)
         return forms
+
+
+class Anchors:
+    """The names an article's words point at, in the order they are first pointed at, and for
+    each name the article words that point at it (ascending, each once)."""
+
+    __slots__ = ("_joined_at", "_keys", "_positions_of", "order")
+
+    def __init__(
+        self,
+        order: list[int],
+        keys: Sequence[tuple[int, ...]],
+        positions_of: dict[int, list[int]],
+        joined_at: dict[int, list[int]],
+    ) -> None:
+        self.order = order
+        self._keys = keys
+        self._positions_of = positions_of
+        self._joined_at = joined_at
+
+    def of(self, nid: int) -> list[int]:
+        """The article words pointing at name ``nid``: through its key words or written as two
+        of its words run together. (A word pointing twice would be aligned twice, to the same
+        result.)"""
+        positions_of = self._positions_of
+        found = [positions_of[vid] for vid in self._keys[nid] if vid in positions_of]
+        joined = self._joined_at.get(nid)
+        if joined:
+            found.append(joined)
+        if len(found) == 1:
+            return found[0]
+        return sorted(set(itertools.chain.from_iterable(found)))

@@ -22,6 +22,7 @@ from .refdata import ORG_WEAK_WORDS, STOPWORDS, rarer_than, zipf
 KEY_MAX_NAMES = 40  # a word shared by more names than this does not anchor a search
 GENERIC_STRENGTH = 0.5  # below this a name's distinctive words are too ordinary to stand for it
 SLOT_PIN_MAX_ZIPF = 3.5  # a word rarer than this in English pins a misspelt neighbour
+SLOT_MIN_LEN = 4  # a word beside the rest of its name may carry one typo from this many letters
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class IndexedName:
     required_words: tuple[tuple[int, str], ...]  # (vid, word) of the required non-weak tokens
     required_vids: frozenset[int]  # their vids, for one subset test per article
     rare_vids: frozenset[int]  # those of words rare in English (what pins a misspelt neighbour)
+    slot_vids: frozenset[int]  # required words that, alone missing, may stand misspelt beside
+    # the others (``align``'s slot test): the name has another required word rare in English
     optional_misses: int  # how many further non-weak tokens may be missing
     acronym: bool
     ordered: bool  # company and vessel names keep their word order; people's names need not
@@ -81,6 +84,11 @@ def index_name(
         # Technology") identifies nobody unless it is written out in full.
         required, misses = list(range(len(tokens))), 0
     pins = rare_enough_to_pin()
+    required_vids = frozenset(tokens[r].vid for r in required if not tokens[r].weak)
+    rare_vids = frozenset(
+        tokens[r].vid for r in required if not tokens[r].weak and pins(tokens[r].norm)
+    )
+    acronym = _is_acronym(name, words, etype)
     return IndexedName(
         nid=nid,
         group=group,
@@ -90,13 +98,32 @@ def index_name(
         required_words=tuple(
             (tokens[r].vid, tokens[r].norm) for r in sorted(required) if not tokens[r].weak
         ),
-        required_vids=frozenset(tokens[r].vid for r in required if not tokens[r].weak),
-        rare_vids=frozenset(
-            tokens[r].vid for r in required if not tokens[r].weak and pins(tokens[r].norm)
-        ),
+        required_vids=required_vids,
+        rare_vids=rare_vids,
+        slot_vids=_slot_vids(tokens, required_vids, rare_vids, acronym),
         optional_misses=misses,
-        acronym=_is_acronym(name, words, etype),
+        acronym=acronym,
         ordered=etype is not EntityType.PERSON,
+    )
+
+
+def _slot_vids(
+    tokens: Sequence[NameToken],
+    required_vids: frozenset[int],
+    rare_vids: frozenset[int],
+    acronym: bool,
+) -> frozenset[int]:
+    """The required words that, when they alone are missing from an article, may be a misspelt
+    word beside the others: a word of ``SLOT_MIN_LEN`` letters or more of a name of two
+    required words or more, one of the others rare in English. Worked out per name once, since
+    every article asks it of the names it points at."""
+    if len(required_vids) < 2 or acronym:
+        return frozenset()
+    words = {token.vid: token.norm for token in tokens}
+    return frozenset(
+        vid
+        for vid in required_vids
+        if rare_vids - {vid} and len(words[vid]) >= SLOT_MIN_LEN and words[vid].isalpha()
     )
 
 

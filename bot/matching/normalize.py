@@ -26,12 +26,15 @@ from typing import NamedTuple
 from normality import ascii_text
 
 # A token: letters/digits, optionally with internal apostrophes (O'Brien), or a dotted
-# abbreviation such as U.S. / N. / D.P.R.K.
-_TOKEN_RE = re.compile(
-    r"(?:[^\W\d_]\.){2,}"  # U.S. / D.P.R.K.
-    r"|[^\W_]+(?:['’][^\W\d_]+)*"  # words, numbers, O'Brien, Wagner's
+# abbreviation such as U.S. / N. / D.P.R.K. (letters each followed by a dot, at least two). The
+# first character is taken by a plain character set, so the regular expression engine skips
+# to the next one that can start a token instead of trying every alternative at every place;
+# the look-behind keeps dotted abbreviations to letters. Captured, so split() keeps the tokens.
+_SPLIT_RE = re.compile(
+    r"([^\W_]"
+    r"(?:(?<=[^\W\d_])\.(?:[^\W\d_]\.)+"  # U.S. / D.P.R.K.
+    r"|[^\W_]*(?:['’][^\W\d_]+)*))"  # words, numbers, O'Brien, Wagner's
 )
-_SPLIT_RE = re.compile(f"({_TOKEN_RE.pattern})")
 _POSSESSIVE_RE = re.compile(r"['’](?:s|S)?$")
 _QUOTE_CHARS = "'’‘`´"
 
@@ -61,42 +64,64 @@ def fold(word: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """Split text into tokens; every offset points into ``text`` itself.
 
-    The analysis of a surface form (its normal form, case flags, possessive) is cached:
-    news repeats its words, and this loop is the engine's hottest.
+    This loop is the engine's hottest (every word of every article). The text is cut at white
+    space first, in C: no token holds white space, and a hyphen joins a word to the one before
+    only when they are written together, so the tokens of a chunk ("said,", "U.S.-backed",
+    "(Reuters)") depend on the chunk alone. News repeats its chunks, so each chunk's tokens
+    are worked out once and cached; an article then costs a look-up per chunk and a tuple per
+    token.
     """
     tokens: list[Token] = []
     append = tokens.append
     make = tuple.__new__
-    cache = _SURFACE_CACHE
-    prev_end = -2
-    prev_cap = False
-    # split() with the token pattern captured alternates separators and tokens, in one C call:
-    # cheaper than a match object per token, and the offsets are running sums of lengths
-    parts = _SPLIT_RE.split(text)
-    position = len(parts[0])
-    rest = iter(parts)
-    next(rest)
-    for surface, separator in zip(rest, rest, strict=True):
-        start = position
-        position += len(surface) + len(separator)
-        info = cache.get(surface)
-        if info is None:
-            info = _surface(surface)
-            if len(cache) > 300_000:
+    cache = _CHUNK_CACHE
+    find = text.find
+    position = 0
+    for chunk in text.split():
+        start = find(chunk, position)  # the chunk's first character: nothing but space before
+        position = start + len(chunk)
+        relative = cache.get(chunk)
+        if relative is None:
+            if len(cache) > _CHUNK_CACHE_SIZE:
                 cache.clear()
-            cache[surface] = info
-        if not info[0]:
-            continue
-        norm, length, cap, upper, possessive, dotted, caseless = info
-        end = start + length
-        if not cap and start == prev_end + 1 and text[prev_end] == "-":
-            cap = prev_cap  # Jong-un: the hyphenated part belongs to a capitalised name
-        prev_end, prev_cap = end, cap
-        append(make(Token, (norm, start, end, cap, upper, possessive, dotted, caseless)))
+            relative = cache[chunk] = _chunk_tokens(chunk)
+        for norm, first, end, cap, upper, possessive, dotted, caseless in relative:
+            append(
+                make(
+                    Token,
+                    (norm, start + first, start + end, cap, upper, possessive, dotted, caseless),
+                )
+            )
     return tokens
 
 
-_SURFACE_CACHE: dict[str, tuple[str, int, bool, bool, bool, bool, bool]] = {}
+def _chunk_tokens(chunk: str) -> tuple[tuple[str, int, int, bool, bool, bool, bool, bool], ...]:
+    """The tokens of a text without white space, as tuples of ``Token``'s fields, with offsets
+    into ``chunk``."""
+    found = []
+    parts = _SPLIT_RE.split(chunk)
+    position = len(parts[0])
+    prev_end = -2
+    prev_cap = False
+    rest = iter(parts)
+    next(rest)
+    # split() with the token pattern captured alternates tokens and separators
+    for surface, separator in zip(rest, rest, strict=True):
+        start = position
+        position += len(surface) + len(separator)
+        norm, length, cap, upper, possessive, dotted, caseless = _surface(surface)
+        if not norm:
+            continue
+        end = start + length
+        if not cap and start == prev_end + 1 and chunk[prev_end] == "-":
+            cap = prev_cap  # Jong-un: the hyphenated part belongs to a capitalised name
+        prev_end, prev_cap = end, cap
+        found.append((norm, start, end, cap, upper, possessive, dotted, caseless))
+    return tuple(found)
+
+
+_CHUNK_CACHE: dict[str, tuple[tuple[str, int, int, bool, bool, bool, bool, bool], ...]] = {}
+_CHUNK_CACHE_SIZE = 300_000  # chunks remembered; the cache starts afresh beyond this
 
 
 def _surface(surface: str) -> tuple[str, int, bool, bool, bool, bool, bool]:

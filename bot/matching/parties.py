@@ -12,22 +12,24 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import attrgetter
 
 from rapidfuzz.distance import OSA
 
-from .align import ALIGN_FUZZY_MIN_LEN, SLOT_MIN_LEN, align, odd_words
+from .align import align, odd_words
 from .coreference import coreferences, namesake
 from .groups import EntityGroup
 from .identifier_mentions import identifier_mentions
 from .index import NameIndex
-from .joined import JOINED_MIN_LEN
 from .mentions import Candidate, PartyMention
 from .model import CountryMention, EntityMatch, EntityType, Feature, Span
 from .names import IndexedName
 from .normalize import Token
 from .score import MIN_SCORE, judge
+from .shapes import Shapes, WordShape
 from .vocabulary import Matches
 
 # What the rest of the bot imports from here (``PartyMention`` lives in ``mentions``).
@@ -46,13 +48,25 @@ def find_parties(
     countries: Sequence[CountryMention],
 ) -> list[PartyMention]:
     """All trustworthy mentions of listed parties, in text order."""
+    # Only capitalised words are looked up: names are capitalised in running text (a word in
+    # capitals is capitalised too). A quarter of an article's words or less.
+    capitals = [i for i, token in enumerate(tokens) if token.cap]
+    token_matches: list[Matches | None] = [None] * len(tokens)
     lookup = index.vocabulary.lookup
-    token_matches = [lookup(t.norm) if (t.cap or t.upper) else None for t in tokens]
+    for i in capitals:
+        token_matches[i] = lookup(tokens[i].norm)
     places = _country_tokens(tokens, countries)
     named_countries = frozenset(c.code for c in countries)
-    candidates = _align_all(
-        index, tokens, token_matches, sentence_of_token, sentence_bounds, named_countries
+    article = _Article(
+        tokens,
+        token_matches,
+        sentence_of_token,
+        sentence_bounds,
+        named_countries,
+        defaultdict(list),
+        {},
     )
+    candidates = _align_all(index, article, capitals)
     accepted = _accept(index, tokens, sentence_of_token, candidates, countries, places)
     mentions = [_mention(index, text, tokens, c) for c in accepted]
     mentions += coreferences(
@@ -72,65 +86,67 @@ class _Article:
     sentence_of_token: Sequence[int]
     sentence_bounds: Sequence[tuple[int, int]]
     named_countries: frozenset[str]
-    odd: dict[int, list[int]]  # sentence -> its odd words (``odd_words``)
-    shapes: dict[int, _Shapes]  # sentence -> its odd words' shapes, made on first need
+    odd: defaultdict[int, list[int]]  # sentence -> its odd words (``odd_words``)
+    shapes: dict[int, Shapes]  # sentence -> its odd words' shapes, made on first need
 
-    def may_hide_all(self, sentence: int, absent: Sequence[str]) -> bool:
+    def may_hide_all(self, sentence: int, absent: Sequence[WordShape]) -> bool:
         """Every absent name word may hide, misspelt, among the sentence's odd words."""
         positions = self.odd.get(sentence)
         if not positions:
             return False
         shapes = self.shapes.get(sentence)
         if shapes is None:
-            shapes = self.shapes[sentence] = _Shapes.of(self.tokens[p].norm for p in positions)
-        return all(shapes.may_hide(word) for word in absent)
+            shapes = self.shapes[sentence] = Shapes.of(self.tokens[p].norm for p in positions)
+        return all(shapes.may_hide(shape) for shape in absent)
 
 
-def _align_all(
-    index: NameIndex,
-    tokens: Sequence[Token],
-    token_matches: Sequence[Matches | None],
-    sentence_of_token: Sequence[int],
-    sentence_bounds: Sequence[tuple[int, int]],
-    named_countries: frozenset[str],
-) -> list[Candidate]:
-    """Align every name the article's words point at; hundreds per article, so the names
-    whose indispensable words are absent are dropped with set and dictionary look-ups."""
+def _align_all(index: NameIndex, article: _Article, capitals: Sequence[int]) -> list[Candidate]:
+    """Align every name the article's words point at that may be found here."""
+    tokens, token_matches = article.tokens, article.token_matches
+    for position in odd_words(tokens, token_matches, capitals):
+        article.odd[article.sentence_of_token[position]].append(position)
+    anchors = index.candidates(token_matches, tokens, capitals)
     found: dict[tuple[int, int, int], Candidate] = {}
-    present = {vid for matches in token_matches if matches for vid, _ in matches}
-    odd: dict[int, list[int]] = defaultdict(list)
-    for position in odd_words(tokens, token_matches):
-        odd[sentence_of_token[position]].append(position)
-    article = _Article(
-        tokens, token_matches, sentence_of_token, sentence_bounds, named_countries, odd, {}
-    )
-    everywhere = _Shapes.of(tokens[p].norm for positions in odd.values() for p in positions)
-    hideable: dict[int, bool] = {}  # absent word -> may hide in the article (names share words)
-    names, words = index.names, index.words
-    for nid, anchors in index.candidates(token_matches, tokens).items():
-        name = names[nid]
-        missing = name.required_vids - present  # one C-level set operation for the common case
-        slot = False
-        if missing:
-            if len(missing) > 2:
-                continue
-            hidden = True
-            for vid in missing:  # most names stop here; each word is tested once per article
-                hides = hideable.get(vid)
-                if hides is None:
-                    hides = hideable[vid] = everywhere.may_hide(words[vid])
-                if not hides:
-                    hidden = False
-                    break
-            if not hidden:
-                # a word the name cannot do without appears nowhere in the article, unless it
-                # is a misspelt word pinned by the others
-                slot = len(missing) == 1 and _slot_possible(name, missing, words)
-                if not slot:
-                    continue
-        absent = [words[vid] for vid in missing]
-        _align_name(index, article, name, anchors, absent, slot, found)
+    names = index.names
+    for nid, missing, slot in _worth_aligning(index, article, capitals, anchors.order):
+        _align_name(index, article, names[nid], anchors.of(nid), missing, slot, found)
     return list(found.values())
+
+
+def _worth_aligning(
+    index: NameIndex, article: _Article, capitals: Sequence[int], order: Sequence[int]
+) -> list[tuple[int, tuple[int, ...], bool]]:
+    """The names worth aligning, in ``order``, each with its required words absent from the
+    article and whether the one absent word may be a misspelt word beside the others (the
+    slot test of ``align``).
+
+    An article points at hundreds of names and most are dropped here: a name misses more than
+    two of the words it cannot do without, or a missing word could hide nowhere in the article
+    (as a typo in, or run together with, one of its odd words), unless it is pinned by the
+    others. So every step runs over all the names at once, in C, and only the absent words
+    (each once) and the few names kept are visited in Python.
+    """
+    token_matches = article.token_matches
+    present = {vid for i in capitals for vid, _ in token_matches[i] or ()}
+    names = list(map(index.names.__getitem__, order))
+    missing = list(map(frozenset.difference, map(_REQUIRED, names), repeat(present)))
+    sizes = list(map(len, missing))
+    absent: set[int] = set().union(*compress(missing, map(_AT_MOST_TWO, sizes)))
+    tokens = article.tokens
+    everywhere = Shapes.of(tokens[p].norm for positions in article.odd.values() for p in positions)
+    shapes = index.word_shapes
+    hideable = {vid for vid in absent if everywhere.may_hide(shapes[vid])}
+    return [
+        (name.nid, tuple(absent_words), not hidden)
+        for name, absent_words, size, hidden in zip(
+            names, missing, sizes, map(hideable.issuperset, missing), strict=True
+        )
+        if size <= 2 and (hidden or (size == 1 and absent_words <= name.slot_vids))
+    ]
+
+
+_REQUIRED = attrgetter("required_vids")
+_AT_MOST_TWO = (3).__gt__
 
 
 def _align_name(
@@ -138,18 +154,24 @@ def _align_name(
     article: _Article,
     name: IndexedName,
     anchors: Sequence[int],
-    absent: Sequence[str],
+    missing: Sequence[int],
     slot: bool,
     found: dict[tuple[int, int, int], Candidate],
 ) -> None:
-    """Align one name around each of its anchors; keep each distinct span's first alignment."""
+    """Align one name around each of its anchors; keep each distinct span's first alignment.
+
+    ``missing``: the vids of the required words absent from the article; ``slot``: the one
+    missing word may be a misspelt word beside the others (``align``).
+    """
     tokens, sentence_of_token = article.tokens, article.sentence_of_token
     group = index.groups[name.group]
     checked: dict[int, bool] = {}
+    absent = [index.word_shapes[vid] for vid in missing]
+    slot_word = index.words[missing[0]] if slot else ""
     for anchor in anchors:
         sentence = sentence_of_token[anchor]
         if slot:
-            if not _misspelt_beside(absent[0], anchor, tokens):
+            if not _misspelt_beside(slot_word, anchor, tokens):
                 continue
         elif absent:
             if sentence not in checked:
@@ -180,23 +202,6 @@ def _align_name(
             found[key] = Candidate(alignment, judgement, sentence)
 
 
-def _slot_possible(
-    name: IndexedName, missing: frozenset[int] | set[int], words: Sequence[str]
-) -> bool:
-    """One required word missing from a name whose other words are present, one of them no
-    everyday word: worth aligning where a misspelt word stands beside them (``align._slot_token``)."""
-    if (
-        len(missing) != 1
-        or len(name.required_vids) < 2
-        or name.acronym
-        or not name.rare_vids - missing
-    ):
-        return False
-    (vid,) = missing
-    word = words[vid]
-    return len(word) >= SLOT_MIN_LEN and word.isalpha()
-
-
 def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
     """A capitalised word next to the anchor is ``word`` with one typo: the only place the slot
     test of the alignment will look, checked before paying for an alignment."""
@@ -211,43 +216,6 @@ def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
             ):
                 return True
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Shapes:
-    """The odd words of a sentence (or article), by first letter and length and by their first
-    and last three letters, for a quick "could the absent name word hide in one of them?" test
-    before any letter-by-letter comparison. Every look-up is one dictionary get."""
-
-    lengths: dict[str, frozenset[int]]  # first two letters, or first and last letter -> lengths
-    starts: dict[str, int]  # first three letters of a long word -> its greatest length
-    ends: dict[str, int]  # last three letters of a long word -> its greatest length
-
-    @classmethod
-    def of(cls, words: Iterable[str]) -> _Shapes:
-        lengths: dict[str, set[int]] = defaultdict(set)
-        starts: dict[str, int] = {}
-        ends: dict[str, int] = {}
-        for word in words:
-            # one typing mistake (never on the first letter) keeps the first two letters or
-            # the first and last letter: either key finds the misspelt word
-            lengths[word[:2]].add(len(word))
-            lengths[word[0] + "$" + word[-1]].add(len(word))
-            if len(word) >= JOINED_MIN_LEN:
-                starts[word[:3]] = max(starts.get(word[:3], 0), len(word))
-                ends[word[-3:]] = max(ends.get(word[-3:], 0), len(word))
-        return cls({k: frozenset(v) for k, v in lengths.items()}, starts, ends)
-
-    def may_hide(self, word: str) -> bool:
-        """Misspelt (same first letter, about as long) or run together with a neighbour (a
-        longer word sharing its start or end)."""
-        size = len(word)
-        if size >= ALIGN_FUZZY_MIN_LEN:
-            for key in (word[:2], word[0] + "$" + word[-1]):
-                for n in self.lengths.get(key, ()):
-                    if -2 <= n - size <= 2:
-                        return True
-        return self.starts.get(word[:3], 0) >= size + 2 or self.ends.get(word[-3:], 0) >= size + 2
 
 
 def _start(token: Token) -> int:

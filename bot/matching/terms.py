@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, not_
 
 from .model import Span, TermMatch
 from .normalize import Token, norm_tokens
@@ -61,6 +63,9 @@ def inflections(word: str) -> set[str]:
     if word.endswith("fe"):
         forms.add(word[:-2] + "ves")
     return forms
+
+
+_NORM = attrgetter("norm")
 
 
 class TermIndex:
@@ -113,12 +118,11 @@ class TermIndex:
         """
         found: list[TermMatch] = []
         count = len(tokens)
-        norms = [token.norm for token in tokens]
-        hit_positions = [
-            i
-            for i, norm in enumerate(norms)
-            if norm not in self._idle and self._hits(norm) is not _NO_HITS
-        ]
+        norms = list(map(_NORM, tokens))
+        # most words are known to start no term: they are dropped by whole-list steps in C
+        idle = self._idle
+        maybe = list(compress(range(count), map(not_, map(idle.__contains__, norms))))
+        hit_positions = [i for i in maybe if self._hits(norms[i]) is not _NO_HITS]
         if not hit_positions:
             return found
         named = _ProperNames(tokens, sentence_of_token)

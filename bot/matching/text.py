@@ -21,7 +21,16 @@ _ABBREVIATIONS = word_set(
     u.n e.g i.e vs etc al n s e w mt ft
     """
 )
-_BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*\S)")
+# A sentence ends at a full stop (or ! ?), closing quotes and brackets, before a capital or a
+# digit; at a blank line; or at a line end before more text. Every boundary starts with one of
+# ".!?" or a line end, written as the pattern's first character set so that the regular
+# expression engine skips straight to those characters; the look-behinds say which one it was.
+_BOUNDARY_RE = re.compile(
+    r"[.!?\n]"
+    r"(?:(?<=[.!?])[.!?]*[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])"  # full stop, capital after
+    r"|(?<=\n)\s*\n"  # blank line
+    r"|(?<=\n)(?=\s*\S))"  # line end before more text
+)
 
 
 class Sentence(NamedTuple):
