@@ -61,7 +61,7 @@ from sqlmodel import select  # noqa: E402
 from benchmarks import cycleprofile  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.ingest.extract import extract_article  # noqa: E402
-from bot.ingest.extractor import Extractor  # noqa: E402
+from bot.ingest.extractor import EXTENSIVE_DATES, Extractor  # noqa: E402
 from bot.ingest.http import Fetcher, FetchPolicy  # noqa: E402
 from bot.lists import load_list  # noqa: E402
 from bot.pipeline import ArticleInput, Pipeline  # noqa: E402
@@ -76,7 +76,7 @@ from db.models import Feed  # noqa: E402
 CONNECTIONS = 20
 CONCURRENCY = 16
 # What the pipeline asks of the extractor; the naive loop asks the same.
-EXTRACT_OPTIONS: dict[str, Any] = {}
+EXTRACT_OPTIONS: dict[str, Any] = {"extensive_dates": EXTENSIVE_DATES}
 
 
 class Site:

@@ -19,6 +19,9 @@ from .errors import ExtractError
 from .extract import ExtractedArticle, extract_article, warm_up
 
 DEFAULT_TIMEOUT_S = 30.0
+# The pipeline matches the text and title and reads no date: no dateparser search of free text
+# (``extract_article``'s ``extensive_dates``).
+EXTENSIVE_DATES = False
 
 
 class Extractor:
@@ -40,7 +43,9 @@ class Extractor:
     ) -> ExtractedArticle:
         """Extract one page; raises ``ExtractError`` like ``extract_article``."""
         if self.workers <= 0:
-            return await asyncio.to_thread(extract_article, html, url, encoding=encoding)
+            return await asyncio.to_thread(
+                extract_article, html, url, encoding=encoding, extensive_dates=EXTENSIVE_DATES
+            )
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
@@ -63,7 +68,7 @@ def _extract(
     previous = signal.signal(signal.SIGALRM, _timed_out)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        return extract_article(html, url, encoding=encoding)
+        return extract_article(html, url, encoding=encoding, extensive_dates=EXTENSIVE_DATES)
     except _TimedOut:
         raise ExtractError(f"extraction took too long (more than {timeout_s:g} s)") from None
     finally:
