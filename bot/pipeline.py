@@ -24,8 +24,10 @@ What each stage guarantees:
   only after that commit.
 
 CPU-bound work (extraction, matching, storing) runs in worker threads so the event loop keeps
-polling; one article is stored at a time (the story index's lock), so stories and alert keys
-stay consistent.
+polling. One writer stores (the story index's lock keeps stories and alert keys consistent):
+articles matched while it writes wait for its next transaction together (``bot.batching``), so
+a busy cycle commits a few dozen articles at a time instead of one, each article still all or
+nothing with its feed entry.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.app import App
+from bot.batching import Batcher
 from bot.ingest.errors import ExtractError, FeedError, HTTPStatusError, IngestError
 from bot.ingest.extractor import Extractor
 from bot.ingest.feeds import FeedItem, ParsedFeed, parse_feed
@@ -50,6 +53,7 @@ from bot.services.scan import (
     Matched,
     Scans,
     Stored,
+    match_text,
 )
 from bot.services.stories import STORY_RELOAD_S, STORY_WINDOW
 from bot.sinks import AlertSink, emit_all
@@ -126,6 +130,7 @@ class Pipeline:
         self.hooks = list(hooks)
         self.extra_alerts = list(extra_alerts)
         self.scans = Scans(app, hooks=hooks, extra_alerts=extra_alerts, announce=True)
+        self.stores: Batcher[Matched, Stored] = Batcher(self.scans.store)
         self.fetch_pages = fetch_pages
         self.max_items = max_items
         self.extractor = extractor or Extractor(workers=0)
@@ -313,7 +318,9 @@ class Pipeline:
         item = ArticleText(
             article.source, text, title, article.url, article.outlet, article.title, entry
         )
-        matched, stored = await asyncio.to_thread(self._scan_and_store, item, matcher)
+        keep = bool(self.extra_alerts)  # the watchlists read the analysis
+        matched = await asyncio.to_thread(match_text, matcher, item, keep=keep)
+        stored = await self.stores.submit(matched)
         cut = matched.result.get("truncated")
         if cut:
             log.warning(
@@ -325,8 +332,3 @@ class Pipeline:
         for alert in stored.new_alerts:
             await emit_all(self.sinks, alert)
         return stored
-
-    def _scan_and_store(self, item: ArticleText, matcher: Matcher) -> tuple[Matched, Stored]:
-        ((matched, stored),) = self.scans.scan_and_store([item], matcher=matcher)
-        assert stored is not None
-        return matched, stored
