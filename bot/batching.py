@@ -10,7 +10,9 @@ writes each at once (nothing waits for a batch to fill).
 
 What a caller is promised is unchanged: ``submit`` returns its own item's result once the
 batch holding it is committed, or raises its own item's error. When a batch fails, its items
-are run again one by one, so one bad item fails alone and the others are still stored.
+are run again one by one, so one bad item fails alone and the others are still stored; unless
+the error says that every item would fail alike (``retry_alone``: the database is away), when
+every caller gets it at once.
 
 No task runs while nothing is waiting: the first ``submit`` after a quiet spell starts a
 drain task, which ends when the queue is empty; so a ``Batcher`` needs no closing.
@@ -36,9 +38,16 @@ class Batcher(Generic[T, R]):
     """Runs ``run(items) -> results`` (one result per item, in order) in a worker thread, on
     every item waiting, at most ``max_batch`` at a time."""
 
-    def __init__(self, run: Callable[[Sequence[T]], list[R]], *, max_batch: int = MAX_BATCH):
+    def __init__(
+        self,
+        run: Callable[[Sequence[T]], list[R]],
+        *,
+        max_batch: int = MAX_BATCH,
+        retry_alone: Callable[[Exception], bool] = lambda error: True,
+    ) -> None:
         self._run = run
         self.max_batch = max_batch
+        self._retry_alone = retry_alone  # False: every item would fail alike (the database is away)
         self._waiting: deque[tuple[T, asyncio.Future[R]]] = deque()
         self._drain: asyncio.Task[None] | None = None
         self.batches = 0  # how many times ``run`` was called: for tests and benchmarks
@@ -79,8 +88,8 @@ class Batcher(Generic[T, R]):
         try:
             results = self._run(items)
         except Exception as error:  # noqa: BLE001 - raised again in the caller that sent the item
-            if len(items) == 1:
-                return [error]
+            if len(items) == 1 or not self._retry_alone(error):
+                return [error] * len(items)
             log.warning(
                 "a batch of %d failed (%s); running its items one by one", len(items), error
             )

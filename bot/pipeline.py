@@ -38,6 +38,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Engine
+
 from bot.app import App
 from bot.batching import Batcher
 from bot.ingest.errors import ExtractError, FeedError, HTTPStatusError, IngestError
@@ -130,7 +132,9 @@ class Pipeline:
         self.hooks = list(hooks)
         self.extra_alerts = list(extra_alerts)
         self.scans = Scans(app, hooks=hooks, extra_alerts=extra_alerts, announce=True)
-        self.stores: Batcher[Matched, Stored] = Batcher(self.scans.store)
+        self.stores: Batcher[Matched, Stored] = Batcher(
+            self.scans.store, retry_alone=lambda error: outage_of(error) is None
+        )
         self.fetch_pages = fetch_pages
         self.max_items = max_items
         self.extractor = extractor or Extractor(workers=0)
@@ -181,8 +185,7 @@ class Pipeline:
             alerts=result.new_alerts,
             retry_after_s=retry_after,
         )
-        with session_scope(self.app.engine) as session:
-            updated = finish_poll(session=session, feed_id=feed.id, outcome=outcome)
+        updated = await asyncio.to_thread(_finish, self.app.engine, feed.id, outcome)
         if updated is not None and updated.consecutive_failures >= FAILING_AFTER:
             log.error(
                 "feed %s has failed %d times in a row (last: %s); next try %s",
@@ -251,10 +254,8 @@ class Pipeline:
             )
             result.dropped = parsed.dropped
         result.items = len(parsed.items)
-        with session_scope(self.app.engine) as session:
-            seen = seen_entries(
-                session=session, feed_id=feed.id, entry_ids=[item.entry_id for item in parsed.items]
-            )
+        ids = [item.entry_id for item in parsed.items]
+        seen = await asyncio.to_thread(_seen, self.app.engine, feed.id, ids)
         fresh = [item for item in parsed.items if item.entry_id not in seen]
         result.new_items = len(fresh)
         outlet = parsed.title or feed.title
@@ -275,10 +276,7 @@ class Pipeline:
                 feed.url,
                 item.entry_id,
             )
-            with session_scope(self.app.engine) as session:
-                mark_entry(
-                    session=session, feed_id=feed.id, entry_id=item.entry_id, article_id=None
-                )
+            await asyncio.to_thread(_mark_skipped, self.app.engine, feed.id, item.entry_id)
             return None
         return await self.ingest(article, feed_id=feed.id, entry_id=item.entry_id)
 
@@ -332,3 +330,20 @@ class Pipeline:
         for alert in stored.new_alerts:
             await emit_all(self.sinks, alert)
         return stored
+
+
+# The feed bookkeeping: short transactions, run in a worker thread so the event loop goes on
+# fetching while the database works (or waits for another writer's lock).
+def _seen(engine: Engine, feed_id: int, entry_ids: list[str]) -> set[str]:
+    with session_scope(engine) as session:
+        return seen_entries(session=session, feed_id=feed_id, entry_ids=entry_ids)
+
+
+def _finish(engine: Engine, feed_id: int, outcome: PollOutcome) -> Feed | None:
+    with session_scope(engine) as session:
+        return finish_poll(session=session, feed_id=feed_id, outcome=outcome)
+
+
+def _mark_skipped(engine: Engine, feed_id: int, entry_id: str) -> None:
+    with session_scope(engine) as session:
+        mark_entry(session=session, feed_id=feed_id, entry_id=entry_id, article_id=None)

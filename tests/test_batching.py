@@ -69,6 +69,14 @@ async def test_one_bad_item_fails_alone_and_the_others_get_their_results() -> No
     assert run.batches == [[1, -2, 3], [1], [-2], [3]]
 
 
+async def test_an_error_every_item_would_meet_is_not_retried_one_by_one() -> None:
+    run = Doubler()
+    batcher: Batcher[int, int] = Batcher(run, retry_alone=lambda error: False)
+    outcomes = await asyncio.gather(*(batcher.submit(n) for n in (1, -2)), return_exceptions=True)
+    assert all(isinstance(o, ValueError) for o in outcomes)
+    assert run.batches == [[1, -2]]
+
+
 async def test_a_caller_that_stops_waiting_does_not_stop_the_others() -> None:
     run = Doubler(delay_s=0.05)
     batcher: Batcher[int, int] = Batcher(run)
