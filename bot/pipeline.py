@@ -23,8 +23,9 @@ What each stage guarantees:
   ``hooks``) the Telegram outbox rows are written in one transaction; sinks see an alert
   only after that commit.
 
-CPU-bound work (extraction, matching, storing) runs in worker threads so the event loop keeps
-polling. One writer stores (the story index's lock keeps stories and alert keys consistent):
+CPU-bound work stays off the event loop: a page is extracted, matched and fingerprinted in
+one call to an extraction process (``bot.reading``; a thread with ``workers=0``), so this
+process only fetches, parses feeds and stores. One writer stores (the story index's lock keeps stories and alert keys consistent):
 articles matched while it writes wait for its next transaction together (``bot.batching``), so
 a busy cycle commits a few dozen articles at a time instead of one, each article still all or
 nothing with its feed entry.
@@ -37,6 +38,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -47,6 +49,7 @@ from bot.ingest.extractor import Extractor
 from bot.ingest.feeds import FeedItem, ParsedFeed, parse_feed
 from bot.ingest.http import PAGE_ACCEPT, Fetcher
 from bot.matching.engine import Matcher
+from bot.reading import Read, ReadJob, read_article
 from bot.services.scan import (
     AlertHook,
     ArticleText,
@@ -140,20 +143,32 @@ class Pipeline:
         self.extractor = extractor or Extractor(workers=0)
         self._page_slots = asyncio.Semaphore(PAGE_CONCURRENCY)
         self._current: Matcher | None = None
+        self._current_file: Path | None = None
         self._current_at = float("-inf")
 
-    async def _text_of(self, article: ArticleInput) -> tuple[str, str]:
-        """The text to match and its title: the extracted page, else the given text."""
-        if article.html is not None:
-            try:
-                extracted = await self.extractor.extract(article.html, article.url, article.charset)
-                return extracted.text, extracted.title or article.title
-            except ExtractError as error:
-                log.info("page %s: %s; using the feed summary", article.url, error)
-        return article.text, article.title
+    async def _read(self, article: ArticleInput, matcher: Matcher, file: Path | None) -> Read:
+        """Extract (the page, else the given text), match and fingerprint: in an extraction
+        process when there are some (``bot.reading``), in a thread with ``workers=0``."""
+        job = ReadJob(
+            article.source,
+            article.text,
+            article.title,
+            article.url,
+            article.html,
+            article.charset,
+            str(file) if file else None,
+            keep_analysis=bool(self.extra_alerts),  # the watchlists read the analysis
+            timeout_s=self.extractor.timeout_s,
+        )
+        if self.extractor.workers <= 0:
+            return await asyncio.to_thread(read_article, job, matcher)
+        try:
+            return await self.extractor.call(read_article, job)
+        except ExtractError as error:  # the process died under it: the summary, matched here
+            return Read(article.text, article.title, str(error))
 
-    async def _matcher(self) -> Matcher:
-        """The app's current matcher, asked for at most every ``MATCHER_CHECK_S`` seconds.
+    async def _matcher(self) -> tuple[Matcher, Path | None]:
+        """The app's current matcher and its file, asked for at most every ``MATCHER_CHECK_S``.
 
         Asking checks rule files, lists and review changes; once per article is a waste when
         articles arrive by the hundred, once a second still applies a change "at once".
@@ -161,8 +176,9 @@ class Pipeline:
         now = time.monotonic()
         if self._current is None or now - self._current_at >= MATCHER_CHECK_S:
             self._current = await asyncio.to_thread(self.app.matcher)
+            self._current_file = await asyncio.to_thread(self.app.matcher_file)
             self._current_at = now
-        return self._current
+        return self._current, self._current_file
 
     # --- feeds --------------------------------------------------------------------------------
 
@@ -308,16 +324,23 @@ class Pipeline:
         self, article: ArticleInput, *, feed_id: int | None = None, entry_id: str | None = None
     ) -> IngestResult:
         """Extract, match and store one article; announce its new alerts. Safe to call directly."""
-        text, title = await self._text_of(article)
+        matcher, file = await self._matcher()
+        read = await self._read(article, matcher, file)
+        if read.extract_error:
+            log.info("page %s: %s; using the feed summary", article.url, read.extract_error)
+        text, title = read.text, read.title
         if not text.strip():
             return IngestResult(article_id=None)
-        matcher = await self._matcher()
         entry = None if feed_id is None or entry_id is None else FeedEntry(feed_id, entry_id)
         item = ArticleText(
             article.source, text, title, article.url, article.outlet, article.title, entry
         )
-        keep = bool(self.extra_alerts)  # the watchlists read the analysis
-        matched = await asyncio.to_thread(match_text, matcher, item, keep=keep)
+        if read.result is None:  # not matched where it was read (no matcher file there)
+            keep = bool(self.extra_alerts)
+            matched = await asyncio.to_thread(match_text, matcher, item, keep=keep)
+        else:
+            kept = matcher if read.analysis is not None else None
+            matched = Matched(item, read.result, read.fingerprint, read.analysis, kept)
         stored = await self.stores.submit(matched)
         cut = matched.result.get("truncated")
         if cut:
