@@ -254,9 +254,10 @@ def naive_loop(
 
 
 def worker_pids(extractor: Extractor) -> list[int]:
-    """The extraction processes (the executor's own table: this is a benchmark, not the bot)."""
-    pool = getattr(extractor, "_pool", None)
-    return list(getattr(pool, "_processes", {}) or {})
+    """The extraction processes (older code had no ``worker_pids``: the executor's table)."""
+    if hasattr(extractor, "worker_pids"):
+        return list(extractor.worker_pids())
+    return list(getattr(getattr(extractor, "_pool", None), "_processes", {}) or {})
 
 
 def warm_pages(site: Site, first: int) -> list[bytes]:

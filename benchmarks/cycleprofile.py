@@ -44,6 +44,7 @@ STAGES: list[tuple[str, str, str, str]] = [
     ("bot.services.scan", "match_text", "matching in this process", "sync"),
     ("bot.pipeline", "match_text", "matching in this process", "sync"),
     ("bot.services.scan", "Scans.store", "storing (one transaction)", "sync"),
+    ("bot.batching", "Batcher._run_batch", "storing (one transaction a batch)", "sync"),
 ]
 
 

@@ -84,6 +84,7 @@ MAX_ITEMS_PER_POLL = 500
 PAGE_CONCURRENCY = 4
 FAILING_AFTER = 3  # consecutive failures after which a feed is reported as failing
 MATCHER_CHECK_S = 1.0
+STORE_LINGER_S = 0.1  # an article waits this long for others to share its transaction
 
 IngestResult = Stored  # what ingesting one article did
 
@@ -136,7 +137,9 @@ class Pipeline:
         self.extra_alerts = list(extra_alerts)
         self.scans = Scans(app, hooks=hooks, extra_alerts=extra_alerts, announce=True)
         self.stores: Batcher[Matched, Stored] = Batcher(
-            self.scans.store, retry_alone=lambda error: outage_of(error) is None
+            self.scans.store,
+            linger_s=STORE_LINGER_S,
+            retry_alone=lambda error: outage_of(error) is None,
         )
         self.fetch_pages = fetch_pages
         self.max_items = max_items

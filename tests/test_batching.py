@@ -58,6 +58,16 @@ async def test_batches_hold_at_most_max_batch_and_later_calls_wait_for_the_next(
     assert run.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
 
 
+async def test_a_batch_that_is_not_full_waits_for_company_first() -> None:
+    run = Doubler()
+    batcher: Batcher[int, int] = Batcher(run, max_batch=4, linger_s=0.2)
+    first = asyncio.ensure_future(batcher.submit(1))
+    await asyncio.sleep(0.05)
+    second = asyncio.gather(*(batcher.submit(n) for n in range(2, 7)))
+    assert await first == 2 and await second == [4, 6, 8, 10, 12]
+    assert run.batches == [[1, 2, 3, 4], [5, 6]]
+
+
 async def test_one_bad_item_fails_alone_and_the_others_get_their_results() -> None:
     run = Doubler()
     batcher: Batcher[int, int] = Batcher(run)
