@@ -61,6 +61,15 @@ class App:
     def open(cls, settings: Settings) -> App:
         return cls(settings=settings, engine=open_database(settings.resolved_database_url))
 
+    def matcher_file(self) -> Path | None:
+        """The file the current matcher is kept in (``DATA_DIR/cache``), so that worker
+        processes can match without building it; None when the cache is off or was not
+        written (an unwritable directory)."""
+        if self._cache_dir is None or not self._fingerprint:
+            return None
+        path = matchercache.path_for(self._cache_dir, self._fingerprint)
+        return path if path.is_file() else None
+
     def rules(self) -> RuleSet:
         """The rule files with review's changes applied (negative examples, suppressed parties)."""
         with session_scope(self.engine) as session:

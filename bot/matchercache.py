@@ -44,6 +44,15 @@ def path_for(folder: Path, key: str) -> Path:
 
 def load(folder: Path, key: str) -> Matcher | None:
     path = path_for(folder, key)
+    matcher = read(path)
+    if matcher is not None:
+        os.utime(path)  # most recently used: kept by ``save``'s clean-up
+    return matcher
+
+
+def read(path: Path) -> Matcher | None:
+    """The matcher kept in ``path``; None when the file is gone, cut or not a matcher. (The
+    extraction processes read the running bot's current matcher this way.)"""
     try:
         with path.open("rb") as handle, collector_paused():
             matcher = pickle.load(handle)
@@ -52,10 +61,7 @@ def load(folder: Path, key: str) -> Matcher | None:
     except Exception:  # a cut or stale file: build instead, and overwrite it
         log.warning("ignoring the unreadable matcher cache %s", path, exc_info=True)
         return None
-    if not isinstance(matcher, Matcher):
-        return None
-    os.utime(path)  # most recently used: kept by ``save``'s clean-up
-    return matcher
+    return matcher if isinstance(matcher, Matcher) else None
 
 
 def save(folder: Path, key: str, matcher: Matcher) -> None:

@@ -23,7 +23,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
@@ -72,21 +71,48 @@ class Scheduler:
         self._stranded: set[int] = set()  # feeds whose poll a database outage cut off
 
     async def run_once(self) -> CycleReport:
-        """Poll every enabled feed once (except those backing off after failures)."""
+        """Poll every enabled feed once (except those backing off after failures).
+
+        ``concurrency`` polls run at a time, and each one that ends makes room for the next
+        feed: a slow feed holds up one place, not the group it was claimed with (claiming
+        sixteen and waiting for all sixteen left the workers idle behind the slowest). Claims
+        are topped up a quarter of the places at a time, so claiming stays a few queries per
+        cycle. Whatever ends the cycle early (an error, Ctrl-C)
+        lets polls in flight finish briefly and gives the other leases back.
+        """
         report = CycleReport()
         started = utcnow()
-        while True:
-            # Not polled since this cycle began: another process's cycle counts too.
-            feeds = self._claim(
-                due_only=False, exclude={r.feed_id for r in report.results}, since=started
-            )
-            if not feeds:
-                return report
-            batch = [f.id for f in feeds if f.id is not None]
-            async with self._renewing(partial(list, batch)):
-                results = await self._poll_all(feeds)
-            for result in results:
-                report.add(result)
+        running: dict[int, asyncio.Task[PollResult]] = {}
+        refill = max(1, self.concurrency // 4)
+        exhausted = False
+        try:
+            async with self._renewing(lambda: list(running)):
+                while True:
+                    free = self.concurrency - len(running)
+                    if not exhausted and (free >= refill or not running):
+                        # Not polled since this cycle began: another process's cycle counts too.
+                        exclude = {r.feed_id for r in report.results} | set(running)
+                        # In this thread: two schedulers of one process must not claim at
+                        # once (on SQLite a claim that loses every race returns nothing).
+                        feeds = self._claim(
+                            due_only=False, limit=free, exclude=exclude, since=started
+                        )
+                        exhausted = not feeds
+                        for feed in feeds:
+                            assert feed.id is not None
+                            running[feed.id] = asyncio.create_task(
+                                self.pipeline.poll(feed), name=f"poll {feed.url}"
+                            )
+                    if not running:
+                        return report
+                    await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+                    for feed_id in [i for i, task in running.items() if task.done()]:
+                        result = running[feed_id].result()  # a failed poll stays for _shutdown
+                        del running[feed_id]
+                        _log_result(result)
+                        report.add(result)
+        finally:
+            await self._shutdown(running, report)
 
     async def run(self, stop: asyncio.Event) -> CycleReport:
         """Poll due feeds until ``stop`` is set; returns what was done."""
@@ -184,12 +210,6 @@ class Scheduler:
                 exclude_ids=exclude or (),
                 not_polled_since=since,
             )
-
-    async def _poll_all(self, feeds: list[Feed]) -> list[PollResult]:
-        results = await asyncio.gather(*(self.pipeline.poll(feed) for feed in feeds))
-        for result in results:
-            _log_result(result)
-        return list(results)
 
     def _sleep_for(self, running: dict[int, asyncio.Task[PollResult]]) -> float:
         """Until the next feed is due (at most a few seconds, so new feeds are noticed)."""

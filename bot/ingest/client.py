@@ -10,13 +10,15 @@ import httpcore
 import httpx
 
 from .fetchtypes import FetchPolicy
+from .netstream import PolledBackend
 from .urlguard import GuardedNetworkBackend, URLGuard
 
 ACCEPT_ENCODING = "gzip, deflate, br"  # exactly what ``body.BoundedDecoder`` can decode
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx transport whose connection pool opens sockets only through the URL guard.
+    """httpx transport whose connection pool opens sockets only through the URL guard, and
+    whose idle connections answer "did the server hang up?" with one ``poll`` (``netstream``).
 
     httpx 0.28 exposes no ``network_backend`` argument, so we replace the pool it built with an
     identical one that has our ``GuardedNetworkBackend`` (``_pool`` is the only attribute
@@ -33,7 +35,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             http1=True,
             http2=True,
-            network_backend=GuardedNetworkBackend(guard),
+            network_backend=GuardedNetworkBackend(guard, PolledBackend(httpcore.AnyIOBackend())),
         )
 
 

@@ -90,7 +90,6 @@ SHARED_BLOCK_SHINGLES = 40
 SHINGLE = 2
 HEADLINE_LINES = 3  # leading lines of a text that may repeat its headline (kicker, h1, title)
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
-_MASK = (1 << 64) - 1
 
 
 def normalise_tokens(text: str) -> list[str]:
@@ -102,40 +101,40 @@ def _shingles(tokens: Sequence[str], size: int) -> Counter[str]:
     """Word ``size``-grams with their counts: simhash's weighted features."""
     if len(tokens) <= size:
         return Counter([" ".join(tokens)]) if tokens else Counter()
-    return Counter(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
+    return Counter(map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False)))
 
 
-def _hash64(feature: str) -> bytes:
-    """Stable 64-bit hash (``hash()`` is salted per process; fingerprints are stored)."""
-    return hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+# _BIT_OF[b]: a byte -> 1 when its bit ``b`` (from the top) is set, else 0 (``bytes.translate``)
+_BIT_OF = [bytes(1 if value & (0x80 >> bit) else 0 for value in range(256)) for bit in range(8)]
 
 
 def simhash64(text: str, *, shingle: int = SHINGLE) -> int:
     """64-bit simhash of ``text`` over word ``shingle``-grams; 0 for text without words.
 
-    Votes are tallied per (byte position, byte value) first and spread over bits afterwards:
-    8 updates per shingle instead of 64 keeps a long article under a few milliseconds.
+    Each shingle's 8-byte hash is written once per occurrence (its weight) into one byte
+    string; a bit of the fingerprint is set when more than half of the hashes have it, counted
+    for each of the 64 bits by ``translate`` and ``count`` over that byte's column. All the
+    counting happens in C: a 700-word article takes under a millisecond (tallying votes in a
+    Python loop took two).
     """
     features = _shingles(normalise_tokens(text), shingle)
     if not features:
         return 0
-    tables = [[0] * 256 for _ in range(8)]
-    for feature, weight in features.items():
-        for position, value in enumerate(_hash64(feature)):
-            tables[position][value] += weight
-    total = sum(features.values())
+    blake2b = (
+        hashlib.blake2b
+    )  # stable across processes (``hash()`` is salted); fingerprints are stored
+    hashes = b"".join(
+        blake2b(feature.encode("utf-8"), digest_size=8).digest() * weight
+        for feature, weight in features.items()
+    )
+    half = len(hashes) // 8 / 2
     fingerprint = 0
-    for position, table in enumerate(tables):
-        ones = [0] * 8
-        for value, w in enumerate(table):
-            if w:  # a table has at most one entry per shingle: short texts skip most of the 256
-                for bit in range(8):
-                    if value >> (7 - bit) & 1:
-                        ones[bit] += w
-        for bit in range(8):
-            if 2 * ones[bit] > total:
+    for position in range(8):
+        column = hashes[position::8]
+        for bit, ones_of in enumerate(_BIT_OF):
+            if column.translate(ones_of).count(1) > half:
                 fingerprint |= 1 << (63 - (position * 8 + bit))
-    return fingerprint & _MASK
+    return fingerprint
 
 
 def hamming(a: int, b: int) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -13,7 +15,7 @@ import pytest
 from benchmarks.bench_extract import aeb_prf, load_aeb, load_eval, naive, snippet_rates
 from bot.ingest.errors import ExtractError
 from bot.ingest.extract import _config, decode_html, extract_article
-from tests.conftest import require_shared
+from tests.conftest import ROOT, require_shared
 
 PARAGRAPHS = "".join(
     f"<p>Shipment {n} of artillery shells left the port of Rajin on a Russian-flagged cargo "
@@ -85,6 +87,35 @@ def test_metadata_of_a_simple_article() -> None:
     assert article.canonical_url == "https://news.example/world/arms-shipment"
     assert article.published == date(2024, 3, 5)
     assert article.language == "en"
+    stated = extract_article(ARTICLE.encode(), "https://news.example/a", extensive_dates=False)
+    assert stated.published == date(2024, 3, 5)  # from the page's meta tag
+
+
+_DATEPARSER_PROBE = """
+import sys
+from bot.ingest.extract import extract_article
+page = (
+    "<html><head><title>Port story</title></head><body><article><h1>Port story</h1>"
+    "<div class='byline'>Publicado el 5 de marzo de 2024</div>"
+    + "<p>A normal article about a port and its ships and the cargo.</p>" * 5
+    + "</article></body></html>"
+)
+article = extract_article(page.encode(), "https://news.example/a", extensive_dates=EXTENSIVE)
+assert "port and its ships" in article.text
+print("dateparser" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("extensive", [True, False])
+def test_the_pipeline_extraction_never_loads_dateparser(extensive: bool) -> None:
+    """A date only in free text ("Publicado el 5 de marzo de 2024") sends the extensive date
+    search to dateparser, whose first use loads seconds of locale patterns; without it the
+    date comes only from where pages state it and dateparser is never imported."""
+    probe = _DATEPARSER_PROBE.replace("EXTENSIVE", str(extensive))
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == str(extensive)
 
 
 @pytest.mark.parametrize(

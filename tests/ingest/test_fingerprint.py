@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import random
 import time
+from collections import Counter
 
 import pytest
 
@@ -40,6 +42,36 @@ def test_fingerprint_is_stable_across_processes() -> None:
     assert simhash64(STORY) == simhash64(STORY)
     assert simhash64(STORY) == 0xA8823D0B36E1CC71
     assert simhash64("") == 0 and simhash64("  ,.; ") == 0
+
+
+def _simhash_by_definition(text: str) -> int:
+    """Charikar's simhash written as defined, one bit at a time: bit ``i`` is set when the
+    shingles whose hash has bit ``i`` set carry more than half of all the weight."""
+    tokens = normalise_tokens(text)
+    pairs = [" ".join(tokens[i : i + 2]) for i in range(len(tokens) - 1)] or [" ".join(tokens)]
+    weights = Counter(pair for pair in pairs if pair)
+    hashes = {
+        shingle: int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
+        for shingle in weights
+    }
+    total = sum(weights.values())
+    value = 0
+    for bit in range(63, -1, -1):
+        votes = sum(w for shingle, w in weights.items() if hashes[shingle] >> bit & 1)
+        if 2 * votes > total:
+            value |= 1 << bit
+    return value
+
+
+def test_the_fast_tally_is_the_definition() -> None:
+    """``simhash64`` counts votes in C, byte column by byte column; fingerprints are stored, so
+    it must give exactly what the definition gives: short texts, repeated shingles (weights
+    above one), ties, long texts."""
+    rng = random.Random(7)
+    words = normalise_tokens(STORY)
+    texts = [STORY, "one", "one two", "a a a a b", "x y " * 50, "朝鲜向俄罗斯运送弹药"]
+    texts += [" ".join(rng.choice(words) for _ in range(rng.randint(2, 400))) for _ in range(60)]
+    assert [simhash64(t) for t in texts] == [_simhash_by_definition(t) for t in texts]
 
 
 def test_normalisation_ignores_case_punctuation_and_width() -> None:

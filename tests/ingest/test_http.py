@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import logging
 import random
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -100,6 +102,33 @@ async def test_plain_fetch_returns_body_and_sends_our_headers(server: LoopbackSe
     assert seen["User-Agent"] == TEST_POLICY.user_agent
     assert "gzip" in seen["Accept-Encoding"] and "br" in seen["Accept-Encoding"]
     assert "application/rss+xml" in seen["Accept"]
+
+
+class _ImportSpy(importlib.abc.MetaPathFinder):
+    """Records every module name the import system is asked to look for, finds nothing."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        self.names.append(name)
+
+
+async def test_fetching_searches_for_no_module_once_started(server: LoopbackServer) -> None:
+    """httpcore asks for ``sniffio`` at every lock it sets up (several per request); anyio no
+    longer brings it, and a failed import is never cached, so each request searched every
+    directory of ``sys.path`` again: half of a request's CPU time (encode/httpcore#1103). The
+    project depends on sniffio, so after the first request nothing is searched for."""
+    url = server.route("/feed", static(FEED))
+    spy = _ImportSpy()
+    async with fetcher() as f:
+        await f.fetch(url)
+        sys.meta_path.insert(0, spy)
+        try:
+            await asyncio.gather(*(f.fetch(url) for _ in range(4)))
+        finally:
+            sys.meta_path.remove(spy)
+    assert spy.names == []
 
 
 async def test_gzip_body_is_decoded(server: LoopbackServer) -> None:

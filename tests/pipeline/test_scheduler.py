@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from itertools import pairwise
 
@@ -124,3 +125,46 @@ async def test_a_long_poll_keeps_its_lease_and_a_dead_workers_lease_runs_out(
 async def _later(seconds: float, step):
     await asyncio.sleep(seconds)
     return await step
+
+
+async def test_a_slow_feed_holds_up_one_place_not_the_feeds_claimed_with_it(
+    app, pipeline: Pipeline
+) -> None:
+    """``run_once`` keeps ``concurrency`` polls going: while one feed takes a second and a half, the
+    other place polls every other feed (claimed together, they used to wait for it). The slow
+    answer stays under the test fetcher's two-second read timeout."""
+    with serve() as server:
+        server.route("/slow.xml", slow(rss(server, []), 1.5))
+        with session_scope(app.engine) as session:
+            add_feed(session=session, url=server.url("/slow.xml", host="localhost"), interval_s=600)
+            for n in range(6):
+                server.route(f"/f{n}.xml", slow(rss(server, []), 0.05))
+                add_feed(
+                    session=session, url=server.url(f"/f{n}.xml", host="localhost"), interval_s=600
+                )
+        started = asyncio.get_running_loop().time()
+        report = await Scheduler(pipeline, concurrency=2).run_once()
+        took = asyncio.get_running_loop().time() - started
+    assert report.polled == 7 and report.failed == 0
+    assert report.results[-1].url.endswith("/slow.xml")  # every other feed finished first
+    assert took < 3.0
+
+
+async def test_a_cycle_cut_short_gives_its_leases_back(app, pipeline: Pipeline) -> None:
+    with serve() as server:
+        with session_scope(app.engine) as session:
+            for n in range(4):
+                server.route(f"/f{n}.xml", slow(rss(server, []), 30))
+                add_feed(
+                    session=session, url=server.url(f"/f{n}.xml", host="localhost"), interval_s=600
+                )
+        cycle = asyncio.ensure_future(Scheduler(pipeline, concurrency=2, grace_s=0.1).run_once())
+        await asyncio.sleep(0.5)
+        assert len(server.stats.requests) == 2  # two polls in flight, two feeds not claimed
+        cycle.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cycle
+    with session_scope(app.engine) as session:
+        feeds = list_feeds(session=session)
+    assert [f.claimed_until for f in feeds] == [None] * 4
+    assert [f.last_polled_at for f in feeds] == [None] * 4
