@@ -73,17 +73,17 @@ class Scheduler:
     async def run_once(self) -> CycleReport:
         """Poll every enabled feed once (except those backing off after failures).
 
-        ``concurrency`` polls run at a time, and each one that ends makes room for the next
-        feed: a slow feed holds up one place, not the group it was claimed with (claiming
-        sixteen and waiting for all sixteen left the workers idle behind the slowest). Claims
-        are topped up a quarter of the places at a time, so claiming stays a few queries per
-        cycle. Whatever ends the cycle early (an error, Ctrl-C)
-        lets polls in flight finish briefly and gives the other leases back.
+        Up to ``concurrency`` polls run at a time, and new feeds take the places of polls that
+        end (claimed whenever half the places are free, so claiming stays a few queries per
+        cycle): a slow feed holds up one place, not the group it was claimed with (claiming
+        sixteen and waiting for all sixteen left the workers idle behind the slowest).
+        Whatever ends the cycle early (an error, Ctrl-C) lets polls in flight finish briefly
+        and gives the other leases back.
         """
         report = CycleReport()
         started = utcnow()
         running: dict[int, asyncio.Task[PollResult]] = {}
-        refill = max(1, self.concurrency // 4)
+        refill = max(1, self.concurrency // 2)
         exhausted = False
         try:
             async with self._renewing(lambda: list(running)):
