@@ -189,7 +189,7 @@ def _classes(norm: str) -> frozenset[str]:
         frozenset(
             cls
             for cls, (exact, stems) in _COMPILED.items()
-            if norm in exact or any(norm.startswith(stem) for stem in stems)
+            if norm in exact or norm.startswith(stems)  # startswith takes the stems at once
         )
         or _NONE
     )

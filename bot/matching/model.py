@@ -8,8 +8,9 @@ types; the engine never sees a database row or a YAML node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 
 class EntityType(StrEnum):
@@ -55,8 +56,33 @@ class Severity(StrEnum):
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3}
 
 
+class PickledByFields:
+    """Pickled as a call of the class with its field values, for the frozen dataclasses a
+    built index holds by the hundred thousand (names, their words, entities).
+
+    A frozen dataclass with slots is otherwise unpickled by ``dataclasses``' own
+    ``__setstate__``, which looks up the class's fields anew for every object: that was half
+    of reading a cached matcher (``bot.matchercache``) at every command's start.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return type(self), tuple(map(self.__getattribute__, _field_names(type(self))))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its fields, in order
+
+
+def _field_names(cls: Any) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 @dataclass(frozen=True, slots=True)
-class Name:
+class Name(PickledByFields):
     """One way a list writes a party's name.
 
     ``family`` is set for people when the source says which part is the surname (OFAC's
@@ -70,7 +96,7 @@ class Name:
 
 
 @dataclass(frozen=True, slots=True)
-class Entity:
+class Entity(PickledByFields):
     """A listed party: from an imported sanctions list or written inline in a rule file.
 
     ``key`` is unique across sources (``"ofac-sdn:22543"``, ``"un:KPe.001"``,

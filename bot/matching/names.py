@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .model import EntityType, Name
+from .model import EntityType, Name, PickledByFields
 from .normalize import tokenize
 from .refdata import ORG_WEAK_WORDS, STOPWORDS, rarer_than, zipf
 
@@ -26,7 +26,7 @@ SLOT_MIN_LEN = 4  # a word beside the rest of its name may carry one typo from t
 
 
 @dataclass(frozen=True, slots=True)
-class NameToken:
+class NameToken(PickledByFields):
     """One word of a listed name, with what alignment and scoring need to know about it, worked
     out once when the index is built rather than for every article."""
 
@@ -38,7 +38,7 @@ class NameToken:
 
 
 @dataclass(frozen=True, slots=True)
-class IndexedName:
+class IndexedName(PickledByFields):
     """A listed name ready to be aligned: hundreds are tried per article, so everything the
     per-article tests need (which words it cannot do without, as ids and as sets) is here."""
 

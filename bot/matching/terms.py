@@ -84,6 +84,8 @@ class TermIndex:
         for group, terms in self.groups.items():
             for term in terms:
                 self._add(group, term)
+        # every stem at once, for one C-level test of a word that starts none of them
+        self._stems = tuple(stem for stem, _, _ in self._prefixes)
 
     def _add(self, group: str, term: str) -> None:
         raw = term.strip()
@@ -176,6 +178,8 @@ class TermIndex:
         return cached
 
     def _prefix_hits(self, norm: str) -> tuple[tuple[str, str], ...]:
+        if not norm.startswith(self._stems):
+            return ()
         return tuple((group, term) for stem, group, term in self._prefixes if norm.startswith(stem))
 
 

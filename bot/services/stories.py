@@ -70,6 +70,16 @@ class NewText:
         """The body as later texts see it, recomputed from the stored text and title."""
         return story_body(self.text, self.title) if self.headline else self.body
 
+    @cached_property
+    def shingles(self) -> frozenset[tuple[str, ...]]:
+        """The body's shingle set, made once however many candidates it is compared with."""
+        return shingle_set(self.body)
+
+    @cached_property
+    def stored_shingles(self) -> frozenset[tuple[str, ...]]:
+        """The stored body's shingle set: a later text of the batch is compared with it."""
+        return shingle_set(self.stored_body) if self.headline else self.shingles
+
 
 class StoryIndex:
     """The recent stories of one process. ``lock`` is held by whoever assigns stories and
@@ -120,34 +130,33 @@ class StoryIndex:
         found = sorted(
             (distance, story_id)
             for story_id, other in self._stories
-            if (distance := hamming(fingerprint, other)) <= CANDIDATE_THRESHOLD
+            # ``hamming`` written out: this runs for every new text and every recent story
+            if (distance := (fingerprint ^ other).bit_count()) <= CANDIDATE_THRESHOLD
         )
         return found[:MAX_CANDIDATES]
 
 
 class _Bodies:
     """The first bodies of the candidate stories of one batch, and the shingle sets of every
-    body compared, each computed once."""
+    body compared, each computed once (a new text's own on the text itself)."""
 
     def __init__(self, stored: dict[int, str]) -> None:
         self.stored = stored  # story id -> the body of its first article
         self.started: dict[int, NewText] = {}  # _NEW + index -> the text that started it
-        self._sets: dict[int, frozenset[tuple[str, ...]]] = {}  # by story id or _NEW + index
+        self._sets: dict[int, frozenset[tuple[str, ...]]] = {}  # by stored story id
 
     def first_confirmed(self, text: NewText, candidates: list[tuple[int, int]]) -> int | None:
         """The first candidate whose first article's body overlaps the text's enough."""
         if not candidates:
             return None
-        own = shingle_set(text.body)
         for _, choice in candidates:
-            if same_story_sets(own, self._set_of(choice)):
+            if same_story_sets(text.shingles, self._set_of(choice)):
                 return choice
         return None
 
     def _set_of(self, choice: int) -> frozenset[tuple[str, ...]]:
+        if choice >= _NEW:  # a text started it earlier in the batch: its set may be made already
+            return self.started[choice].stored_shingles
         if choice not in self._sets:
-            body = (
-                self.started[choice].stored_body if choice >= _NEW else self.stored.get(choice, "")
-            )
-            self._sets[choice] = shingle_set(body)
+            self._sets[choice] = shingle_set(self.stored.get(choice, ""))
         return self._sets[choice]
