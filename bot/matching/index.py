@@ -136,16 +136,7 @@ class NameIndex:
         positions_of: dict[int, list[int]] = {}  # vid -> the article words that may be it
         joined_at: dict[int, list[int]] = defaultdict(list)  # name -> words writing two as one
         pointed: list[list[int]] = []  # names pointed at, in the order the words point at them
-        # Only capitalised words are looked up (``find_parties``) or may be two name words run
-        # together, and most words of an article are lower-case: ``capitals`` are their
-        # positions when the caller has them, else one C-level pass picks them.
-        if capitals is not None:
-            positions = capitals
-        elif tokens:
-            positions = [i for i, token in enumerate(tokens) if token.cap]
-        else:
-            positions = [i for i, matches in enumerate(token_matches) if matches]
-        for position in positions:
+        for position in _looked_up(token_matches, tokens, capitals):
             matches = token_matches[position]
             if matches:
                 for vid, _similarity in matches:
@@ -224,3 +215,19 @@ class Anchors:
         if len(found) == 1:
             return found[0]
         return sorted(set(itertools.chain.from_iterable(found)))
+
+
+def _looked_up(
+    token_matches: Sequence[Matches | None],
+    tokens: Sequence[Token],
+    capitals: Sequence[int] | None,
+) -> Sequence[int]:
+    """The positions ``candidates`` visits. Only capitalised words are looked up
+    (``find_parties``) or may be two name words run together, and most words of an article are
+    lower-case: ``capitals`` are their positions when the caller has them, else one C-level
+    pass picks them."""
+    if capitals is not None:
+        return capitals
+    if tokens:
+        return [i for i, token in enumerate(tokens) if token.cap]
+    return [i for i, matches in enumerate(token_matches) if matches]

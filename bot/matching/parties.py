@@ -170,14 +170,8 @@ def _align_name(
     slot_word = index.words[missing[0]] if slot else ""
     for anchor in anchors:
         sentence = sentence_of_token[anchor]
-        if slot:
-            if not _misspelt_beside(slot_word, anchor, tokens):
-                continue
-        elif absent:
-            if sentence not in checked:
-                checked[sentence] = article.may_hide_all(sentence, absent)
-            if not checked[sentence]:
-                continue
+        if not _may_align(article, anchor, sentence, slot_word, absent, checked):
+            continue
         lo, hi = article.sentence_bounds[sentence]
         alignment = align(
             name,
@@ -200,6 +194,25 @@ def _align_name(
         )
         if judgement.score >= MIN_SCORE:
             found[key] = Candidate(alignment, judgement, sentence)
+
+
+def _may_align(
+    article: _Article,
+    anchor: int,
+    sentence: int,
+    slot_word: str,
+    absent: Sequence[WordShape],
+    checked: dict[int, bool],
+) -> bool:
+    """Whether aligning at ``anchor`` can succeed: the slot word is misspelt beside it, or
+    every absent word may hide in its sentence (``checked`` keeps each sentence's answer)."""
+    if slot_word:
+        return _misspelt_beside(slot_word, anchor, article.tokens)
+    if absent:
+        if sentence not in checked:
+            checked[sentence] = article.may_hide_all(sentence, absent)
+        return checked[sentence]
+    return True
 
 
 def _misspelt_beside(word: str, anchor: int, tokens: Sequence[Token]) -> bool:
