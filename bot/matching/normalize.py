@@ -67,9 +67,9 @@ def tokenize(text: str) -> list[Token]:
     This loop is the engine's hottest (every word of every article). The text is cut at white
     space first, in C: no token holds white space, and a hyphen joins a word to the one before
     only when they are written together, so the tokens of a chunk ("said,", "U.S.-backed",
-    "(Reuters)") depend on the chunk alone. News repeats its chunks, so each chunk's tokens
-    are worked out once and cached; an article then costs a look-up per chunk and a tuple per
-    token.
+    "(Reuters)") depend on the chunk alone. A chunk that is one plain lower-case word is its
+    own token; any other chunk's tokens are worked out once and cached, since news repeats its
+    chunks. An article then costs a look-up per such chunk and a tuple per token.
     """
     tokens: list[Token] = []
     append = tokens.append
@@ -80,6 +80,11 @@ def tokenize(text: str) -> list[Token]:
     for chunk in text.split():
         start = find(chunk, position)  # the chunk's first character: nothing but space before
         position = start + len(chunk)
+        if chunk.isalpha() and chunk.islower() and chunk.isascii():
+            # most chunks are one plain lower-case word, its own normal form: made directly,
+            # without a look-up in the cache (a big table, slow to reach in memory)
+            append(make(Token, (chunk, start, position, False, False, False, False, False)))
+            continue
         relative = cache.get(chunk)
         if relative is None:
             if len(cache) > _CHUNK_CACHE_SIZE:
