@@ -128,13 +128,21 @@ class CountryFinder:
         self._max_len[words[0]] = max(self._max_len[words[0]], len(words))
 
     def find(
-        self, text: str, tokens: Sequence[Token], sentence_of_token: Sequence[int]
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        sentence_of_token: Sequence[int],
+        capitals: Sequence[int] | None = None,
     ) -> list[CountryMention]:
+        """Every country form in the text, longest first. ``capitals``: the positions of the
+        capitalised tokens, when the caller has them (every form starts with a capital or is a
+        code)."""
         mentions: list[CountryMention] = []
         count = len(tokens)
         free = 0  # the first token not inside a form already read
-        # every country form starts with a capital (or is a code): one C-level pass picks them
-        for i in [i for i, token in enumerate(tokens) if token.cap]:
+        if capitals is None:
+            capitals = [i for i, token in enumerate(tokens) if token.cap]
+        for i in capitals:
             if i < free:
                 continue
             longest = self._max_len.get(tokens[i].norm, 0)

@@ -214,20 +214,19 @@ def sentence_cues(
 ) -> list[frozenset[str]]:
     """The cue classes of every sentence.
 
-    Most words are no cue, so the words are not visited one by one: the ones never seen
-    before are classed first, then each word's classes are read and the cue words picked out
-    with whole-list steps in C, and only those few are visited.
+    Most words are no cue, so the words are not visited one by one: each word's classes are
+    read and the cue words picked out with whole-list steps in C (words never seen before are
+    classed on the way), and only those few are visited.
     """
     cues: list[set[str]] = [set() for _ in range(sentences)]
     count = min(len(tokens), len(sentence_of_token))
     norms = list(map(_NORM, tokens[:count]))
-    if len(_WORD_CUES) > _WORD_CUES_SIZE:
-        _WORD_CUES.clear()
-    for norm in set(norms).difference(_WORD_CUES):
-        _WORD_CUES[norm] = _classes(norm)
-    classes = list(map(_WORD_CUES.__getitem__, norms))
+    classes: list[frozenset[str] | None] = list(map(_WORD_CUES.get, norms))
+    if None in classes:
+        for i in [i for i, found in enumerate(classes) if found is None]:
+            classes[i] = word_cues(norms[i])
     for i in compress(range(count), classes):  # the words with a class (a non-empty set)
-        found = classes[i]
+        found = classes[i] or _NONE
         if norms[i] in INSTRUMENTS and _cited(tokens, i, sentence_of_token):
             found = found - _POLICY
         cues[sentence_of_token[i]] |= found

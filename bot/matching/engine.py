@@ -108,9 +108,12 @@ class Matcher:
         tokens = tokenize(text)
         sentence_of_token = sentence_of_tokens(sentences, tokens)
         bounds = sentence_bounds(len(sentences), sentence_of_token)
-        countries = self.countries.find(text, tokens, sentence_of_token)
+        capitals = [i for i, token in enumerate(tokens) if token.cap]  # where names can start
+        countries = self.countries.find(text, tokens, sentence_of_token, capitals)
         terms = self.terms.find(text, tokens, sentence_of_token)
-        parties = find_parties(self.index, text, tokens, sentence_of_token, bounds, countries)
+        parties = find_parties(
+            self.index, text, tokens, sentence_of_token, bounds, countries, capitals
+        )
         cues = sentence_cues(tokens, sentence_of_token, len(sentences))
         actors = actor_sentences(text, tokens, sentence_of_token)
         cues = [c | _ACTOR if i in actors else c for i, c in enumerate(cues)]

@@ -46,11 +46,14 @@ def find_parties(
     sentence_of_token: Sequence[int],
     sentence_bounds: Sequence[tuple[int, int]],
     countries: Sequence[CountryMention],
+    capitals: Sequence[int] | None = None,
 ) -> list[PartyMention]:
-    """All trustworthy mentions of listed parties, in text order."""
+    """All trustworthy mentions of listed parties, in text order. ``capitals``: the positions
+    of the capitalised tokens, when the caller has them."""
     # Only capitalised words are looked up: names are capitalised in running text (a word in
     # capitals is capitalised too). A quarter of an article's words or less.
-    capitals = [i for i, token in enumerate(tokens) if token.cap]
+    if capitals is None:
+        capitals = [i for i, token in enumerate(tokens) if token.cap]
     token_matches: list[Matches | None] = [None] * len(tokens)
     lookup = index.vocabulary.lookup
     for i in capitals:
