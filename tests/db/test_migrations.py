@@ -17,7 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
-from db.engine import alembic_config, downgrade, make_engine, open_database, upgrade
+from db.engine import (
+    HEAD_REVISION,
+    alembic_config,
+    at_head,
+    downgrade,
+    make_engine,
+    open_database,
+    upgrade,
+)
 from db.models import (
     Alert,
     AlertEntity,
@@ -93,6 +101,29 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
         str(engine.url.render_as_string(hide_password=False))
     ).dispose()  # the app's entry point, a third time
     assert current_revision(engine) == head()
+
+
+def test_head_revision_is_alembics_head() -> None:
+    """``open_database`` skips Alembic for a database at ``HEAD_REVISION``: it must be the
+    newest migration (a new migration moves it)."""
+    assert head() == HEAD_REVISION
+
+
+def test_open_database_at_head_does_not_migrate(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(engine.url.render_as_string(hide_password=False))
+    assert not at_head(engine)  # empty
+    upgrade(engine, "0005")
+    assert not at_head(engine)  # behind: open_database upgrades it
+    open_database(url).dispose()
+    assert at_head(engine) and current_revision(engine) == head()
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a database at the head needs no upgrade")
+
+    monkeypatch.setattr("db.engine.upgrade", refuse)
+    open_database(url).dispose()
 
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
