@@ -41,11 +41,12 @@ class ScannedText:
     outlet: str = ""
     story_id: int | None = None
     simhash: int | None = None
+    digest: str = ""  # the text's ``content_hash`` when the caller has it already
 
     @cached_property
     def content_hash(self) -> str:
         """Asked for several times while a batch is stored (finding, grouping, inserting)."""
-        return content_hash(self.text)
+        return self.digest or content_hash(self.text)
 
 
 def scan_identity(scan: ScannedText) -> Identity:

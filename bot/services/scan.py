@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ from bot.report import scan_result
 from bot.scanpool import scanned
 from bot.services.stories import NewText, StoryIndex, fingerprint
 from db.alerts import StoredScan, alert_dict, alert_sources
+from db.articles import content_hash
 from db.engine import session_scope
 from db.feeds import mark_entry
 from db.models import Alert, Article
@@ -78,6 +80,12 @@ class ArticleText:
     outlet: str = ""
     headline: str = ""
     entry: FeedEntry | None = None
+
+    @cached_property
+    def content_hash(self) -> str:
+        """The text's identity as stored (``db.articles.content_hash``): asked when the texts
+        already stored are looked for and again when each batch is stored, made once."""
+        return content_hash(self.text)
 
 
 @dataclass(frozen=True)
@@ -285,7 +293,14 @@ class Scans:
 def _scanned(item: ArticleText, alerts: list[dict[str, Any]]) -> ScannedText:
     url_key = url_identity(item.url) if item.url else None
     return ScannedText(
-        item.source, item.text, item.title, item.url, alerts, url_key or None, item.outlet
+        item.source,
+        item.text,
+        item.title,
+        item.url,
+        alerts,
+        url_key or None,
+        item.outlet,
+        digest=item.content_hash,
     )
 
 

@@ -98,7 +98,7 @@ class StoryIndex:
         candidates = [self._candidates(text.fingerprint) for text in texts]
         ids = [story_id for found in candidates for _, story_id in found]
         stored = story_texts(session=session, story_ids=ids)
-        bodies = _Bodies({i: story_body(text, title) for i, (text, title) in stored.items()})
+        bodies = _Bodies(stored)
         choices: list[int] = []  # a stored story's id, or _NEW + the index of a story started here
         started: list[NewText] = []
         for text, stored_near in zip(texts, candidates, strict=True):
@@ -140,8 +140,8 @@ class _Bodies:
     """The first bodies of the candidate stories of one batch, and the shingle sets of every
     body compared, each computed once (a new text's own on the text itself)."""
 
-    def __init__(self, stored: dict[int, str]) -> None:
-        self.stored = stored  # story id -> the body of its first article
+    def __init__(self, stored: dict[int, tuple[str, str]]) -> None:
+        self.stored = stored  # story id -> (text, title) of its first article
         self.started: dict[int, NewText] = {}  # _NEW + index -> the text that started it
         self._sets: dict[int, frozenset[tuple[str, ...]]] = {}  # by stored story id
 
@@ -157,6 +157,7 @@ class _Bodies:
     def _set_of(self, choice: int) -> frozenset[tuple[str, ...]]:
         if choice >= _NEW:  # a text started it earlier in the batch: its set may be made already
             return self.started[choice].stored_shingles
-        if choice not in self._sets:
-            self._sets[choice] = shingle_set(self.stored.get(choice, ""))
+        if choice not in self._sets:  # the body made only for a candidate compared
+            text, title = self.stored.get(choice, ("", ""))
+            self._sets[choice] = shingle_set(story_body(text, title))
         return self._sets[choice]
