@@ -38,7 +38,8 @@ from bot.tg.redact import protect_token
 from db.engine import session_scope
 from db.feeds import add_feed
 from tests.conftest import ROOT
-from tests.tg.test_outage_cli import TOKEN, assert_no_token
+from tests.tg.test_outage_cli import TOKEN, _env, assert_no_token, finish, wait_until
+from tests.tgemu import start_emulator
 
 
 @pytest.fixture
@@ -285,6 +286,7 @@ def test_run_serves_health_while_it_runs_and_frees_the_port(tmp_path: Path) -> N
             except httpx.TransportError:
                 time.sleep(0.1)
         assert answer is not None and answer.status_code == 200 and answer.json()["ok"] is True
+        assert "telegram" not in answer.json()["process"]  # no token: no Telegram role
         process.send_signal(signal.SIGINT)  # Ctrl-C: the run stops cleanly, the server with it
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -293,3 +295,55 @@ def test_run_serves_health_while_it_runs_and_frees_the_port(tmp_path: Path) -> N
     assert f"health and metrics on http://127.0.0.1:{port}/healthz" in stderr
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def _healthz_when(port: int, process: subprocess.Popen[str], state: str) -> tuple[int, Any]:
+    """The ``/healthz`` status and body once Telegram is in ``state`` there; bounded."""
+
+    def answered() -> tuple[int, Any] | None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        except httpx.TransportError:
+            return None
+        body = answer.json()
+        return (answer.status_code, body) if body["process"]["telegram"]["state"] == state else None
+
+    found: tuple[int, Any] = wait_until(answered, 60, process)
+    return found
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("role", ["bot", "all"])
+def test_a_bot_process_is_503_while_telegram_is_away(tmp_path: Path, role: str) -> None:
+    port = _free_port()
+    emulator = start_emulator()
+    api_port = emulator.port
+    env = {
+        **_env(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite'}", emulator.base_url),
+        "HEALTH_PORT": str(port),
+        "LIST_SYNC_INTERVAL_H": "0",
+    }
+    command = [sys.executable, "-m", "bot", "run", "--role", role, "--duration", "120s"]
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        code, connected = _healthz_when(port, process, "connected")
+        assert code == 200 and connected["ok"] is True
+        emulator.stop()  # Telegram gone: the next getUpdates fails
+        code, away = _healthz_when(port, process, "retrying")
+        assert code == 503 and away["ok"] is False
+        assert away["error"].startswith("Telegram unreachable for ")
+        assert away["process"]["database"]["up"] is True
+        emulator = start_emulator(port=api_port)  # back where it was
+        code, back = _healthz_when(port, process, "connected")
+        assert code == 200 and back["ok"] is True and "error" not in back
+        process.send_signal(signal.SIGINT)
+        code, out, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        emulator.stop()
+    assert code == 0, err
+    assert_no_token(out + err)
