@@ -81,6 +81,19 @@ def outage_of(error: BaseException) -> Outage | None:
     return None
 
 
+@dataclass(frozen=True)
+class DatabaseState:
+    """One consistent reading of ``DatabaseHealth``, for another thread (``/healthz``)."""
+
+    outage: Outage | None
+    failures: int  # failed attempts in the current outage
+    down_for_s: float | None  # how long the current outage has lasted; None when up
+
+    @property
+    def up(self) -> bool:
+        return self.outage is None
+
+
 class DatabaseHealth:
     """Whether the database does its work for this process; each change logged once."""
 
@@ -99,6 +112,13 @@ class DatabaseHealth:
     @property
     def up(self) -> bool:
         return self.outage is None
+
+    def state(self) -> DatabaseState:
+        """The outage, its failed attempts and its length, read together (the loops change
+        them from the event loop while the health endpoint reads them from its own thread)."""
+        with self._lock:
+            down_for_s = None if self.outage is None else self._clock() - self._since
+            return DatabaseState(self.outage, self.failures, down_for_s)
 
     def failed(self, error: BaseException) -> bool:
         """Record ``error`` if it is an outage (logged when it begins, then once a minute);

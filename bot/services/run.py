@@ -31,7 +31,7 @@ from bot.services.healthhttp import HealthServer
 from bot.services.scan import AlertHook, ExtraAlerts
 from bot.settings import Settings
 from bot.sinks import AlertSink, ConsoleSink, JsonlSink
-from bot.tg.health import BotStopped
+from bot.tg.health import BotStopped, TelegramHealth, server_of
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,13 @@ class RoleError(UserInputError):
 @dataclass(frozen=True)
 class TelegramParts:
     """What the Telegram bot adds to a run: the outbox hook (a delivery row per chat for each
-    new alert, in the storing transaction), the watchlist alerts and the bot's runner."""
+    new alert, in the storing transaction), the watchlist alerts, the bot's runner and its
+    connection's health (one object: the runner moves it, ``/healthz`` reads it)."""
 
     hooks: Sequence[AlertHook] = ()
     extra_alerts: Sequence[ExtraAlerts] = ()
     runner: BotRunner | None = None
+    health: TelegramHealth | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> TelegramParts:
@@ -85,7 +87,8 @@ class TelegramParts:
         from bot.watchalerts import watch_alerts_for
         from db.delivery import outbox_hook
 
-        return cls([outbox_hook], [watch_alerts_for], run_telegram)
+        health = TelegramHealth(server=server_of(settings.telegram_api_base_url))
+        return cls([outbox_hook], [watch_alerts_for], run_telegram, health)
 
 
 @dataclass
@@ -142,11 +145,18 @@ async def _telegram_only(
 ) -> RunReport:
     """``--role deliver`` or ``--role bot``: the Telegram half alone, until stopped."""
     stop = _stop_event(seconds)
-    served = _health_server(app, settings)
+    served = _health_server(app, settings, telegram.health)
     assert telegram.runner is not None
     try:
         outcomes = await asyncio.gather(
-            telegram.runner(app, settings, stop, receive=role.receives, deliver=role.delivers),
+            telegram.runner(
+                app,
+                settings,
+                stop,
+                receive=role.receives,
+                deliver=role.delivers,
+                health=telegram.health,
+            ),
             return_exceptions=True,
         )
     finally:
@@ -187,12 +197,16 @@ async def _watch(
         extractor.close()
 
 
-def _health_server(app: App, settings: Settings) -> HealthServer | None:
+def _health_server(
+    app: App, settings: Settings, telegram: TelegramHealth | None
+) -> HealthServer | None:
     """``/healthz`` and ``/metrics`` when ``HEALTH_PORT`` is set; started first, so that a port
-    in use stops the run before anything else has started."""
+    in use stops the run before anything else has started. ``telegram``: the bot's connection
+    when this process runs the bot (None for a process without a Telegram role)."""
     if not settings.health_port:
         return None
-    return HealthServer(app, settings.health_host, settings.health_port).start()
+    server = HealthServer(app, settings.health_host, settings.health_port, telegram=telegram)
+    return server.start()
 
 
 async def _until_stopped(
@@ -204,9 +218,9 @@ async def _until_stopped(
     role: Role,
 ) -> RunReport:
     """The scheduler, the bot beside it (``Role.ALL``) and the list sync, until ``stop``."""
-    served = _health_server(app, settings)
     runner = telegram.runner if role is Role.ALL else None
-    tasks = [_bot_task(runner(app, settings, stop), stop)] if runner else []
+    served = _health_server(app, settings, telegram.health if runner else None)
+    tasks = [_bot_task(runner(app, settings, stop, health=telegram.health), stop)] if runner else []
     lists_task = asyncio.create_task(
         sync_periodically(app, settings, stop, telegram.hooks), name="list-sync"
     )

@@ -36,14 +36,15 @@ def as_json(status: Status) -> dict[str, Any]:
 
 
 class StatusCollector(Collector):
-    """The ``status`` figures as Prometheus metrics, read from the database at each scrape (a
-    custom collector, as prometheus-client recommends for values another system holds)."""
+    """The ``status`` figures as Prometheus metrics (a custom collector, as prometheus-client
+    recommends for values another system holds); made at each scrape from the figures just read,
+    so that a database that cannot be read leaves the process's own gauges to answer."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, status: Status) -> None:
+        self.status = status
 
     def collect(self) -> Iterator[Metric]:
-        s = health(self.app)
+        s = self.status
         yield _gauge("feeds", "Enabled feeds.", s.feeds)
         yield _gauge("feeds_due", "Enabled feeds due for a poll now.", s.feeds_due)
         yield _gauge("feeds_failing", "Enabled feeds whose last poll failed.", s.feeds_failing)
@@ -77,10 +78,12 @@ class StatusCollector(Collector):
         yield _gauge("feed_to_chat_messages", "Messages the quantiles are over.", s.latency_sample)
 
 
-def metrics_text(app: App) -> bytes:
-    """The Prometheus text exposition of the ``status`` figures."""
+def metrics_text(*collectors: Collector) -> bytes:
+    """The Prometheus text exposition of ``collectors`` (``StatusCollector``, and the process's
+    own gauges: ``bot.services.readiness.ReadinessCollector``)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatusCollector(app))
+    for collector in collectors:
+        registry.register(collector)
     return generate_latest(registry)
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from db.outage import DatabaseHealth, outage_of, outlast
+from db.outage import DatabaseHealth, DatabaseState, outage_of, outlast
 
 
 def sqlite_error(*statements: str) -> DBAPIError:
@@ -70,6 +70,21 @@ def test_each_change_is_logged_once_and_reads_do_not_end_a_write_outage(
     assert said[0][1].startswith("database unavailable at sqlite:///x: attempt to write a readonly")
     assert said[1][1].startswith("database still unavailable at sqlite:///x for 60 s (61 failed")
     assert said[2][1] == "database available again at sqlite:///x after 69 s (70 failed attempts)"
+
+
+def test_state_reads_the_outage_its_attempts_and_its_length_together() -> None:
+    now = [100.0]
+    health = DatabaseHealth("sqlite:///x", clock=lambda: now[0])
+    assert health.state().up and health.state().down_for_s is None
+    error = sqlite_error("PRAGMA query_only = 1", "INSERT INTO t VALUES (1)")
+    health.failed(error)
+    now[0] += 12.5
+    health.failed(error)
+    state = health.state()
+    assert not state.up and state.outage is not None and state.outage.writes_refused
+    assert (state.failures, state.down_for_s) == (2, 12.5)
+    health.ok(wrote=True)
+    assert health.state() == DatabaseState(outage=None, failures=0, down_for_s=None)
 
 
 async def test_outlast_retries_through_an_outage_and_raises_bugs() -> None:
