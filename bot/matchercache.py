@@ -12,6 +12,7 @@ The cache directory must be as trusted as the database beside it: a pickle runs 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -56,6 +57,9 @@ def read(path: Path) -> Matcher | None:
     try:
         with path.open("rb") as handle, collector_paused():
             matcher = pickle.load(handle)
+            # Frozen before the collector runs again: its first collection would otherwise
+            # walk every object just read (a third of a second), all of them long-lived.
+            gc.freeze()
     except FileNotFoundError:
         return None
     except Exception:  # a cut or stale file: build instead, and overwrite it
