@@ -190,3 +190,26 @@ def test_scan_bounds_the_text_matched_and_says_so(
     assert "truncated" not in json.loads(
         next(row for row in small.stdout.splitlines() if row.startswith("{"))
     )
+
+
+def test_every_command_is_listed_and_a_command_imports_only_its_own_module() -> None:
+    """``bot.cli.COMMANDS`` is where the root finds its commands: each one resolves (the root
+    ``--help`` lists them all, each sub-command group its own), and running one leaves the
+    other commands' modules unimported (what makes every command start faster)."""
+    listed = runner.invoke(app, ["--help"])
+    assert listed.exit_code == 0, listed.output
+    for name in ("scan", "eval", "run", "demo", "status", "lists", "rules", "db", "review"):
+        assert re.search(rf"│ {name} ", listed.output), name
+    assert runner.invoke(app, ["rules", "--help"]).output.count("check") >= 1
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from bot.cli import app\n"
+        "result = CliRunner().invoke(app, ['scan', '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m.startswith('bot.cli.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "['bot.cli.common', 'bot.cli.scan']", done.stdout

@@ -9,18 +9,44 @@ silently.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import Any, NamedTuple
 
 import typer
 from typer.core import TyperGroup
 
-from bot.cli import alerts, db, demo, eval, feeds, lists, review, rules, run, scan, status
 from bot.cli.common import close_applications, print_error
 from bot.errors import SanctionsBotError
 
 __all__ = ["app", "exit_code", "main"]
 
 USAGE_ERROR = 2  # the status of every error, unless its class carries its own ``exit_code``
+
+
+class _Door(NamedTuple):
+    """Where a command lives: a function (a command) or a ``typer.Typer`` (sub-commands)."""
+
+    module: str
+    attribute: str
+    group: bool = False
+
+
+# In the order ``--help`` lists them. Each module is imported when its command runs (or when
+# ``--help`` lists them all): a command pays for its own imports only, not for every other
+# command's (the feed watcher's, the evaluation's ...), a fifth of a second at every start.
+COMMANDS: dict[str, _Door] = {
+    "scan": _Door("bot.cli.scan", "scan"),
+    "eval": _Door("bot.cli.eval", "eval_command"),
+    "run": _Door("bot.cli.run", "run"),
+    "demo": _Door("bot.cli.demo", "demo"),
+    "status": _Door("bot.cli.status", "status"),
+    "lists": _Door("bot.cli.lists", "app", group=True),
+    "rules": _Door("bot.cli.rules", "app", group=True),
+    "db": _Door("bot.cli.db", "app", group=True),
+    "review": _Door("bot.cli.review", "app", group=True),
+    "feeds": _Door("bot.cli.feeds", "app", group=True),
+    "alerts": _Door("bot.cli.alerts", "app", group=True),
+}
 
 
 def exit_code(error: SanctionsBotError) -> int:
@@ -30,8 +56,31 @@ def exit_code(error: SanctionsBotError) -> int:
     return code if isinstance(code, int) else USAGE_ERROR
 
 
+def _command(name: str, door: _Door) -> Any:
+    """The click command for ``door``, built from its module once it is imported."""
+    found = getattr(importlib.import_module(door.module), door.attribute)
+    if door.group:
+        group = typer.main.get_group(found)  # a group even with one sub-command
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False)
+    single.command(name)(found)
+    command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
 class _Commands(TyperGroup):
-    """The root command: every command and sub-command runs inside its ``invoke``."""
+    """The root command: finds its commands in ``COMMANDS`` when asked for them, and runs every
+    command and sub-command inside its ``invoke``."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = _command(cmd_name, COMMANDS[cmd_name])
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -49,17 +98,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.command()(scan.scan)
-app.add_typer(lists.app, name="lists")
-app.add_typer(rules.app, name="rules")
-app.command("eval")(eval.eval_command)
-app.add_typer(db.app, name="db")
-app.add_typer(review.app, name="review")
-app.add_typer(feeds.app, name="feeds")
-app.command()(run.run)
-app.add_typer(alerts.app, name="alerts")
-app.command()(demo.demo)
-app.command()(status.status)
+
+
+@app.callback()
+def _root() -> None:
+    """The commands are in ``COMMANDS`` (this callback makes ``app`` a group of them)."""
 
 
 def main() -> None:
