@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import COMMANDS, app
 from tests.conftest import ROOT, require_shared
 
 runner = CliRunner()
@@ -198,8 +198,9 @@ def test_every_command_is_listed_and_a_command_imports_only_its_own_module() -> 
     other commands' modules unimported (what makes every command start faster)."""
     listed = runner.invoke(app, ["--help"])
     assert listed.exit_code == 0, listed.output
-    for name in ("scan", "eval", "run", "demo", "status", "lists", "rules", "db", "review"):
+    for name in COMMANDS:
         assert re.search(rf"│ {name} ", listed.output), name
+        assert runner.invoke(app, [name, "--help"]).exit_code == 0, name
     assert runner.invoke(app, ["rules", "--help"]).output.count("check") >= 1
     probe = (
         "import sys\n"

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from bot.cli.common import close_applications, print_error
 from bot.errors import SanctionsBotError
 
-__all__ = ["app", "exit_code", "main"]
+__all__ = ["COMMANDS", "app", "exit_code", "main"]
 
 USAGE_ERROR = 2  # the status of every error, unless its class carries its own ``exit_code``
 
