@@ -112,10 +112,11 @@ class App:
             self._fingerprint = fingerprint
             # The index is hundreds of thousands of long-lived objects: keep the cyclic garbage
             # collector from rescanning them on every collection (steadier scan times). A
-            # build leaves garbage to collect first; a read from the cache leaves none.
+            # build leaves garbage to collect first; a read from the cache is frozen as it is
+            # read (``matchercache.read``).
             if cached is None:
                 gc.collect()
-            gc.freeze()
+                gc.freeze()
             log.info(
                 "matcher %s: %d rules, %d names indexed",
                 how,

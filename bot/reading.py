@@ -17,7 +17,6 @@ on, the analysis comes back too (they read it in the storing transaction).
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +90,5 @@ def _matcher_in(path: str | None) -> Matcher | None:
     if _Current.path != path:
         _Current.matcher = None  # the old index goes before the new one is read
         _Current.matcher = matchercache.read(Path(path))
-        _Current.path = path
-        gc.collect()
-        gc.freeze()  # as the app does: collections never rescan the index
+        _Current.path = path  # read frozen: collections never rescan the index
     return _Current.matcher
